@@ -1,0 +1,62 @@
+// Composes the HTTP application: security middleware first, then our routes (health, hosted
+// screens), then oidc-provider for every protocol endpoint.
+import Koa from 'koa';
+import mount from 'koa-mount';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.ts';
+import type { Db } from './db/index.ts';
+import { requestId } from './http/requestId.ts';
+import { errorHandler } from './http/errors.ts';
+import { securityHeaders } from './http/securityHeaders.ts';
+import { staticFiles } from './http/staticFiles.ts';
+import { healthRoutes } from './http/health.ts';
+import { renderPage } from './http/views.ts';
+import { interactionRoutes } from './interactions/index.ts';
+import { logger } from './http/logger.ts';
+
+/** Holds the provider in service; swapped for a new one when signing keys rotate. */
+export interface ProviderSlot {
+  current: Provider;
+}
+
+export function createApp(config: Config, db: Db, slot: ProviderSlot, cookieKeys: string[]): Koa {
+  const app = new Koa({ proxy: config.trustProxy, keys: cookieKeys });
+  app.use(requestId);
+  app.use(errorHandler);
+  app.use(securityHeaders({ hsts: config.env === 'production' }));
+  app.use(staticFiles());
+  const health = healthRoutes(db);
+  app.use(health.routes());
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/' || ctx.method !== 'GET') return next();
+    ctx.type = 'html';
+    ctx.body = await renderPage('home', { title: 'Gatehouse', issuer: config.issuer });
+  });
+  const interactions = interactionRoutes({ config, db, provider: () => slot.current });
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  app.use(providerMount(slot));
+  return app;
+}
+
+// koa-mount composes a provider's middleware once; keep one composition per provider instance.
+function providerMount(slot: ProviderSlot): Koa.Middleware {
+  const mounted = new WeakMap<Provider, Koa.Middleware>();
+  return (ctx, next) => {
+    const provider = slot.current;
+    let middleware = mounted.get(provider);
+    if (!middleware) {
+      middleware = mount(provider as unknown as Koa);
+      mounted.set(provider, middleware);
+    }
+    return middleware(ctx, next);
+  };
+}
+
+/** Wires provider events to our logs and error mapping. */
+export function observeProvider(provider: Provider): void {
+  provider.on('server_error', (ctx, error) => {
+    ctx.state.providerError = error;
+    logger.error('provider server_error', { error: error.message, stack: error.stack, path: ctx.path });
+  });
+}

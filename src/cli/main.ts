@@ -1,0 +1,59 @@
+// `gatehouse` entry point. With DATABASE_URL, or when no server holds the embedded database, the
+// command opens the database itself; when `npm start` is running on the embedded database, the
+// command is handed to it over the admin socket (see adminSocket.ts).
+import { loadConfig, ConfigError } from '../config.ts';
+import { openDatabase } from '../db/index.ts';
+import { lockOwner } from '../db/dataDirLock.ts';
+import { setLogLevel } from '../http/logger.ts';
+import { commandContext, CommandError } from './context.ts';
+import { helpText, parseCommand } from './commands.ts';
+import { runCommand, type CommandOutcome } from './run.ts';
+import { sendToServer } from './adminSocket.ts';
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) return '';
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function execute(argv: string[]): Promise<CommandOutcome> {
+  const config = loadConfig();
+  // Logs go to stderr-free quiet mode: the CLI's output is its answer.
+  setLogLevel(process.env.LOG_LEVEL ?? 'error');
+  const parsed = parseCommand(argv);
+  const stdin = parsed.command.readsStdin?.(parsed.values) ? await readStdin() : '';
+  if (!config.databaseUrl && lockOwner(config.dataDir) !== undefined) {
+    return sendToServer(config.dataDir, argv, stdin);
+  }
+  const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2 });
+  try {
+    return await runCommand(commandContext(config, database), argv, stdin);
+  } finally {
+    await database.close();
+  }
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (!argv.length || argv[0] === 'help' || argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${helpText()}\n`);
+    return;
+  }
+  try {
+    const outcome = await execute(argv);
+    process.stdout.write(outcome.stdout);
+    process.stderr.write(outcome.stderr);
+    process.exitCode = outcome.exitCode;
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof CommandError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`gatehouse: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main();

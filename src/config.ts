@@ -1,0 +1,107 @@
+// Typed, validated configuration. Every setting comes from the environment; a bad one stops the
+// process with one message that lists every problem, so an operator fixes them all in one go.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+
+const integer = (name: string, min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, `${name} must be a whole number`)
+    .transform(Number)
+    .pipe(z.number().min(min, `${name} must be at least ${min}`).max(max, `${name} must be at most ${max}`));
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: integer('PORT', 0, 65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    ISSUER: z.url('ISSUER must be an absolute URL such as https://id.example.com').optional(),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must start with postgres:// or postgresql://')
+      .optional(),
+    DATA_DIR: z.string().min(1).default('./data'),
+    SECRET_KEY: z.string().min(32, 'SECRET_KEY must be at least 32 characters (use: openssl rand -base64 48)').optional(),
+    LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
+    INITIAL_ACCESS_TOKEN: z.string().min(16, 'INITIAL_ACCESS_TOKEN must be at least 16 characters').optional(),
+    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'SMTP_URL must start with smtp:// or smtps://').optional(),
+    BCRYPT_COST: integer('BCRYPT_COST', 4, 15).default(12),
+    TRUST_PROXY: z.enum(['true', 'false'], { message: 'TRUST_PROXY must be true or false' }).default('false'),
+    SWEEP_INTERVAL_SECONDS: integer('SWEEP_INTERVAL_SECONDS', 1, 86400).default(300),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    if (!env.SECRET_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SECRET_KEY'], message: 'SECRET_KEY is required in production' });
+    }
+    if (!env.ISSUER?.startsWith('https://')) {
+      ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'ISSUER must be an https URL in production' });
+    }
+  });
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  port: number;
+  host: string;
+  issuer: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  secretKey: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  initialAccessToken: string | undefined;
+  smtpUrl: string | undefined;
+  bcryptCost: number;
+  trustProxy: boolean;
+  sweepIntervalSeconds: number;
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Reads and validates the environment. Throws ConfigError listing every bad setting. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "unset": shells and compose files often export KEY= by accident.
+  const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`));
+  }
+  const env = parsed.data;
+  const dataDir = resolve(env.DATA_DIR);
+  return {
+    env: env.NODE_ENV,
+    port: env.PORT,
+    host: env.HOST,
+    issuer: (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+    databaseUrl: env.DATABASE_URL,
+    dataDir,
+    secretKey: env.SECRET_KEY ?? developmentSecretKey(dataDir),
+    logLevel: env.LOG_LEVEL,
+    initialAccessToken: env.INITIAL_ACCESS_TOKEN,
+    smtpUrl: env.SMTP_URL,
+    bcryptCost: env.BCRYPT_COST,
+    trustProxy: env.TRUST_PROXY === 'true',
+    sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
+  };
+}
+
+// Outside production a missing SECRET_KEY is generated once and kept beside the data, so a
+// restart can still decrypt the signing keys it stored.
+function developmentSecretKey(dataDir: string): string {
+  const file = join(dataDir, 'secret.key');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const key = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
+  return key;
+}

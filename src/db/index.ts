@@ -1,0 +1,76 @@
+// The database door: opens PostgreSQL (DATABASE_URL) or the embedded PGlite under DATA_DIR,
+// and applies migrations. Everything else receives a `Db` (knex) and never knows which it got.
+import { join } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import ClientPgLite from 'knex-pglite';
+import { PGlite } from '@electric-sql/pglite';
+import { lockDataDir, type DataDirLock } from './dataDirLock.ts';
+import { migrate } from './migrate.ts';
+
+export type Db = Knex;
+
+export interface Database {
+  db: Db;
+  kind: 'postgres' | 'pglite';
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  /** PGlite in memory, for tests and benchmarks that want a throw-away database. */
+  memory?: boolean;
+  poolMax?: number;
+}
+
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  const database = options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.poolMax ?? 10)
+    : await openPglite(options);
+  try {
+    await migrate(database.db, database.kind);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+function openPostgres(url: string, poolMax: number): Database {
+  const db = knexFactory({
+    client: 'pg',
+    connection: { connectionString: url, connectionTimeoutMillis: 3000 },
+    pool: { min: 0, max: poolMax },
+    // Fail fast when the server is down so callers answer 503 instead of hanging.
+    acquireConnectionTimeout: 5000,
+  });
+  return { db, kind: 'postgres', close: () => db.destroy() };
+}
+
+async function openPglite(options: OpenOptions): Promise<Database> {
+  let lock: DataDirLock | undefined;
+  let pglite: PGlite;
+  if (options.memory) {
+    pglite = new PGlite();
+  } else {
+    const dataDir = options.dataDir ?? './data';
+    lock = lockDataDir(dataDir);
+    pglite = new PGlite(join(dataDir, 'pgdata'));
+  }
+  try {
+    await pglite.waitReady;
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  const db = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { pglite } } as Knex.Config);
+  return {
+    db,
+    kind: 'pglite',
+    close: async () => {
+      await db.destroy();
+      if (!pglite.closed) await pglite.close();
+      lock?.release();
+    },
+  };
+}

@@ -1,0 +1,22 @@
+// /healthz says the process is up; /readyz says it can serve, i.e. the database answers.
+import Router from '@koa/router';
+import type { Db } from '../db/index.ts';
+import { respondWithError } from './errors.ts';
+
+export function healthRoutes(db: Db): Router {
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await db.raw('select 1').timeout(2000, { cancel: false });
+      ctx.body = { status: 'ready' };
+    } catch {
+      await respondWithError(ctx, { status: 503, title: 'Not ready', detail: 'The database is not answering.' });
+    }
+  });
+  return router;
+}

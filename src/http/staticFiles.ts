@@ -1,0 +1,20 @@
+// Serves the few files under views/static (stylesheet, browser scripts). The set is read once at
+// start, so a request can only ever name one of them: no path traversal to worry about.
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { extname, join } from 'node:path';
+import type { Context, Next } from 'koa';
+
+const STATIC_DIR = fileURLToPath(new URL('../../views/static/', import.meta.url));
+const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
+
+export function staticFiles() {
+  const files = new Map(readdirSync(STATIC_DIR).map((name) => [`/static/${name}`, readFileSync(join(STATIC_DIR, name))]));
+  return async (ctx: Context, next: Next) => {
+    const file = (ctx.method === 'GET' || ctx.method === 'HEAD') && files.get(ctx.path);
+    if (!file) return next();
+    ctx.type = TYPES[extname(ctx.path)] ?? 'application/octet-stream';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = file;
+  };
+}

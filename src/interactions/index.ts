@@ -1,0 +1,40 @@
+// Interaction routes: GET /interaction/:uid shows the screen of whichever step the interaction
+// waits on; each step adds its own form handlers; abort ends the flow with access_denied.
+import Router from '@koa/router';
+import type { InteractionDeps } from './types.ts';
+import { PIPELINE } from './pipeline.ts';
+import { loadInteraction, formBody } from './interactionRequest.ts';
+import { verifyCsrf } from '../http/csrf.ts';
+import { accessDenied, finishInteraction } from './finish.ts';
+import { UserFacingError } from '../http/errors.ts';
+
+export { interactionPrompts } from './pipeline.ts';
+export type { InteractionDeps } from './types.ts';
+
+export const interactionUrl = (uid: string) => `/interaction/${uid}`;
+
+export function interactionRoutes(deps: InteractionDeps): Router {
+  const router = new Router();
+
+  router.use('/interaction', async (ctx, next) => {
+    // Interaction pages hold one-time state: never cache them.
+    ctx.set('Cache-Control', 'no-store');
+    await next();
+  });
+
+  router.get('/interaction/:uid', async (ctx) => {
+    const interaction = await loadInteraction(ctx, deps);
+    const step = PIPELINE.find((s) => s.name === interaction.prompt.name);
+    if (!step) throw new UserFacingError(500, 'Something went wrong', 'This sign-in step is not available.');
+    await step.render(ctx, interaction, deps);
+  });
+
+  router.post('/interaction/:uid/abort', formBody, async (ctx) => {
+    const interaction = await loadInteraction(ctx, deps);
+    verifyCsrf(ctx, `interaction:${interaction.uid}`, (ctx.request.body as Record<string, unknown>)._csrf);
+    await finishInteraction(ctx, deps, accessDenied('End-User aborted interaction'));
+  });
+
+  for (const step of PIPELINE) step.routes(router, deps);
+  return router;
+}

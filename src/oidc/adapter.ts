@@ -1,0 +1,95 @@
+// KnexAdapter: oidc-provider's persistence for every model, on PostgreSQL (server or PGlite).
+// Artefacts share one table keyed by (model, id); clients have their own table (see clients.ts).
+// An expired row is never returned, even before the sweeper has deleted it.
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { Db } from '../db/index.ts';
+import type { ClientStore } from './clients.ts';
+
+interface PayloadRow {
+  payload: AdapterPayload;
+  consumed_at: Date | null;
+}
+
+const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
+
+export class KnexAdapter implements Adapter {
+  private readonly model: string;
+  private readonly db: Db;
+
+  constructor(model: string, db: Db) {
+    this.model = model;
+    this.db = db;
+  }
+
+  private live() {
+    const { db } = this;
+    return db<PayloadRow>('oidc_payloads')
+      .where('model', this.model)
+      .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()));
+  }
+
+  private static toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
+    if (!row) return undefined;
+    return row.consumed_at ? { ...row.payload, consumed: epoch(row.consumed_at) } : row.payload;
+  }
+
+  async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    const row = {
+      model: this.model,
+      id,
+      payload: JSON.stringify(payload),
+      grant_id: payload.grantId ?? null,
+      user_code: payload.userCode ?? null,
+      uid: payload.uid ?? null,
+      expires_at: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+    };
+    await this.db('oidc_payloads').insert(row).onConflict(['model', 'id']).merge(['payload', 'grant_id', 'user_code', 'uid', 'expires_at']);
+  }
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    return KnexAdapter.toPayload(await this.live().andWhere('id', id).first('payload', 'consumed_at'));
+  }
+
+  async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    return KnexAdapter.toPayload(await this.live().andWhere('user_code', userCode).first('payload', 'consumed_at'));
+  }
+
+  async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    return KnexAdapter.toPayload(await this.live().andWhere('uid', uid).first('payload', 'consumed_at'));
+  }
+
+  async consume(id: string): Promise<void> {
+    await this.db('oidc_payloads').where({ model: this.model, id }).update({ consumed_at: this.db.fn.now() });
+  }
+
+  async destroy(id: string): Promise<void> {
+    await this.db('oidc_payloads').where({ model: this.model, id }).delete();
+  }
+
+  async revokeByGrantId(grantId: string): Promise<void> {
+    await this.db('oidc_payloads').where({ model: this.model, grant_id: grantId }).delete();
+  }
+}
+
+/** The adapter factory handed to oidc-provider: Client gets the clients table, the rest one table. */
+export function knexAdapterFactory(db: Db, clients: ClientStore) {
+  return (model: string): Adapter => (model === 'Client' ? clients.adapter : new KnexAdapter(model, db));
+}
+
+/**
+ * Deletes expired artefacts in small batches, each its own short statement, so the sweep never
+ * holds long locks or blocks sign-ins. Returns how many rows went.
+ */
+export async function sweepExpired(db: Db, batchSize = 1000): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted: number = await db('oidc_payloads')
+      .whereIn(
+        ['model', 'id'],
+        db('oidc_payloads').select('model', 'id').where('expires_at', '<=', db.fn.now()).limit(batchSize),
+      )
+      .delete();
+    total += deleted;
+    if (deleted < batchSize) return total;
+  }
+}

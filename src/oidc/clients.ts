@@ -1,0 +1,155 @@
+// Clients live in their own table with real columns; this store maps rows to and from the
+// client metadata oidc-provider expects. Secrets that are only ever compared are kept as
+// SHA-256 digests (they are 256-bit random values, so a fast digest is enough); secrets the
+// protocol needs back in plain form (client_secret_jwt, HS* algorithms, symmetric encryption)
+// are encrypted with SECRET_KEY.
+import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { Db } from '../db/index.ts';
+import { sha256, constantTimeEqual, type SecretBox } from '../secrets/secretBox.ts';
+
+export const HASHED_SECRET_PREFIX = 'sha256:';
+const SEALED_SECRET_PREFIX = 'enc:';
+
+const COLUMN_FIELDS = [
+  'client_name',
+  'redirect_uris',
+  'post_logout_redirect_uris',
+  'grant_types',
+  'response_types',
+  'token_endpoint_auth_method',
+  'application_type',
+  'scope',
+] as const;
+const JSON_COLUMNS = new Set(['redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types']);
+
+export interface ClientRow {
+  client_id: string;
+  client_secret: string | null;
+  client_name: string | null;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  response_types: string[];
+  token_endpoint_auth_method: string;
+  application_type: string;
+  scope: string | null;
+  metadata: Record<string, unknown>;
+  registered_by: 'cli' | 'dynamic_registration';
+  created_at: Date;
+  updated_at: Date;
+}
+
+export type RegisteredBy = ClientRow['registered_by'];
+
+export interface ClientStore {
+  adapter: Adapter;
+  save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void>;
+  list(): Promise<ClientRow[]>;
+  get(clientId: string): Promise<ClientRow | undefined>;
+  delete(clientId: string): Promise<boolean>;
+}
+
+// Only symmetric uses of the secret need it back; everything else compares.
+function needsPlainSecret(metadata: Record<string, unknown>): boolean {
+  if (metadata.token_endpoint_auth_method === 'client_secret_jwt') return true;
+  return Object.entries(metadata).some(
+    ([key, value]) =>
+      typeof value === 'string' &&
+      ((key.endsWith('_signed_response_alg') || key.endsWith('_signing_alg')) && value.startsWith('HS') ||
+        (key.endsWith('_encrypted_response_alg') && (value === 'dir' || /^A\d+(GCM)?KW$/.test(value)))),
+  );
+}
+
+function storedSecret(secret: string | undefined, metadata: Record<string, unknown>, box: SecretBox): string | null {
+  if (!secret) return null;
+  if (secret.startsWith(HASHED_SECRET_PREFIX)) return secret; // unchanged on update
+  return needsPlainSecret(metadata) ? SEALED_SECRET_PREFIX + box.seal(secret) : HASHED_SECRET_PREFIX + sha256(secret);
+}
+
+function exposedSecret(stored: string | null, box: SecretBox): string | undefined {
+  if (!stored) return undefined;
+  if (stored.startsWith(SEALED_SECRET_PREFIX)) return box.open(stored.slice(SEALED_SECRET_PREFIX.length));
+  return stored;
+}
+
+/** True when `presented` is the client's secret, whichever way it is stored. */
+export function matchesClientSecret(stored: string | undefined, presented: string): boolean {
+  if (!stored) return false;
+  if (stored.startsWith(HASHED_SECRET_PREFIX)) {
+    return constantTimeEqual(stored, HASHED_SECRET_PREFIX + sha256(presented));
+  }
+  return constantTimeEqual(stored, presented);
+}
+
+export function rowToMetadata(row: ClientRow, box: SecretBox): AdapterPayload {
+  const metadata: Record<string, unknown> = { ...row.metadata, client_id: row.client_id };
+  for (const field of COLUMN_FIELDS) {
+    const value = row[field];
+    if (value !== null && value !== undefined) metadata[field] = value;
+  }
+  const secret = exposedSecret(row.client_secret, box);
+  if (secret) metadata.client_secret = secret;
+  return metadata as AdapterPayload;
+}
+
+export function createClientStore(db: Db, box?: SecretBox): ClientStore {
+  const secretBox = () => {
+    if (!box) throw new Error('The client store needs the secret box to handle client secrets');
+    return box;
+  };
+
+  async function save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void> {
+    const { client_id, client_secret, ...rest } = metadata as Record<string, unknown> & { client_id: string; client_secret?: string };
+    const columns: Record<string, unknown> = {};
+    const extra: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(rest)) {
+      if ((COLUMN_FIELDS as readonly string[]).includes(key)) {
+        columns[key] = JSON_COLUMNS.has(key) ? JSON.stringify(value ?? []) : value;
+      } else if (value !== undefined) {
+        extra[key] = value;
+      }
+    }
+    const row = {
+      client_id,
+      client_secret: storedSecret(client_secret, metadata as Record<string, unknown>, secretBox()),
+      grant_types: JSON.stringify(['authorization_code']),
+      response_types: JSON.stringify(['code']),
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...columns,
+      metadata: JSON.stringify(extra),
+      registered_by: registeredBy,
+      updated_at: db.fn.now(),
+    };
+    // An update (RFC 7592) keeps who registered the client originally.
+    await db('clients').insert(row).onConflict('client_id').merge(Object.keys(row).filter((k) => k !== 'registered_by' && k !== 'client_id'));
+  }
+
+  const adapter: Adapter = {
+    async find(id) {
+      const row = await db<ClientRow>('clients').where('client_id', id).first();
+      return row ? rowToMetadata(row, secretBox()) : undefined;
+    },
+    async upsert(id, payload) {
+      await save({ ...(payload as ClientMetadata), client_id: id }, 'dynamic_registration');
+    },
+    async destroy(id) {
+      await db('clients').where('client_id', id).delete();
+    },
+    async findByUid() {
+      return undefined;
+    },
+    async findByUserCode() {
+      return undefined;
+    },
+    async consume() {},
+    async revokeByGrantId() {},
+  };
+
+  return {
+    adapter,
+    save,
+    list: () => db<ClientRow>('clients').orderBy('created_at'),
+    get: (clientId) => db<ClientRow>('clients').where('client_id', clientId).first(),
+    delete: async (clientId) => (await db('clients').where('client_id', clientId).delete()) > 0,
+  };
+}

@@ -1,0 +1,82 @@
+// The protocol core: claims and scopes, lifetimes, PKCE, cookies, accounts and the error page.
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { ProviderDeps } from '../deps.ts';
+import { findUserById, userClaims } from '../../accounts/index.ts';
+import { renderPage } from '../../http/views.ts';
+
+export const TTL = {
+  AccessToken: 3600,
+  AuthorizationCode: 60,
+  ClientCredentials: 3600,
+  IdToken: 3600,
+  Interaction: 3600,
+  Session: 14 * 24 * 3600,
+  Grant: 30 * 24 * 3600,
+  RefreshToken: 14 * 24 * 3600,
+  DeviceCode: 600,
+  BackchannelAuthenticationRequest: 600,
+  PushedAuthorizationRequest: 60,
+} as const;
+
+export const PROFILE_CLAIMS = [
+  'name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username',
+  'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'updated_at',
+];
+
+export function core({ db, keys }: ProviderDeps): Configuration {
+  return {
+    claims: {
+      openid: ['sub'],
+      profile: PROFILE_CLAIMS,
+      email: ['email', 'email_verified'],
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    conformIdTokenClaims: true,
+    jwks: { keys: keys.signing as never[] },
+    cookies: {
+      keys: keys.cookie,
+      long: { signed: true, httpOnly: true, sameSite: 'lax' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax' },
+    },
+    pkce: {
+      // S256 only (oidc-provider does not accept plain); required for public clients and
+      // for anyone who starts it.
+      required: (_ctx, client) => client.clientAuthMethod === 'none',
+    },
+    ttl: {
+      ...TTL,
+      // An API's own lifetime wins for tokens issued to it.
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL.AccessToken,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL.ClientCredentials,
+    },
+    // Every refresh rotates; a rotated (consumed) token presented again revokes the whole grant.
+    rotateRefreshToken: true,
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    responseTypes: ['code', 'none'],
+    enabledJWA: {
+      idTokenSigningAlgValues: ['RS256', 'ES256', 'PS256'],
+      userinfoSigningAlgValues: ['RS256', 'ES256', 'PS256'],
+      introspectionSigningAlgValues: ['RS256', 'ES256', 'PS256'],
+    },
+    async findAccount(_ctx, sub) {
+      const user = await findUserById(db, sub);
+      if (!user) return undefined;
+      return { accountId: user.id, claims: async () => userClaims(user) as { sub: string } };
+    },
+    async renderError(ctx: KoaContextWithOIDC, out, error) {
+      ctx.type = 'html';
+      ctx.body = await renderPage('error', {
+        title: 'Something went wrong',
+        error: out.error,
+        description: out.error_description,
+        requestId: ctx.state.requestId,
+        status: (error as { statusCode?: number }).statusCode ?? ctx.status,
+      });
+    },
+  };
+}

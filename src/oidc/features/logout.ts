@@ -1,0 +1,28 @@
+// RP-initiated logout: our confirmation page and signed-out page instead of the library's.
+import type { Configuration } from 'oidc-provider';
+import { renderPage } from '../../http/views.ts';
+
+export function logout(): Configuration {
+  return {
+    features: {
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          ctx.type = 'html';
+          ctx.body = await renderPage('logout', {
+            title: 'Sign out',
+            form,
+            clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+          });
+        },
+        async postLogoutSuccessSource(ctx) {
+          ctx.type = 'html';
+          ctx.body = await renderPage('logout-success', {
+            title: 'Signed out',
+            clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+          });
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The OpenID provider, assembled from feature modules (each returns a slice of oidc-provider's
+// configuration) so a new capability adds a module instead of editing one big file.
+import Provider, { type Configuration, type interactionPolicy } from 'oidc-provider';
+import type { ProviderDeps } from './deps.ts';
+import { knexAdapterFactory } from './adapter.ts';
+import { HASHED_SECRET_PREFIX, matchesClientSecret } from './clients.ts';
+import { core } from './features/core.ts';
+import { registration } from './features/registration.ts';
+import { tokens } from './features/tokens.ts';
+import { logout } from './features/logout.ts';
+import { deviceFlow } from './features/deviceFlow.ts';
+import { resourceIndicators } from './features/resourceIndicators.ts';
+
+export type { ProviderDeps } from './deps.ts';
+
+const FEATURE_MODULES: ((deps: ProviderDeps) => Configuration)[] = [
+  core,
+  tokens,
+  registration,
+  resourceIndicators,
+  logout,
+  deviceFlow,
+];
+
+export interface ProviderOptions {
+  /** The interaction pipeline's prompts, in order (see src/interactions/pipeline.ts). */
+  policy: interactionPolicy.Prompt[];
+  interactionUrl: (uid: string) => string;
+}
+
+export function createProvider(deps: ProviderDeps, options: ProviderOptions): Provider {
+  const configuration = mergeConfigurations(FEATURE_MODULES.map((feature) => feature(deps)));
+  configuration.adapter = knexAdapterFactory(deps.db, deps.clients);
+  configuration.interactions = {
+    policy: options.policy,
+    url: (_ctx, interaction) => options.interactionUrl(interaction.uid),
+  };
+  configuration.features = { ...configuration.features, devInteractions: { enabled: false } } as Configuration['features'];
+
+  const provider = new Provider(deps.config.issuer, configuration);
+  provider.proxy = deps.config.trustProxy;
+  // Secrets we keep as digests are compared as digests; see clients.ts.
+  provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, presented: string) {
+    return matchesClientSecret(this.clientSecret, presented);
+  };
+  hideStoredSecretDigests(provider);
+  return provider;
+}
+
+// RFC 7592 reads return client metadata; a stored digest is not the secret, so leave it out.
+function hideStoredSecretDigests(provider: Provider) {
+  provider.use(async (ctx, next) => {
+    await next();
+    const body = ctx.body as { client_secret?: unknown } | undefined;
+    if (ctx.oidc?.route === 'client' && typeof body?.client_secret === 'string' && body.client_secret.startsWith(HASHED_SECRET_PREFIX)) {
+      delete body.client_secret;
+    }
+  });
+}
+
+function mergeConfigurations(parts: Configuration[]): Configuration {
+  const merged: Configuration = {};
+  for (const part of parts) {
+    const { features, ...rest } = part;
+    Object.assign(merged, rest);
+    if (features) merged.features = { ...merged.features, ...features } as Configuration['features'];
+  }
+  return merged;
+}

@@ -1,0 +1,125 @@
+// Signing and cookie keys, shared by every instance through the database and encrypted at rest.
+// The first start creates one current key per algorithm; rotation retires the current key but
+// keeps it published (or accepted, for cookies) until what it signed has expired.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import type { Db } from '../db/index.ts';
+import type { SecretBox } from '../secrets/secretBox.ts';
+
+export const SIGNING_ALGS = ['RS256', 'ES256', 'PS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+// Generated on first start. PS256 shares an RSA key shape and is produced on demand by rotation.
+const DEFAULT_ALGS: SigningAlg[] = ['RS256', 'ES256'];
+
+export interface KeyMaterial {
+  /** Private JWKs, current keys first: oidc-provider signs with the first key of an alg. */
+  signing: JWK[];
+  /** Cookie signing keys, current first: the first signs, all verify. */
+  cookie: string[];
+  /** Changes whenever the set of keys changes, so instances notice a rotation. */
+  fingerprint: string;
+}
+
+interface KeyRow {
+  kid: string;
+  kind: 'signing' | 'cookie';
+  alg: string | null;
+  secret: string;
+  state: 'current' | 'retired';
+  created_at: Date;
+}
+
+export interface KeyRotationResult {
+  created: { kid: string; kind: string; alg: string | null }[];
+  retired: { kid: string; kind: string; alg: string | null; expiresAt: Date }[];
+}
+
+async function newSigningKey(alg: SigningAlg): Promise<{ kid: string; jwk: JWK }> {
+  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'ES256' ? {} : { modulusLength: 2048 }) });
+  const jwk = await exportJWK(privateKey);
+  const kid = randomUUID();
+  return { kid, jwk: { ...jwk, kid, alg, use: 'sig' } };
+}
+
+/** Creates the current keys that are missing. Safe when several instances start at once. */
+export async function ensureKeys(db: Db, box: SecretBox, algs: SigningAlg[] = DEFAULT_ALGS): Promise<void> {
+  const current = await db<KeyRow>('keys').where({ state: 'current' }).select('kind', 'alg');
+  const has = (kind: string, alg: string | null) => current.some((k) => k.kind === kind && k.alg === alg);
+  const rows = [];
+  for (const alg of algs) {
+    if (has('signing', alg)) continue;
+    const { kid, jwk } = await newSigningKey(alg);
+    rows.push({ kid, kind: 'signing', alg, secret: box.seal(JSON.stringify(jwk)), state: 'current' });
+  }
+  if (!has('cookie', null)) {
+    rows.push({ kid: randomUUID(), kind: 'cookie', alg: null, secret: box.seal(randomBytes(32).toString('base64url')), state: 'current' });
+  }
+  // The partial unique index allows one current key per (kind, alg): a racing instance's insert
+  // is dropped and everyone loads the same winner.
+  for (const row of rows) {
+    await db.raw(
+      `insert into keys (kid, kind, alg, secret, state) values (?, ?, ?, ?, ?)
+       on conflict (kind, coalesce(alg, '')) where state = 'current' do nothing`,
+      [row.kid, row.kind, row.alg, row.secret, row.state],
+    );
+  }
+}
+
+export async function loadKeys(db: Db, box: SecretBox): Promise<KeyMaterial> {
+  const rows = await db<KeyRow>('keys')
+    .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()))
+    .orderByRaw("case when state = 'current' then 0 else 1 end, created_at desc");
+  return {
+    signing: rows.filter((r) => r.kind === 'signing').map((r) => JSON.parse(box.open(r.secret)) as JWK),
+    cookie: rows.filter((r) => r.kind === 'cookie').map((r) => box.open(r.secret)),
+    fingerprint: rows.map((r) => r.kid).join(','),
+  };
+}
+
+export async function keysFingerprint(db: Db): Promise<string> {
+  const rows = await db('keys')
+    .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()))
+    .orderByRaw("case when state = 'current' then 0 else 1 end, created_at desc")
+    .select('kid');
+  return rows.map((r: { kid: string }) => r.kid).join(',');
+}
+
+/**
+ * Replaces every current key with a fresh one. Retired signing keys stay published for
+ * `signingRetentionSeconds` (the longest lifetime of anything they signed), retired cookie keys
+ * stay accepted for `cookieRetentionSeconds` (the session lifetime).
+ */
+export async function rotateKeys(
+  db: Db,
+  box: SecretBox,
+  retention: { signingRetentionSeconds: number; cookieRetentionSeconds: number },
+  algs?: SigningAlg[],
+): Promise<KeyRotationResult> {
+  return db.transaction(async (trx) => {
+    const current = await trx<KeyRow>('keys').where({ state: 'current' }).forUpdate();
+    const signingAlgs = algs ?? [...new Set([...DEFAULT_ALGS, ...current.filter((k) => k.kind === 'signing').map((k) => k.alg as SigningAlg)])];
+    const result: KeyRotationResult = { created: [], retired: [] };
+    const now = Date.now();
+    for (const row of current) {
+      if (row.kind === 'signing' && !signingAlgs.includes(row.alg as SigningAlg)) continue;
+      const seconds = row.kind === 'signing' ? retention.signingRetentionSeconds : retention.cookieRetentionSeconds;
+      const expiresAt = new Date(now + seconds * 1000);
+      await trx('keys').where({ kid: row.kid }).update({ state: 'retired', retired_at: trx.fn.now(), expires_at: expiresAt });
+      result.retired.push({ kid: row.kid, kind: row.kind, alg: row.alg, expiresAt });
+    }
+    for (const alg of signingAlgs) {
+      const { kid, jwk } = await newSigningKey(alg);
+      await trx('keys').insert({ kid, kind: 'signing', alg, secret: box.seal(JSON.stringify(jwk)), state: 'current' });
+      result.created.push({ kid, kind: 'signing', alg });
+    }
+    const cookieKid = randomUUID();
+    await trx('keys').insert({ kid: cookieKid, kind: 'cookie', alg: null, secret: box.seal(randomBytes(32).toString('base64url')), state: 'current' });
+    result.created.push({ kid: cookieKid, kind: 'cookie', alg: null });
+    return result;
+  });
+}
+
+/** Deletes keys whose retention has passed. */
+export async function sweepExpiredKeys(db: Db): Promise<number> {
+  return db('keys').where('state', 'retired').andWhere('expires_at', '<=', db.fn.now()).delete();
+}

@@ -1,0 +1,69 @@
+// APIs (resource servers, RFC 8707) that clients may ask tokens for. Each says its scopes and
+// whether its access tokens are opaque (looked up by introspection) or JWTs signed with one of
+// our keys (verified by the API against JWKS).
+import { z } from 'zod';
+import type { Db } from '../db/index.ts';
+import { SIGNING_ALGS } from './keys.ts';
+
+export interface ResourceServerRow {
+  identifier: string;
+  name: string;
+  scopes: string[];
+  access_token_format: 'opaque' | 'jwt';
+  signing_alg: string | null;
+  access_token_ttl: number;
+  created_at: Date;
+}
+
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 scope-token
+
+export const newResourceServerSchema = z
+  .object({
+    identifier: z.url('identifier must be an absolute URI such as https://api.example.com').refine((v) => !v.includes('#'), 'identifier must not contain a fragment'),
+    name: z.string().trim().min(1, 'name is required').max(200),
+    scopes: z.array(z.string().regex(SCOPE_TOKEN, 'scopes must be RFC 6749 scope tokens (no spaces or quotes)')).default([]),
+    accessTokenFormat: z.enum(['opaque', 'jwt']).default('jwt'),
+    signingAlg: z.enum(SIGNING_ALGS).default('ES256'),
+    accessTokenTtl: z.number().int().min(60).max(86400).default(3600),
+  })
+  .strict();
+export type NewResourceServer = z.input<typeof newResourceServerSchema>;
+
+export class ResourceServerExistsError extends Error {
+  constructor(identifier: string) {
+    super(`An API with identifier ${identifier} already exists`);
+    this.name = 'ResourceServerExistsError';
+  }
+}
+
+export async function createResourceServer(db: Db, input: NewResourceServer): Promise<ResourceServerRow> {
+  const data = newResourceServerSchema.parse(input);
+  try {
+    const [row] = await db('resource_servers')
+      .insert({
+        identifier: data.identifier,
+        name: data.name,
+        scopes: JSON.stringify(data.scopes),
+        access_token_format: data.accessTokenFormat,
+        signing_alg: data.accessTokenFormat === 'jwt' ? data.signingAlg : null,
+        access_token_ttl: data.accessTokenTtl,
+      })
+      .returning('*');
+    return row as ResourceServerRow;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505') throw new ResourceServerExistsError(data.identifier);
+    throw error;
+  }
+}
+
+export const findResourceServer = (db: Db, identifier: string) =>
+  db<ResourceServerRow>('resource_servers').where('identifier', identifier).first();
+export const listResourceServers = (db: Db) => db<ResourceServerRow>('resource_servers').orderBy('created_at');
+export const deleteResourceServer = async (db: Db, identifier: string) =>
+  (await db('resource_servers').where('identifier', identifier).delete()) > 0;
+
+/** The longest lifetime of a JWT we sign, which is how long a retired key must stay published. */
+export async function longestJwtLifetime(db: Db, idTokenTtl: number): Promise<number> {
+  const row = await db('resource_servers').where('access_token_format', 'jwt').max('access_token_ttl as ttl').first();
+  return Math.max(idTokenTtl, Number(row?.ttl ?? 0));
+}

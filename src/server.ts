@@ -1,0 +1,116 @@
+// Starting and stopping one Gatehouse instance: database, keys, provider, HTTP, background jobs.
+// Used by `npm start` (main.ts), by the tests (random port) and by the benchmark.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Config } from './config.ts';
+import { openDatabase, type Database } from './db/index.ts';
+import { createSecretBox, type SecretBox } from './secrets/secretBox.ts';
+import { ensureKeys, loadKeys, keysFingerprint, sweepExpiredKeys, type KeyMaterial } from './oidc/keys.ts';
+import { createClientStore, type ClientStore } from './oidc/clients.ts';
+import { sweepExpired } from './oidc/adapter.ts';
+import { createProvider } from './oidc/index.ts';
+import { createApp, observeProvider, type ProviderSlot } from './app.ts';
+import { interactionPrompts, interactionUrl } from './interactions/index.ts';
+import { logger } from './http/logger.ts';
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  database: Database;
+  /** Picks up keys rotated by another process; returns true when the provider changed. */
+  reloadKeys(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** An already open database (tests share one per file). Not closed by close(). */
+  database?: Database;
+  keyWatchIntervalMs?: number;
+}
+
+export class SecretKeyMismatchError extends Error {
+  constructor() {
+    super('SECRET_KEY cannot decrypt the keys stored in the database: it is not the key they were created with.');
+    this.name = 'SecretKeyMismatchError';
+  }
+}
+
+async function readKeys(database: Database, box: SecretBox): Promise<KeyMaterial> {
+  await ensureKeys(database.db, box);
+  try {
+    return await loadKeys(database.db, box);
+  } catch (error) {
+    if ((error as Error).message.includes('authenticate') || (error as Error).message.includes('Unsupported state')) throw new SecretKeyMismatchError();
+    throw error;
+  }
+}
+
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const ownsDatabase = !options.database;
+  const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
+  const { db } = database;
+  const box = createSecretBox(config.secretKey);
+  const clients: ClientStore = createClientStore(db, box);
+
+  let keys = await readKeys(database, box);
+  const build = (material: KeyMaterial) => {
+    const provider = createProvider({ config, db, box, keys: material, clients }, { policy: interactionPrompts(), interactionUrl });
+    observeProvider(provider);
+    return provider;
+  };
+  const slot: ProviderSlot = { current: build(keys) };
+  const app = createApp(config, db, slot, keys.cookie);
+
+  const reloadKeys = async () => {
+    if ((await keysFingerprint(db)) === keys.fingerprint) return false;
+    keys = await loadKeys(db, box);
+    slot.current = build(keys);
+    app.keys = keys.cookie;
+    logger.info('signing keys reloaded', { keys: keys.signing.map((k) => k.kid) });
+    return true;
+  };
+
+  const server = createServer(app.callback());
+  // Slow clients must not hold sockets forever; keep-alive a little longer than common proxies.
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  const jobs = [
+    setInterval(() => void sweep(database), config.sweepIntervalSeconds * 1000),
+    setInterval(() => void reloadKeys().catch((e) => logger.warn('key reload failed', { error: (e as Error).message })), options.keyWatchIntervalMs ?? 30_000),
+  ];
+  for (const job of jobs) job.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      for (const job of jobs) clearInterval(job);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // In-flight requests get a grace period, then their sockets are closed.
+        setTimeout(() => server.closeAllConnections(), 10_000).unref();
+      });
+      if (ownsDatabase) await database.close();
+    })();
+    return closing;
+  };
+
+  return { url: `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`, server, database, reloadKeys, close };
+}
+
+async function sweep(database: Database) {
+  try {
+    const artefacts = await sweepExpired(database.db);
+    const keys = await sweepExpiredKeys(database.db);
+    if (artefacts || keys) logger.info('swept expired rows', { artefacts, keys });
+  } catch (error) {
+    logger.warn('sweep failed', { error: (error as Error).message });
+  }
+}
