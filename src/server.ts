@@ -2,6 +2,7 @@
 // Used by `npm start` (main.ts), by the tests (random port) and by the benchmark.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/index.ts';
 import { createSecretBox, type SecretBox } from './secrets/secretBox.ts';
@@ -17,6 +18,8 @@ export interface RunningServer {
   url: string;
   server: Server;
   database: Database;
+  /** The provider in service (replaced when signing keys rotate), for seeding its models directly. */
+  provider(): Provider;
   /** Picks up keys rotated by another process; returns true when the provider changed. */
   reloadKeys(): Promise<boolean>;
   close(): Promise<void>;
@@ -102,7 +105,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return closing;
   };
 
-  return { url: `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`, server, database, reloadKeys, close };
+  return { url: `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`, server, database, provider: () => slot.current, reloadKeys, close };
 }
 
 async function sweep(database: Database) {

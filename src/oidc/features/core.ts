@@ -26,7 +26,8 @@ export const PROFILE_CLAIMS = [
 export function core({ db, keys }: ProviderDeps): Configuration {
   return {
     claims: {
-      openid: ['sub'],
+      // amr (RFC 8176 method references) is only known at sign-in, so only ID tokens carry it.
+      openid: ['sub', 'amr'],
       profile: PROFILE_CLAIMS,
       email: ['email', 'email_verified'],
     },

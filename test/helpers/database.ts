@@ -1,0 +1,54 @@
+// A fresh database per test file: an in-memory PGlite by default, or, when DATABASE_URL is set
+// (CI), a new database created on that PostgreSQL server and dropped afterwards, so test files
+// running in parallel never see each other's rows.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { openDatabase, type Database } from '../../src/db/index.ts';
+
+export interface TestDatabase extends Database {
+  /** The connection string of this test's own database (undefined on PGlite). */
+  url?: string;
+  /** Closes the connection and drops the per-test database. */
+  dispose(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    const database = await openDatabase({ memory: true });
+    return { ...database, dispose: () => database.close() };
+  }
+  const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
+  await adminQuery(serverUrl, `create database ${name}`);
+  const url = withDatabase(serverUrl, name);
+  const database = await openDatabase({ databaseUrl: url, poolMax: 5 });
+  return {
+    ...database,
+    url,
+    dispose: async () => {
+      await database.close();
+      await adminQuery(serverUrl, `drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+export function withDatabase(url: string, name: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${name}`;
+  return parsed.toString();
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: withDatabase(url, 'postgres') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Empties every table but the migration bookkeeping, between tests that share a database. */
+export async function truncateAll(database: Database): Promise<void> {
+  await database.db.raw('truncate oidc_payloads, clients, resource_servers, keys, users, audit_events');
+}

@@ -1,0 +1,41 @@
+// Starts a real Gatehouse on a random loopback port, on the given test database.
+import { createServer } from 'node:net';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import type { Database } from '../../src/db/index.ts';
+
+export const TEST_SECRET_KEY = 'test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestServer extends RunningServer {
+  issuer: string;
+  config: Config;
+}
+
+/** The issuer is http://localhost:<port> (a secure context for browsers); we listen on 127.0.0.1. */
+export async function startTestServer(database: Database, env: Record<string, string> = {}): Promise<TestServer> {
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://localhost:${port}`,
+    SECRET_KEY: TEST_SECRET_KEY,
+    BCRYPT_COST: '4',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+    DATA_DIR: '/nonexistent-test-data-dir',
+    ...env,
+  });
+  const running = await startServer(config, { database });
+  return { ...running, issuer: config.issuer, config };
+}
