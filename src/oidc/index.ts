@@ -2,6 +2,7 @@
 // configuration) so a new capability adds a module instead of editing one big file.
 import Provider, { type Configuration, type interactionPolicy } from 'oidc-provider';
 import type { ProviderDeps } from './deps.ts';
+import { UserFacingError } from '../http/errors.ts';
 import { knexAdapterFactory } from './adapter.ts';
 import { HASHED_SECRET_PREFIX, matchesClientSecret } from './clients.ts';
 import { core } from './features/core.ts';
@@ -44,6 +45,7 @@ export function createProvider(deps: ProviderDeps, options: ProviderOptions): Pr
     return matchesClientSecret(this.clientSecret, presented);
   };
   hideStoredSecretDigests(provider);
+  requireFormPostsOnBrowserEndpoints(provider);
   return provider;
 }
 
@@ -55,6 +57,18 @@ function hideStoredSecretDigests(provider: Provider) {
     if (ctx.oidc?.route === 'client' && typeof body?.client_secret === 'string' && body.client_secret.startsWith(HASHED_SECRET_PREFIX)) {
       delete body.client_secret;
     }
+  });
+}
+
+// The device-code and logout confirmation forms are posted by browsers. oidc-provider fails with
+// a 500 on a JSON body there, so anything but a form is refused up front.
+const BROWSER_FORM_ROUTES = new Set(['/device', '/session/end/confirm']);
+function requireFormPostsOnBrowserEndpoints(provider: Provider) {
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'POST' && BROWSER_FORM_ROUTES.has(ctx.path) && !ctx.is('application/x-www-form-urlencoded')) {
+      throw new UserFacingError(415, 'Unsupported content type', 'Send the form as application/x-www-form-urlencoded.');
+    }
+    await next();
   });
 }
 

@@ -1,0 +1,590 @@
+// Contract tests for the oidc-provider adapter on the real database: the shared oidc_payloads
+// table (KnexAdapter), the expiry sweeper, and the Client model through the client store.
+// One database per file (PGlite in memory, or a fresh PostgreSQL database with DATABASE_URL),
+// emptied between tests.
+import { describe, it, before, after, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AdapterPayload } from 'oidc-provider';
+import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
+import type { Db } from '../../src/db/index.ts';
+import { KnexAdapter, knexAdapterFactory, sweepExpired } from '../../src/oidc/adapter.ts';
+import { createClientStore, matchesClientSecret, type ClientRow } from '../../src/oidc/clients.ts';
+import { createSecretBox } from '../../src/secrets/secretBox.ts';
+
+const SECRET_KEY = 'adapter-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+let database: TestDatabase;
+let db: Db;
+
+before(async () => {
+  database = await createTestDatabase();
+  db = database.db;
+});
+
+after(async () => {
+  await database?.dispose();
+});
+
+beforeEach(async () => {
+  await truncateAll(database);
+});
+
+const adapter = (model: string) => new KnexAdapter(model, db);
+
+const nowEpoch = () => Math.floor(Date.now() / 1000);
+
+/** Moves a row's expiry into the past, as if its lifetime had run out (no waiting). */
+async function expire(model: string, id: string): Promise<void> {
+  const updated = await db('oidc_payloads')
+    .where({ model, id })
+    .update({ expires_at: db.raw("now() - interval '1 minute'") });
+  assert.equal(updated, 1, `expected one ${model} row ${id} to expire`);
+}
+
+/** Inserts a row directly, bypassing upsert, with an expiry already in the past. */
+async function insertExpired(model: string, id: string, payload: AdapterPayload = { jti: id }): Promise<void> {
+  await db('oidc_payloads').insert({
+    model,
+    id,
+    payload: JSON.stringify(payload),
+    grant_id: payload.grantId ?? null,
+    user_code: payload.userCode ?? null,
+    uid: payload.uid ?? null,
+    expires_at: db.raw("now() - interval '1 hour'"),
+  });
+}
+
+async function rowKeys(): Promise<string[]> {
+  const rows: { model: string; id: string }[] = await db('oidc_payloads').select('model', 'id');
+  return rows.map((r) => `${r.model}:${r.id}`).sort();
+}
+
+async function rowCount(): Promise<number> {
+  const result = await db('oidc_payloads').count<{ count: string | number }[]>('* as count');
+  return Number(result[0].count);
+}
+
+// Payloads shaped like the ones oidc-provider 9 writes for each model.
+const iat = 1_760_000_000;
+const SAMPLES: Record<string, AdapterPayload> = {
+  AccessToken: {
+    iat,
+    exp: iat + 3600,
+    accountId: 'user-1',
+    clientId: 'client-1',
+    grantId: 'grant-1',
+    gty: 'authorization_code',
+    kind: 'AccessToken',
+    jti: 'at-1',
+    scope: 'openid email',
+    aud: 'https://api.example.test',
+  },
+  AuthorizationCode: {
+    iat,
+    exp: iat + 60,
+    accountId: 'user-1',
+    clientId: 'client-1',
+    grantId: 'grant-1',
+    kind: 'AuthorizationCode',
+    jti: 'code-1',
+    scope: 'openid',
+    redirectUri: 'https://rp.example.test/cb',
+    codeChallenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    codeChallengeMethod: 'S256',
+    nonce: 'n-0S6_WzA2Mj',
+    claims: { id_token: { email: null } },
+  },
+  RefreshToken: {
+    iat,
+    exp: iat + 86400,
+    accountId: 'user-1',
+    clientId: 'client-1',
+    grantId: 'grant-1',
+    gty: 'authorization_code',
+    kind: 'RefreshToken',
+    jti: 'rt-1',
+    rotations: 0,
+    scope: 'openid offline_access',
+    iiat: iat,
+  },
+  Session: {
+    iat,
+    exp: iat + 1209600,
+    uid: 'session-uid-1',
+    kind: 'Session',
+    jti: 'sess-1',
+    accountId: 'user-1',
+    loginTs: iat,
+    authorizations: { 'client-1': { sid: 'sid-1', grantId: 'grant-1' } },
+  },
+  Interaction: {
+    iat,
+    exp: iat + 3600,
+    returnTo: 'https://op.example.test/auth/int-1',
+    prompt: { name: 'login', reasons: ['no_session'], details: {} },
+    params: { client_id: 'client-1', redirect_uri: 'https://rp.example.test/cb', response_type: 'code', scope: 'openid' },
+    kind: 'Interaction',
+    jti: 'int-1',
+  },
+  Grant: {
+    iat,
+    exp: iat + 1209600,
+    accountId: 'user-1',
+    clientId: 'client-1',
+    kind: 'Grant',
+    jti: 'grant-1',
+    openid: { scope: 'openid email' },
+    resources: { 'https://api.example.test': 'read' },
+  } as AdapterPayload,
+  DeviceCode: {
+    iat,
+    exp: iat + 600,
+    clientId: 'client-1',
+    kind: 'DeviceCode',
+    jti: 'dc-1',
+    userCode: 'BCDFGHJK',
+    params: { client_id: 'client-1', scope: 'openid' },
+    deviceInfo: { ip: '127.0.0.1', ua: 'test-agent' },
+  },
+  ClientCredentials: {
+    iat,
+    exp: iat + 600,
+    clientId: 'client-1',
+    kind: 'ClientCredentials',
+    jti: 'cc-1',
+    scope: 'read',
+    aud: 'https://api.example.test',
+  },
+  InitialAccessToken: { iat, kind: 'InitialAccessToken', jti: 'iat-1', policies: ['default'] },
+  RegistrationAccessToken: { iat, clientId: 'client-1', kind: 'RegistrationAccessToken', jti: 'rat-1', policies: ['default'] },
+  ReplayDetection: { iat, exp: iat + 60, kind: 'ReplayDetection', jti: 'replay-1', iss: 'client-1' },
+  PushedAuthorizationRequest: {
+    iat,
+    exp: iat + 60,
+    clientId: 'client-1',
+    kind: 'PushedAuthorizationRequest',
+    jti: 'par-1',
+    request: 'eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9.',
+    dpopJkt: 'jkt-1',
+  },
+  BackchannelAuthenticationRequest: {
+    iat,
+    exp: iat + 600,
+    accountId: 'user-1',
+    clientId: 'client-1',
+    kind: 'BackchannelAuthenticationRequest',
+    jti: 'ciba-1',
+    scope: 'openid',
+    params: { login_hint: 'user-1', scope: 'openid' },
+  },
+};
+
+describe('KnexAdapter: upsert and find', () => {
+  it('round-trips the payload of every model', async () => {
+    for (const [model, payload] of Object.entries(SAMPLES)) {
+      await adapter(model).upsert(payload.jti as string, payload, 3600);
+    }
+    for (const [model, payload] of Object.entries(SAMPLES)) {
+      assert.deepEqual(await adapter(model).find(payload.jti as string), payload, model);
+    }
+    assert.equal(await rowCount(), Object.keys(SAMPLES).length);
+  });
+
+  it('stores the lookup columns pulled out of the payload and an expiry of now + expiresIn', async () => {
+    const before = Date.now();
+    await adapter('AccessToken').upsert('at-1', SAMPLES.AccessToken, 3600);
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    await adapter('Session').upsert('sess-1', SAMPLES.Session, 1209600);
+    const after = Date.now();
+
+    const rows: { model: string; grant_id: string | null; user_code: string | null; uid: string | null; expires_at: Date; consumed_at: Date | null }[] =
+      await db('oidc_payloads').select('model', 'grant_id', 'user_code', 'uid', 'expires_at', 'consumed_at').orderBy('model');
+    assert.deepEqual(
+      rows.map(({ model, grant_id, user_code, uid, consumed_at }) => ({ model, grant_id, user_code, uid, consumed_at })),
+      [
+        { model: 'AccessToken', grant_id: 'grant-1', user_code: null, uid: null, consumed_at: null },
+        { model: 'DeviceCode', grant_id: null, user_code: 'BCDFGHJK', uid: null, consumed_at: null },
+        { model: 'Session', grant_id: null, user_code: null, uid: 'session-uid-1', consumed_at: null },
+      ],
+    );
+    const lifetimes: Record<string, number> = { AccessToken: 3600, DeviceCode: 600, Session: 1209600 };
+    for (const row of rows) {
+      const expiresAt = new Date(row.expires_at).getTime();
+      const lifetime = lifetimes[row.model] * 1000;
+      // Seconds, not milliseconds: within the window of the calls (1 s slack for rounding).
+      assert.ok(expiresAt >= before + lifetime - 1000 && expiresAt <= after + lifetime + 1000, `${row.model} expires_at ${row.expires_at}`);
+    }
+  });
+
+  it('upsert again replaces the payload (and the lookup columns) of the same row', async () => {
+    const codes = adapter('DeviceCode');
+    await codes.upsert('dc-1', SAMPLES.DeviceCode, 600);
+    const approved: AdapterPayload = { ...SAMPLES.DeviceCode, accountId: 'user-7', grantId: 'grant-7', userCode: 'LMNPQRST' };
+    delete approved.deviceInfo;
+    await codes.upsert('dc-1', approved, 600);
+
+    assert.deepEqual(await codes.find('dc-1'), approved);
+    assert.equal(await rowCount(), 1);
+    assert.equal(await codes.findByUserCode('BCDFGHJK'), undefined);
+    assert.deepEqual(await codes.findByUserCode('LMNPQRST'), approved);
+    const row = await db('oidc_payloads').where({ model: 'DeviceCode', id: 'dc-1' }).first('grant_id', 'user_code');
+    assert.deepEqual({ ...row }, { grant_id: 'grant-7', user_code: 'LMNPQRST' });
+  });
+
+  it('upsert again without expiresIn makes the row permanent', async () => {
+    await adapter('Grant').upsert('g', SAMPLES.Grant, 60);
+    await adapter('Grant').upsert('g', SAMPLES.Grant);
+    const row = await db('oidc_payloads').where({ model: 'Grant', id: 'g' }).first('expires_at');
+    assert.equal(row.expires_at, null);
+  });
+
+  it('keeps the same id under two models as two separate rows', async () => {
+    const accessPayload: AdapterPayload = { ...SAMPLES.AccessToken, jti: 'shared' };
+    const refreshPayload: AdapterPayload = { ...SAMPLES.RefreshToken, jti: 'shared' };
+    await adapter('AccessToken').upsert('shared', accessPayload, 3600);
+    await adapter('RefreshToken').upsert('shared', refreshPayload, 3600);
+
+    assert.deepEqual(await rowKeys(), ['AccessToken:shared', 'RefreshToken:shared']);
+    assert.deepEqual(await adapter('AccessToken').find('shared'), accessPayload);
+    assert.deepEqual(await adapter('RefreshToken').find('shared'), refreshPayload);
+
+    // Writing one model's row leaves the other's alone.
+    const rotated: AdapterPayload = { ...refreshPayload, rotations: 1 };
+    await adapter('RefreshToken').upsert('shared', rotated, 3600);
+    assert.deepEqual(await adapter('AccessToken').find('shared'), accessPayload);
+    assert.deepEqual(await adapter('RefreshToken').find('shared'), rotated);
+  });
+
+  it('find of an unknown id returns undefined', async () => {
+    await adapter('AccessToken').upsert('at-1', SAMPLES.AccessToken, 3600);
+    assert.equal(await adapter('AccessToken').find('no-such-token'), undefined);
+    // An id that exists only under another model is unknown to this one.
+    assert.equal(await adapter('RefreshToken').find('at-1'), undefined);
+  });
+});
+
+describe('KnexAdapter: expiry', () => {
+  it('never returns a row whose expiry has passed, from find, findByUid or findByUserCode', async () => {
+    await adapter('AccessToken').upsert('at-1', SAMPLES.AccessToken, 1);
+    await adapter('Session').upsert('sess-1', SAMPLES.Session, 1);
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 1);
+    // Live right after the write.
+    assert.deepEqual(await adapter('AccessToken').find('at-1'), SAMPLES.AccessToken);
+    assert.deepEqual(await adapter('Session').findByUid('session-uid-1'), SAMPLES.Session);
+    assert.deepEqual(await adapter('DeviceCode').findByUserCode('BCDFGHJK'), SAMPLES.DeviceCode);
+
+    await expire('AccessToken', 'at-1');
+    await expire('Session', 'sess-1');
+    await expire('DeviceCode', 'dc-1');
+
+    assert.equal(await adapter('AccessToken').find('at-1'), undefined);
+    assert.equal(await adapter('Session').find('sess-1'), undefined);
+    assert.equal(await adapter('Session').findByUid('session-uid-1'), undefined);
+    assert.equal(await adapter('DeviceCode').find('dc-1'), undefined);
+    assert.equal(await adapter('DeviceCode').findByUserCode('BCDFGHJK'), undefined);
+    // Hidden, not yet deleted: deleting is the sweeper's job.
+    assert.equal(await rowCount(), 3);
+  });
+
+  it('hides a row inserted with an expiry already in the past', async () => {
+    await insertExpired('AuthorizationCode', 'code-1', SAMPLES.AuthorizationCode);
+    assert.equal(await adapter('AuthorizationCode').find('code-1'), undefined);
+  });
+
+  it('never expires a row upserted without expiresIn', async () => {
+    await adapter('InitialAccessToken').upsert('iat-1', SAMPLES.InitialAccessToken);
+    const row = await db('oidc_payloads').where({ model: 'InitialAccessToken', id: 'iat-1' }).first('expires_at');
+    assert.equal(row.expires_at, null);
+    assert.deepEqual(await adapter('InitialAccessToken').find('iat-1'), SAMPLES.InitialAccessToken);
+    assert.equal(await sweepExpired(db), 0);
+    assert.deepEqual(await adapter('InitialAccessToken').find('iat-1'), SAMPLES.InitialAccessToken);
+  });
+});
+
+describe('KnexAdapter: consume', () => {
+  it('marks the row consumed with epoch seconds and leaves other rows alone', async () => {
+    const codes = adapter('AuthorizationCode');
+    const other: AdapterPayload = { ...SAMPLES.AuthorizationCode, jti: 'code-2' };
+    await codes.upsert('code-1', SAMPLES.AuthorizationCode, 60);
+    await codes.upsert('code-2', other, 60);
+    await adapter('AccessToken').upsert('code-1', SAMPLES.AccessToken, 60); // same id, other model
+
+    const before = nowEpoch();
+    await codes.consume('code-1');
+    const after = nowEpoch();
+
+    const consumed = await codes.find('code-1');
+    assert.ok(consumed);
+    assert.equal(typeof consumed.consumed, 'number');
+    assert.ok(Number.isInteger(consumed.consumed), `consumed ${consumed.consumed} is whole seconds`);
+    // Epoch seconds, not milliseconds (the database clock and ours are the same machine's; 5 s slack).
+    assert.ok(consumed.consumed >= before - 5 && consumed.consumed <= after + 5, `consumed ${consumed.consumed} near ${before}`);
+    const { consumed: _consumed, ...rest } = consumed;
+    assert.deepEqual(rest, SAMPLES.AuthorizationCode);
+
+    assert.deepEqual(await codes.find('code-2'), other);
+    assert.deepEqual(await adapter('AccessToken').find('code-1'), SAMPLES.AccessToken);
+  });
+
+  it('shows the consumed mark through findByUserCode and findByUid too', async () => {
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    await adapter('Session').upsert('sess-1', SAMPLES.Session, 600);
+    await adapter('DeviceCode').consume('dc-1');
+    await adapter('Session').consume('sess-1');
+    assert.equal(typeof (await adapter('DeviceCode').findByUserCode('BCDFGHJK'))?.consumed, 'number');
+    assert.equal(typeof (await adapter('Session').findByUid('session-uid-1'))?.consumed, 'number');
+  });
+
+  it('consume of an unknown id creates nothing', async () => {
+    await adapter('AuthorizationCode').consume('no-such-code');
+    assert.equal(await rowCount(), 0);
+    assert.equal(await adapter('AuthorizationCode').find('no-such-code'), undefined);
+  });
+});
+
+describe('KnexAdapter: destroy', () => {
+  it('removes only that row', async () => {
+    await adapter('AccessToken').upsert('at-1', SAMPLES.AccessToken, 3600);
+    await adapter('AccessToken').upsert('at-2', { ...SAMPLES.AccessToken, jti: 'at-2' }, 3600);
+    await adapter('RefreshToken').upsert('at-1', { ...SAMPLES.RefreshToken, jti: 'at-1' }, 3600);
+
+    await adapter('AccessToken').destroy('at-1');
+
+    assert.equal(await adapter('AccessToken').find('at-1'), undefined);
+    assert.deepEqual(await rowKeys(), ['AccessToken:at-2', 'RefreshToken:at-1']);
+    // Destroying what is not there is not an error.
+    await adapter('AccessToken').destroy('at-1');
+    assert.equal(await rowCount(), 2);
+  });
+});
+
+describe('KnexAdapter: findByUserCode and findByUid', () => {
+  it('finds a DeviceCode by its user code', async () => {
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    assert.deepEqual(await adapter('DeviceCode').findByUserCode('BCDFGHJK'), SAMPLES.DeviceCode);
+    assert.equal(await adapter('DeviceCode').findByUserCode('ZZZZZZZZ'), undefined);
+    // Scoped to the model.
+    assert.equal(await adapter('BackchannelAuthenticationRequest').findByUserCode('BCDFGHJK'), undefined);
+  });
+
+  it('does not find an expired DeviceCode by its user code', async () => {
+    await insertExpired('DeviceCode', 'dc-old', { ...SAMPLES.DeviceCode, jti: 'dc-old', userCode: 'OLDCODE1' });
+    assert.equal(await adapter('DeviceCode').findByUserCode('OLDCODE1'), undefined);
+  });
+
+  it('finds a Session by its uid', async () => {
+    await adapter('Session').upsert('sess-1', SAMPLES.Session, 600);
+    assert.deepEqual(await adapter('Session').findByUid('session-uid-1'), SAMPLES.Session);
+    assert.equal(await adapter('Session').findByUid('no-such-uid'), undefined);
+    assert.equal(await adapter('Interaction').findByUid('session-uid-1'), undefined);
+  });
+
+  it('does not find an expired Session by its uid', async () => {
+    await insertExpired('Session', 'sess-old', { ...SAMPLES.Session, jti: 'sess-old', uid: 'old-uid' });
+    assert.equal(await adapter('Session').findByUid('old-uid'), undefined);
+  });
+});
+
+describe('KnexAdapter: revokeByGrantId', () => {
+  it("deletes that model's rows of that grant only", async () => {
+    const tokens = adapter('AccessToken');
+    await tokens.upsert('at-g1-a', { ...SAMPLES.AccessToken, jti: 'at-g1-a', grantId: 'g1' }, 3600);
+    await tokens.upsert('at-g1-b', { ...SAMPLES.AccessToken, jti: 'at-g1-b', grantId: 'g1' }, 3600);
+    await tokens.upsert('at-g2', { ...SAMPLES.AccessToken, jti: 'at-g2', grantId: 'g2' }, 3600);
+    await tokens.upsert('at-none', { ...SAMPLES.AccessToken, jti: 'at-none', grantId: undefined }, 3600);
+    await adapter('RefreshToken').upsert('rt-g1', { ...SAMPLES.RefreshToken, jti: 'rt-g1', grantId: 'g1' }, 3600);
+    await adapter('AuthorizationCode').upsert('code-g1', { ...SAMPLES.AuthorizationCode, jti: 'code-g1', grantId: 'g1' }, 60);
+
+    await tokens.revokeByGrantId('g1');
+
+    assert.deepEqual(await rowKeys(), ['AccessToken:at-g2', 'AccessToken:at-none', 'AuthorizationCode:code-g1', 'RefreshToken:rt-g1']);
+    assert.equal(await tokens.find('at-g1-a'), undefined);
+    assert.equal((await tokens.find('at-g2'))?.grantId, 'g2');
+    assert.equal((await adapter('RefreshToken').find('rt-g1'))?.grantId, 'g1');
+  });
+});
+
+describe('KnexAdapter: unique lookups', () => {
+  it('refuses a second DeviceCode with the same user code (database index)', async () => {
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    await assert.rejects(
+      adapter('DeviceCode').upsert('dc-2', { ...SAMPLES.DeviceCode, jti: 'dc-2' }, 600),
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, '23505'); // unique_violation
+        assert.match(error.message, /oidc_payloads_user_code/);
+        return true;
+      },
+    );
+    assert.deepEqual(await rowKeys(), ['DeviceCode:dc-1']);
+    assert.deepEqual(await adapter('DeviceCode').findByUserCode('BCDFGHJK'), SAMPLES.DeviceCode);
+  });
+
+  it('refuses a second Session with the same uid (database index)', async () => {
+    await adapter('Session').upsert('sess-1', SAMPLES.Session, 600);
+    await assert.rejects(adapter('Session').upsert('sess-2', { ...SAMPLES.Session, jti: 'sess-2' }, 600), { code: '23505' });
+    assert.deepEqual(await rowKeys(), ['Session:sess-1']);
+  });
+});
+
+describe('sweepExpired', () => {
+  it('deletes expired rows in batches and keeps live and permanent rows', async () => {
+    await insertExpired('AccessToken', 'old-1');
+    await insertExpired('AccessToken', 'old-2');
+    await insertExpired('AuthorizationCode', 'old-3');
+    await insertExpired('Session', 'old-4', { jti: 'old-4', uid: 'old-uid' });
+    await insertExpired('DeviceCode', 'old-5', { jti: 'old-5', userCode: 'OLDCODE1' });
+    await adapter('AccessToken').upsert('live-1', { jti: 'live-1' }, 3600);
+    await adapter('Session').upsert('live-2', { jti: 'live-2', uid: 'live-uid' }, 3600);
+    await adapter('Grant').upsert('forever-1', { jti: 'forever-1' });
+    await adapter('InitialAccessToken').upsert('forever-2', { jti: 'forever-2' });
+
+    assert.equal(await sweepExpired(db, 2), 5);
+
+    assert.deepEqual(await rowKeys(), ['AccessToken:live-1', 'Grant:forever-1', 'InitialAccessToken:forever-2', 'Session:live-2']);
+    assert.equal(await sweepExpired(db, 2), 0);
+  });
+
+  it('stops when a batch is exactly full and the next one is empty', async () => {
+    for (const id of ['a', 'b', 'c', 'd']) await insertExpired('ReplayDetection', id);
+    await adapter('ReplayDetection').upsert('live', { jti: 'live' }, 60);
+    assert.equal(await sweepExpired(db, 2), 4);
+    assert.deepEqual(await rowKeys(), ['ReplayDetection:live']);
+  });
+
+  it('sweeps with the default batch size', async () => {
+    await insertExpired('AccessToken', 'old-1');
+    await insertExpired('RefreshToken', 'old-1');
+    await adapter('AccessToken').upsert('live', { jti: 'live' }, 60);
+    assert.equal(await sweepExpired(db), 2);
+    assert.deepEqual(await rowKeys(), ['AccessToken:live']);
+  });
+});
+
+describe('Client model through knexAdapterFactory', () => {
+  const box = createSecretBox(SECRET_KEY);
+  const factory = () => knexAdapterFactory(db, createClientStore(db, box));
+  const clientRow = (clientId: string): Promise<ClientRow | undefined> => db<ClientRow>('clients').where('client_id', clientId).first();
+
+  const basicClient = {
+    client_id: 'web-app',
+    client_secret: 'Xq7sS9c1fQ2b8N0kTzR4uVwY6mLpEeHgJjKaDdFiOo3',
+    client_name: 'Web App',
+    redirect_uris: ['https://rp.example.test/cb', 'https://rp.example.test/cb2'],
+    post_logout_redirect_uris: ['https://rp.example.test/bye'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    id_token_signed_response_alg: 'RS256',
+  } as const;
+
+  it('hands the Client model to the client store and every other model to KnexAdapter', () => {
+    const store = createClientStore(db, box);
+    const adapters = knexAdapterFactory(db, store);
+    assert.equal(adapters('Client'), store.adapter);
+    assert.ok(adapters('AccessToken') instanceof KnexAdapter);
+  });
+
+  it('stores a client_secret_basic secret as a SHA-256 digest and still matches it', async () => {
+    const clients = factory()('Client');
+    await clients.upsert('web-app', { ...basicClient } as AdapterPayload);
+
+    const row = await clientRow('web-app');
+    assert.ok(row);
+    assert.ok(row.client_secret?.startsWith('sha256:'), `stored ${row.client_secret}`);
+    assert.notEqual(row.client_secret, basicClient.client_secret);
+    assert.ok(!row.client_secret.includes(basicClient.client_secret));
+    assert.equal(row.registered_by, 'dynamic_registration');
+    assert.deepEqual(row.redirect_uris, basicClient.redirect_uris);
+
+    const found = await clients.find('web-app');
+    assert.ok(found);
+    assert.equal(found.client_id, 'web-app');
+    assert.equal(found.client_name, 'Web App');
+    assert.deepEqual(found.redirect_uris, basicClient.redirect_uris);
+    assert.deepEqual(found.post_logout_redirect_uris, basicClient.post_logout_redirect_uris);
+    assert.deepEqual(found.grant_types, basicClient.grant_types);
+    assert.deepEqual(found.response_types, basicClient.response_types);
+    assert.equal(found.token_endpoint_auth_method, 'client_secret_basic');
+    assert.equal(found.id_token_signed_response_alg, 'RS256');
+    assert.equal(found.client_secret, row.client_secret); // the digest, never the plain secret
+
+    assert.equal(matchesClientSecret(row.client_secret, basicClient.client_secret), true);
+    assert.equal(matchesClientSecret(row.client_secret, `${basicClient.client_secret}x`), false);
+    assert.equal(matchesClientSecret(row.client_secret, 'wrong-secret'), false);
+    assert.equal(matchesClientSecret(row.client_secret, row.client_secret), false); // the digest is not the secret
+    assert.equal(matchesClientSecret(undefined, basicClient.client_secret), false);
+  });
+
+  it('keeps the digest when the found metadata is written back (RFC 7592 update)', async () => {
+    const clients = factory()('Client');
+    await clients.upsert('web-app', { ...basicClient } as AdapterPayload);
+    const digest = (await clientRow('web-app'))?.client_secret;
+
+    const found = await clients.find('web-app');
+    assert.ok(found);
+    await clients.upsert('web-app', { ...found, client_name: 'Renamed' });
+
+    const row = await clientRow('web-app');
+    assert.equal(row?.client_secret, digest);
+    assert.equal(row?.client_name, 'Renamed');
+    assert.equal(matchesClientSecret(row?.client_secret ?? undefined, basicClient.client_secret), true);
+  });
+
+  it('stores a client_secret_jwt secret encrypted and gives the plain secret back', async () => {
+    const clients = factory()('Client');
+    const secret = 'jwt-secret-7d1c0f2e9b8a4c3d5e6f708192a3b4c5d6e7f8091a2b3c4d';
+    await clients.upsert('jwt-app', {
+      client_id: 'jwt-app',
+      client_secret: secret,
+      redirect_uris: ['https://jwt.example.test/cb'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_jwt',
+    } as AdapterPayload);
+
+    const row = await clientRow('jwt-app');
+    assert.ok(row?.client_secret?.startsWith('enc:'), `stored ${row?.client_secret}`);
+    assert.ok(!row.client_secret.includes(secret));
+
+    const found = await clients.find('jwt-app');
+    assert.equal(found?.client_secret, secret);
+    assert.equal(found?.token_endpoint_auth_method, 'client_secret_jwt');
+    assert.deepEqual(found?.redirect_uris, ['https://jwt.example.test/cb']);
+    assert.equal(matchesClientSecret(found?.client_secret, secret), true);
+    assert.equal(matchesClientSecret(found?.client_secret, 'wrong-secret'), false);
+
+    // Written back as found, it stays encrypted and still opens to the same secret.
+    await clients.upsert('jwt-app', { ...found } as AdapterPayload);
+    const again = await clientRow('jwt-app');
+    assert.ok(again?.client_secret?.startsWith('enc:'));
+    assert.equal((await clients.find('jwt-app'))?.client_secret, secret);
+  });
+
+  it('encrypts the secret of a client that signs with an HS* algorithm', async () => {
+    const clients = factory()('Client');
+    await clients.upsert('hs-app', {
+      client_id: 'hs-app',
+      client_secret: 'hs-secret-0123456789abcdef0123456789abcdef',
+      redirect_uris: ['https://hs.example.test/cb'],
+      id_token_signed_response_alg: 'HS256',
+    } as AdapterPayload);
+    assert.ok((await clientRow('hs-app'))?.client_secret?.startsWith('enc:'));
+    assert.equal((await clients.find('hs-app'))?.client_secret, 'hs-secret-0123456789abcdef0123456789abcdef');
+  });
+
+  it('find of an unknown client returns undefined', async () => {
+    assert.equal(await factory()('Client').find('no-such-client'), undefined);
+  });
+
+  it('destroy removes only that client', async () => {
+    const clients = factory()('Client');
+    await clients.upsert('web-app', { ...basicClient } as AdapterPayload);
+    await clients.upsert('other-app', { ...basicClient, client_id: 'other-app' } as AdapterPayload);
+
+    await clients.destroy('web-app');
+
+    assert.equal(await clients.find('web-app'), undefined);
+    assert.equal(await clientRow('web-app'), undefined);
+    assert.equal((await clients.find('other-app'))?.client_id, 'other-app');
+  });
+});
