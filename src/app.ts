@@ -13,6 +13,7 @@ import { healthRoutes } from './http/health.ts';
 import { renderPage } from './http/views.ts';
 import { interactionRoutes } from './interactions/index.ts';
 import { logger } from './http/logger.ts';
+import { isDatabaseUnavailable } from './http/databaseErrors.ts';
 
 /** Holds the provider in service; swapped for a new one when signing keys rotate. */
 export interface ProviderSlot {
@@ -57,6 +58,7 @@ function providerMount(slot: ProviderSlot): Koa.Middleware {
 export function observeProvider(provider: Provider): void {
   provider.on('server_error', (ctx, error) => {
     ctx.state.providerError = error;
-    logger.error('provider server_error', { error: error.message, stack: error.stack, path: ctx.path });
+    if (isDatabaseUnavailable(error)) logger.warn('database unavailable', { error: error.message, path: ctx.path });
+    else logger.error('provider server_error', { error: error.message, stack: error.stack, path: ctx.path });
   });
 }

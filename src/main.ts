@@ -1,7 +1,7 @@
 // `npm start`: validate configuration, start the server, stop cleanly on SIGTERM/SIGINT.
 import { loadConfig, ConfigError } from './config.ts';
 import { startServer } from './server.ts';
-import { logger, setLogLevel } from './http/logger.ts';
+import { logger } from './http/logger.ts';
 import { startAdminSocket } from './cli/adminSocket.ts';
 
 async function main() {
@@ -15,7 +15,6 @@ async function main() {
     }
     throw error;
   }
-  setLogLevel(config.logLevel);
   const running = await startServer(config);
   const admin = config.databaseUrl ? undefined : await startAdminSocket(config, running.database);
 

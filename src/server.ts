@@ -12,7 +12,7 @@ import { sweepExpired } from './oidc/adapter.ts';
 import { createProvider } from './oidc/index.ts';
 import { createApp, observeProvider, type ProviderSlot } from './app.ts';
 import { interactionPrompts, interactionUrl } from './interactions/index.ts';
-import { logger } from './http/logger.ts';
+import { logger, setLogLevel } from './http/logger.ts';
 
 export interface RunningServer {
   url: string;
@@ -49,6 +49,7 @@ async function readKeys(database: Database, box: SecretBox): Promise<KeyMaterial
 }
 
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  setLogLevel(config.logLevel);
   const ownsDatabase = !options.database;
   const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { db } = database;

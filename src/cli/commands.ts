@@ -59,7 +59,7 @@ export const COMMANDS: Command[] = [
     summary: 'Apply database migrations (the server also does this at start)',
     usage: 'migrate',
     async run(ctx) {
-      const applied = await migrate(ctx.database.db, ctx.database.kind);
+      const applied = await migrate(ctx.database.db, ctx.database.url);
       return { applied };
     },
   },

@@ -6,12 +6,15 @@ import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
 import { lockDataDir, type DataDirLock } from './dataDirLock.ts';
 import { migrate } from './migrate.ts';
+import { logger } from '../http/logger.ts';
 
 export type Db = Knex;
 
 export interface Database {
   db: Db;
   kind: 'postgres' | 'pglite';
+  /** The server's connection string (PostgreSQL only). */
+  url?: string;
   close(): Promise<void>;
 }
 
@@ -28,13 +31,21 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     ? openPostgres(options.databaseUrl, options.poolMax ?? 10)
     : await openPglite(options);
   try {
-    await migrate(database.db, database.kind);
+    await migrate(database.db, database.url);
   } catch (error) {
     await database.close();
     throw error;
   }
   return database;
 }
+
+// knex reports connection trouble on the console; send it to our JSON log instead.
+const knexLog = {
+  warn: (message: unknown) => logger.warn('database', { detail: String(message) }),
+  error: (message: unknown) => logger.warn('database', { detail: String(message) }),
+  deprecate: (method: unknown, alternative: unknown) => logger.warn('database deprecation', { detail: `${method} -> ${alternative}` }),
+  debug: () => {},
+};
 
 function openPostgres(url: string, poolMax: number): Database {
   const db = knexFactory({
@@ -43,8 +54,9 @@ function openPostgres(url: string, poolMax: number): Database {
     pool: { min: 0, max: poolMax },
     // Fail fast when the server is down so callers answer 503 instead of hanging.
     acquireConnectionTimeout: 5000,
+    log: knexLog,
   });
-  return { db, kind: 'postgres', close: () => db.destroy() };
+  return { db, kind: 'postgres', url, close: () => db.destroy() };
 }
 
 async function openPglite(options: OpenOptions): Promise<Database> {

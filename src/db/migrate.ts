@@ -5,6 +5,7 @@ import { readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
+import pg from 'pg';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
 // Arbitrary constant that names "Gatehouse schema migration" among advisory locks.
@@ -26,15 +27,21 @@ const migrationSource: Knex.MigrationSource<string> = {
   },
 };
 
-export async function migrate(db: Knex, kind: 'postgres' | 'pglite'): Promise<string[]> {
-  if (kind === 'pglite') return run(db);
-  const connection = await db.client.acquireConnection();
+/**
+ * Brings the schema up to date. On a PostgreSQL server, `lockUrl` names it: the advisory lock is
+ * held on a connection of its own, outside knex's pool, so even a pool of one can migrate.
+ */
+export async function migrate(db: Knex, lockUrl?: string): Promise<string[]> {
+  if (!lockUrl) return run(db);
+  const lock = new pg.Client({ connectionString: lockUrl, connectionTimeoutMillis: 5000 });
+  await lock.connect();
   try {
-    await connection.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+    await lock.query(`select pg_advisory_lock(${MIGRATION_LOCK_ID})`);
     return await run(db);
   } finally {
-    await connection.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => {});
-    await db.client.releaseConnection(connection);
+    // Ending the session releases the lock even if the unlock itself fails.
+    await lock.query(`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`).catch(() => {});
+    await lock.end().catch(() => {});
   }
 }
 

@@ -1,0 +1,142 @@
+// Measuring one scenario on one server: check a sample answer, warm up, then load it with
+// autocannon for the set duration. Every non-2xx answer, socket error and timeout is counted and
+// turned into a problem, so a scenario that errs is flagged rather than reported as fast.
+import autocannon from 'autocannon';
+import type { Scenario, ScenarioRequest, ServerUnderTest } from './scenarios.ts';
+import type { TargetProcess } from './target.ts';
+
+export interface LoadOptions {
+  duration: number;
+  warmup: number;
+  connections: number;
+}
+
+export interface Figures {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  requests: number;
+  non2xx: number;
+  errors: number;
+  /** SQL statements per request while measuring (Gatehouse only). */
+  sql_per_request?: number;
+  problems: string[];
+}
+
+const MINT_CHUNK = 5000;
+// Refresh tokens per second of load when there is no warm-up to tell the real pace.
+const INITIAL_TOKENS_PER_SECOND = 4000;
+// The warm-up runs slower than steady state (the JIT is still at work): mint twice its pace.
+const POOL_MARGIN = 2;
+const warmupRequests = (options: LoadOptions) => Math.max(options.connections * 50, Math.round(1000 * options.warmup));
+const NOT_A_TOKEN = 'refresh-token-pool-exhausted';
+
+/** Single-use refresh tokens minted by the server under test, handed out one per request. */
+class RefreshTokenPool {
+  private tokens: string[] = [];
+  private readonly target: TargetProcess;
+  exhausted = 0;
+
+  constructor(target: TargetProcess) {
+    this.target = target;
+  }
+
+  get size() {
+    return this.tokens.length;
+  }
+
+  async fill(count: number) {
+    while (this.tokens.length < count) {
+      this.tokens.push(...(await this.target.mintRefreshTokens(Math.min(MINT_CHUNK, count - this.tokens.length))));
+    }
+  }
+
+  /** A fresh token; when none is left, one that will be refused (and so counted as an error). */
+  take = (): string => {
+    const token = this.tokens.pop();
+    if (token !== undefined) return token;
+    this.exhausted++;
+    return NOT_A_TOKEN;
+  };
+}
+
+function bodyOf(request: ScenarioRequest): string | undefined {
+  return typeof request.body === 'function' ? request.body() : request.body;
+}
+
+async function checkSample(scenario: Scenario, server: ServerUnderTest, request: ScenarioRequest): Promise<void> {
+  const sent = bodyOf(request);
+  const response = await fetch(server.url + request.path, { method: request.method, headers: request.headers, body: sent });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`sample answer is ${response.status}: ${text.slice(0, 300)}`);
+  scenario.check(JSON.parse(text) as Record<string, unknown>, server, sent);
+}
+
+/** Loads `request` for `seconds`, or for `amount` requests in all when that is given. */
+function run(server: ServerUnderTest, request: ScenarioRequest, connections: number, length: { seconds: number } | { amount: number }) {
+  const { body } = request;
+  const base = { method: request.method, path: request.path, headers: request.headers };
+  return autocannon({
+    url: server.url,
+    connections,
+    ...('amount' in length ? { amount: length.amount } : { duration: length.seconds }),
+    timeout: 10,
+    requests: [typeof body === 'function' ? { ...base, setupRequest: (r) => ({ ...r, body: body() }) } : { ...base, body }],
+  });
+}
+
+function failures(result: autocannon.Result): string[] {
+  const problems: string[] = [];
+  if (result.non2xx) {
+    const codes = Object.entries(result.statusCodeStats).filter(([code]) => !code.startsWith('2')).map(([code, { count }]) => `${count}×${code}`);
+    problems.push(`${result.non2xx} non-2xx answers (${codes.join(', ')})`);
+  }
+  if (result.errors) problems.push(`${result.errors} socket errors (${result.timeouts} timeouts)`);
+  return problems;
+}
+
+export async function measureScenario(scenario: Scenario, target: TargetProcess, options: LoadOptions): Promise<Figures> {
+  const server: ServerUnderTest = target.ready;
+  const pool = scenario.consumesRefreshTokens ? new RefreshTokenPool(target) : undefined;
+  const problems: string[] = [];
+  await pool?.fill(warmupRequests(options) + 1);
+  const request = scenario.request(server, pool?.take ?? (() => NOT_A_TOKEN));
+
+  try {
+    await checkSample(scenario, server, request);
+  } catch (error) {
+    return { rps: 0, p50_ms: 0, p99_ms: 0, requests: 0, non2xx: 0, errors: 0, problems: [`sample check failed: ${(error as Error).message}`] };
+  }
+
+  if (options.warmup > 0) {
+    // Refresh tokens are single-use, so that warm-up is a number of requests, not a time; its
+    // pace sizes the pool for the measured run (autocannon may overrun the duration by a second).
+    const started = performance.now();
+    const warm = await run(server, request, options.connections, pool ? { amount: Math.min(pool.size, warmupRequests(options)) } : { seconds: options.warmup });
+    problems.push(...failures(warm).map((p) => `warm-up: ${p}`));
+    if (pool) {
+      const rate = warm.requests.total / ((performance.now() - started) / 1000);
+      await pool.fill(Math.ceil(rate * (options.duration + 1) * POOL_MARGIN) + 1000);
+    }
+  } else {
+    await pool?.fill(Math.ceil(INITIAL_TOKENS_PER_SECOND * (options.duration + 1)));
+  }
+
+  const queriesBefore = (await target.stats()).queries;
+  const result = await run(server, request, options.connections, { seconds: options.duration });
+  const queriesAfter = (await target.stats()).queries;
+  problems.push(...failures(result));
+  if (pool?.exhausted) problems.push(`the refresh token pool ran dry (${pool.exhausted} requests sent an unusable token)`);
+
+  const requests = result.requests.total;
+  return {
+    rps: result.requests.average,
+    p50_ms: result.latency.p50,
+    p99_ms: result.latency.p99,
+    requests,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    ...(queriesBefore !== undefined && queriesAfter !== undefined && requests > 0 ? { sql_per_request: (queriesAfter - queriesBefore) / requests } : {}),
+    problems,
+  };
+}

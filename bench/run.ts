@@ -1,0 +1,175 @@
+// `npm run bench`: Gatehouse against a bare oidc-provider of the same version, scenario by
+// scenario, on loopback with autocannon. Each server runs in its own process (so its RSS is its
+// own); Gatehouse runs on a fresh database on the DATABASE_URL server, or on PGlite in memory.
+//
+//   npm run bench [-- --duration 10] [--warmup 1] [--connections 10] [--scenario NAME]... [--json]
+//                    [--server-cpu-prof DIR]   (writes a V8 CPU profile of the Gatehouse process)
+//
+// --json prints exactly one JSON line on stdout; progress goes to stderr. A scenario whose sample
+// answer is wrong, or that saw any non-2xx answer, socket error or timeout, is flagged (and
+// the exit code is 1); otherwise the run exits 0.
+import { parseArgs } from 'node:util';
+import providerPackage from 'oidc-provider/package.json' with { type: 'json' };
+import { createScratchDatabase, type ScratchDatabase } from './database.ts';
+import { measureScenario, type Figures, type LoadOptions } from './load.ts';
+import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.ts';
+import { TargetProcess } from './target.ts';
+
+interface Options extends LoadOptions {
+  json: boolean;
+  scenarios: ScenarioName[];
+  serverCpuProfileDir?: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '1' },
+      connections: { type: 'string', default: '10' },
+      scenario: { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+      'server-cpu-prof': { type: 'string' },
+    },
+    strict: true,
+  });
+  const number = (name: 'duration' | 'warmup' | 'connections', min: number) => {
+    const value = Number(values[name]);
+    if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}`);
+    return value;
+  };
+  const scenarios = (values.scenario ?? [...SCENARIO_NAMES]) as ScenarioName[];
+  const unknown = scenarios.filter((s) => !SCENARIO_NAMES.includes(s));
+  if (unknown.length) throw new Error(`unknown --scenario ${unknown.join(', ')}; choose from ${SCENARIO_NAMES.join(', ')}`);
+  return {
+    duration: Math.round(number('duration', 1)),
+    warmup: number('warmup', 0),
+    connections: Math.round(number('connections', 1)),
+    json: values.json,
+    scenarios,
+    serverCpuProfileDir: values['server-cpu-prof'],
+  };
+}
+
+interface Row {
+  rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  baseline_rps: number;
+  ratio: number;
+  non2xx: number;
+  errors: number;
+  baseline_non2xx: number;
+  baseline_errors: number;
+  sql_per_request?: number;
+  ok: boolean;
+  problems?: string[];
+}
+
+const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
+const megabytes = (bytes: number) => round(bytes / 1024 / 1024);
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+function row(ours: Figures, baseline: Figures): Row {
+  const problems = [...ours.problems.map((p) => `gatehouse: ${p}`), ...baseline.problems.map((p) => `baseline: ${p}`)];
+  return {
+    rps: round(ours.rps),
+    p50_ms: round(ours.p50_ms, 2),
+    p99_ms: round(ours.p99_ms, 2),
+    baseline_rps: round(baseline.rps),
+    ratio: baseline.rps > 0 ? round(ours.rps / baseline.rps, 2) : 0,
+    non2xx: ours.non2xx,
+    errors: ours.errors,
+    baseline_non2xx: baseline.non2xx,
+    baseline_errors: baseline.errors,
+    ...(ours.sql_per_request !== undefined ? { sql_per_request: round(ours.sql_per_request, 2) } : {}),
+    ok: problems.length === 0,
+    ...(problems.length ? { problems } : {}),
+  };
+}
+
+function printTable(rows: Partial<Record<ScenarioName, Row>>, memory: Record<string, number>, database: string, options: Options) {
+  const out: string[] = [];
+  out.push(`Gatehouse vs bare oidc-provider ${providerPackage.version} · database: ${database} · ${options.duration} s per scenario, ${options.connections} connections, ${options.warmup} s warm-up`);
+  out.push('');
+  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'ratio', 'SQL/req', 'status'];
+  const lines = Object.entries(rows).map(([name, r]) => [
+    name,
+    r.rps.toFixed(1),
+    r.p50_ms.toFixed(2),
+    r.p99_ms.toFixed(2),
+    r.baseline_rps.toFixed(1),
+    r.ratio.toFixed(2),
+    r.sql_per_request?.toFixed(2) ?? '-',
+    r.ok ? 'ok' : 'FLAGGED',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  for (const cells of [header, ...lines]) out.push(cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
+  out.push('');
+  out.push(`RSS  Gatehouse: ${memory.rss_after_start_mb} MB after start, ${memory.rss_after_run_mb} MB after the run`);
+  out.push(`     baseline:  ${memory.baseline_rss_after_start_mb} MB after start, ${memory.baseline_rss_after_run_mb} MB after the run`);
+  for (const [name, r] of Object.entries(rows)) {
+    for (const problem of r.problems ?? []) out.push(`FLAGGED ${name}: ${problem}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const serverUrl = process.env.DATABASE_URL || undefined;
+  let scratch: ScratchDatabase | undefined;
+  const targets: TargetProcess[] = [];
+  const cleanUp = async () => {
+    await Promise.all(targets.map((t) => t.stop()));
+    await scratch?.drop();
+    scratch = undefined;
+  };
+  process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
+
+  try {
+    if (serverUrl) scratch = await createScratchDatabase(serverUrl);
+    log(`starting Gatehouse (${scratch ? 'PostgreSQL' : 'PGlite in memory'}) and the baseline…`);
+    const profile = options.serverCpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfileDir}`] : [];
+    const [gatehouse, baseline] = await Promise.all([
+      TargetProcess.spawn(new URL('./serve.ts', import.meta.url), { BENCH_DATABASE_URL: scratch?.url ?? '' }, profile).then((t) => (targets.push(t), t)),
+      TargetProcess.spawn(new URL('./baseline.ts', import.meta.url), {}).then((t) => (targets.push(t), t)),
+    ]);
+
+    const rows: Partial<Record<ScenarioName, Row>> = {};
+    for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.name))) {
+      log(`${scenario.name}: Gatehouse…`);
+      const ours = await measureScenario(scenario, gatehouse, options);
+      log(`${scenario.name}: baseline…`);
+      const theirs = await measureScenario(scenario, baseline, options);
+      rows[scenario.name] = row(ours, theirs);
+      log(`${scenario.name}: ${rows[scenario.name]?.rps} req/s vs ${rows[scenario.name]?.baseline_rps} (${rows[scenario.name]?.ok ? 'ok' : 'FLAGGED'})`);
+    }
+
+    const [oursAfter, theirsAfter] = await Promise.all([gatehouse.stats(), baseline.stats()]);
+    const memory = {
+      rss_after_start_mb: megabytes(gatehouse.ready.rssAfterStart),
+      rss_after_run_mb: megabytes(oursAfter.rss),
+      baseline_rss_after_start_mb: megabytes(baseline.ready.rssAfterStart),
+      baseline_rss_after_run_mb: megabytes(theirsAfter.rss),
+    };
+    const database = gatehouse.ready.database;
+    await cleanUp();
+
+    if (options.json) process.stdout.write(`${JSON.stringify({ ...rows, memory, database })}\n`);
+    else printTable(rows, memory, database, options);
+    return Object.values(rows).every((r) => r.ok) ? 0 : 1;
+  } finally {
+    await cleanUp();
+  }
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    log(`bench failed: ${error.stack ?? error.message}`);
+    process.exitCode = 1;
+  },
+);

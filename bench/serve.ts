@@ -1,0 +1,61 @@
+// Gatehouse under test, in its own process (forked by bench/run.ts). Runs on the PostgreSQL
+// database named by BENCH_DATABASE_URL, or on an in-memory PGlite when it is empty, and seeds
+// what the scenarios need through our own code, not over HTTP.
+import { loadConfig } from '../src/config.ts';
+import { startServer } from '../src/server.ts';
+import { openDatabase } from '../src/db/index.ts';
+import { setLogLevel } from '../src/http/logger.ts';
+import { commandContext } from '../src/cli/context.ts';
+import { registerClient } from '../src/cli/clientRegistration.ts';
+import { createResourceServer } from '../src/oidc/resourceServers.ts';
+import { createUser } from '../src/accounts/index.ts';
+import { ACCOUNT_EMAIL, API_TOKEN_TTL, APIS, CLIENT_ID, GRANT_TYPES, REDIRECT_URI, mintRefreshTokens } from './fixtures.ts';
+import { freePort, serveTarget } from './target.ts';
+
+const BENCH_SECRET_KEY = 'bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz';
+
+await serveTarget(async () => {
+  const databaseUrl = process.env.BENCH_DATABASE_URL || undefined;
+  const port = await freePort();
+  const config = loadConfig({
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://localhost:${port}`,
+    SECRET_KEY: BENCH_SECRET_KEY,
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'error',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
+  setLogLevel(config.logLevel);
+  // PGlite in memory is ours to close; on PostgreSQL the server opens (and closes) its own pool.
+  const memoryDatabase = databaseUrl ? undefined : await openDatabase({ memory: true });
+  const running = await startServer(config, { database: memoryDatabase });
+  const rssAfterStart = process.memoryUsage().rss;
+
+  const { db } = running.database;
+  let queries = 0;
+  db.on('query', () => queries++);
+
+  const ctx = commandContext(config, running.database);
+  const { client_secret: clientSecret } = await registerClient(ctx, {
+    clientId: CLIENT_ID,
+    name: 'Benchmark client',
+    redirectUris: [REDIRECT_URI],
+    postLogoutRedirectUris: [],
+    grantTypes: GRANT_TYPES,
+    authMethod: 'client_secret_basic',
+    applicationType: 'web',
+  });
+  for (const api of Object.values(APIS)) await createResourceServer(db, { ...api, accessTokenTtl: API_TOKEN_TTL });
+  const account = await createUser(db, { email: ACCOUNT_EMAIL, password: 'bench-password-1', emailVerified: true }, config.bcryptCost);
+
+  return {
+    ready: { url: running.url, issuer: config.issuer, clientSecret: clientSecret as string, database: running.database.kind, rssAfterStart },
+    mintRefreshTokens: (count) => mintRefreshTokens(running.provider(), account.id, count),
+    queries: () => queries,
+    async close() {
+      await running.close();
+      await memoryDatabase?.close();
+    },
+  };
+});

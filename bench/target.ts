@@ -1,0 +1,137 @@
+// A server under test runs in its own process, so the load generator's memory and CPU are not
+// counted as the server's. This is the contract between the two: the child announces itself
+// once ready, then answers the bench's requests (mint refresh tokens, report RSS and SQL count).
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+export interface Ready {
+  type: 'ready';
+  url: string;
+  issuer: string;
+  clientSecret: string;
+  database: 'pglite' | 'postgres' | 'memory';
+  /** Resident set size right after the server started listening, before any seeding. */
+  rssAfterStart: number;
+}
+
+export interface Stats {
+  rss: number;
+  /** SQL statements sent so far (undefined where there is no database). */
+  queries?: number;
+}
+
+type Request = { id: number; type: 'mint'; count: number } | { id: number; type: 'stats' } | { type: 'stop' };
+type Reply = { id: number; type: 'minted'; tokens: string[] } | { id: number; type: 'stats'; stats: Stats } | { id: number; type: 'failed'; message: string };
+
+/** What a server process offers the bench. */
+export interface Target {
+  ready: Omit<Ready, 'type'>;
+  mintRefreshTokens(count: number): Promise<string[]>;
+  queries?(): number;
+  close(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Child side: start the target, announce it, serve the bench's requests until told to stop. */
+export async function serveTarget(start: () => Promise<Target>): Promise<void> {
+  if (!process.send) throw new Error('run this through bench/run.ts (it needs an IPC channel)');
+  const send = (message: Ready | Reply) => process.send?.(message);
+  const target = await start();
+  process.on('message', (message: Request) => {
+    void (async () => {
+      if (message.type === 'stop') {
+        await target.close();
+        process.disconnect();
+        // Everything is closed, so the process should end on its own; if a handle lingers, say so.
+        setTimeout(() => {
+          process.stderr.write('warning: the server process still had open handles after close\n');
+          process.exit(0);
+        }, 2000).unref();
+        return;
+      }
+      try {
+        if (message.type === 'mint') send({ id: message.id, type: 'minted', tokens: await target.mintRefreshTokens(message.count) });
+        else send({ id: message.id, type: 'stats', stats: { rss: process.memoryUsage().rss, queries: target.queries?.() } });
+      } catch (error) {
+        send({ id: message.id, type: 'failed', message: (error as Error).stack ?? String(error) });
+      }
+    })();
+  });
+  send({ type: 'ready', ...target.ready });
+}
+
+/** Parent side: a running server process. */
+export class TargetProcess {
+  readonly ready: Ready;
+  private readonly child: ChildProcess;
+  private readonly pending = new Map<number, { resolve: (reply: Reply) => void; reject: (error: Error) => void }>();
+  private nextId = 1;
+  private readonly exited: Promise<number | null>;
+
+  private constructor(child: ChildProcess, ready: Ready, exited: Promise<number | null>) {
+    this.child = child;
+    this.ready = ready;
+    this.exited = exited;
+    child.on('message', (reply: Reply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      if (reply.type === 'failed') waiter.reject(new Error(reply.message));
+      else waiter.resolve(reply);
+    });
+    void exited.then((code) => {
+      for (const waiter of this.pending.values()) waiter.reject(new Error(`server process exited (${code})`));
+      this.pending.clear();
+    });
+  }
+
+  /** Forks `script`; its stdout goes to our stderr so that only the report reaches stdout. */
+  static async spawn(script: URL, env: Record<string, string>, execArgv: string[] = []): Promise<TargetProcess> {
+    const child = fork(script, [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 2, 2, 'ipc'] });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const ready = await new Promise<Ready>((resolve, reject) => {
+      child.once('message', (message: Ready) => resolve(message));
+      void exited.then((code) => reject(new Error(`${script.pathname} exited (${code}) before it was ready`)));
+    });
+    return new TargetProcess(child, ready, exited);
+  }
+
+  private request(message: { type: 'mint'; count: number } | { type: 'stats' }): Promise<Reply> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.child.send({ ...message, id });
+    });
+  }
+
+  async mintRefreshTokens(count: number): Promise<string[]> {
+    const reply = await this.request({ type: 'mint', count });
+    return reply.type === 'minted' ? reply.tokens : [];
+  }
+
+  async stats(): Promise<Stats> {
+    const reply = await this.request({ type: 'stats' });
+    if (reply.type !== 'stats') throw new Error('unexpected reply');
+    return reply.stats;
+  }
+
+  /** Asks the process to close everything and waits for it to exit; kills it if it hangs. */
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    if (this.child.connected) this.child.send({ type: 'stop' });
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+    const code = await this.exited;
+    clearTimeout(timer);
+    if (code !== 0) process.stderr.write(`warning: ${this.ready.url} exited with code ${code}\n`);
+  }
+}

@@ -1,0 +1,126 @@
+// Machine-to-machine: client credentials with resource indicators (RFC 8707). JWT access tokens
+// (RFC 9068) are verified against our JWKS as an API would; opaque ones through introspection.
+// Key rotation keeps tokens signed by the retired key verifiable.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { createClient } from '../helpers/fixtures.ts';
+import { discover } from '../helpers/relyingParty.ts';
+import { createResourceServer } from '../../src/oidc/resourceServers.ts';
+import { commandContext } from '../../src/cli/context.ts';
+import { runCommand } from '../../src/cli/run.ts';
+
+const ES_API = 'https://orders.api.test';
+const RS_API = 'https://billing.api.test';
+const OPAQUE_API = 'https://legacy.api.test';
+
+describe('client credentials with resource indicators', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let config: client.Configuration;
+  let clientId: string;
+
+  before(async () => {
+    database = await createTestDatabase();
+    server = await startTestServer(database);
+    await createResourceServer(database.db, { identifier: ES_API, name: 'Orders', scopes: ['orders:read', 'orders:write'], signingAlg: 'ES256', accessTokenTtl: 600 });
+    await createResourceServer(database.db, { identifier: RS_API, name: 'Billing', scopes: ['billing:read'], signingAlg: 'RS256' });
+    await createResourceServer(database.db, { identifier: OPAQUE_API, name: 'Legacy', scopes: ['legacy'], accessTokenFormat: 'opaque' });
+    const registered = await createClient(database, server.config, { name: 'Worker', redirectUris: [], grantTypes: ['client_credentials'], postLogoutRedirectUris: [] });
+    clientId = registered.client_id;
+    config = await discover(server.issuer, clientId, registered.client_secret);
+  });
+
+  after(async () => {
+    await server?.close();
+    await database?.dispose();
+  });
+
+  const jwks = () => createRemoteJWKSet(new URL('/jwks', server.issuer));
+
+  async function verify(token: string, audience: string) {
+    return jwtVerify(token, jwks(), { issuer: server.issuer, audience, typ: 'at+jwt' });
+  }
+
+  it('issues an ES256 JWT access token that verifies against JWKS', async () => {
+    const tokens = await client.clientCredentialsGrant(config, { resource: ES_API, scope: 'orders:read' });
+    assert.equal(tokens.token_type.toLowerCase(), 'bearer');
+    assert.equal(tokens.expires_in, 600);
+    const { payload, protectedHeader } = await verify(tokens.access_token, ES_API);
+    assert.equal(protectedHeader.alg, 'ES256');
+    assert.equal(payload.client_id, clientId);
+    assert.equal(payload.scope, 'orders:read');
+    assert.equal(payload.sub, clientId);
+  });
+
+  it('issues an RS256 JWT for an API registered with RS256', async () => {
+    const tokens = await client.clientCredentialsGrant(config, { resource: RS_API, scope: 'billing:read' });
+    const { protectedHeader, payload } = await verify(tokens.access_token, RS_API);
+    assert.equal(protectedHeader.alg, 'RS256');
+    assert.equal(payload.scope, 'billing:read');
+  });
+
+  it('issues an opaque token for an opaque API, active on introspection', async () => {
+    const tokens = await client.clientCredentialsGrant(config, { resource: OPAQUE_API, scope: 'legacy' });
+    assert.doesNotMatch(tokens.access_token, /^ey/);
+    const introspection = await client.tokenIntrospection(config, tokens.access_token);
+    assert.equal(introspection.active, true);
+    assert.equal(introspection.aud, OPAQUE_API);
+    assert.equal(introspection.scope, 'legacy');
+  });
+
+  it('refuses an unknown resource with invalid_target', async () => {
+    await assert.rejects(
+      client.clientCredentialsGrant(config, { resource: 'https://unknown.api.test', scope: 'x' }),
+      (e: client.ResponseBodyError) => e.error === 'invalid_target',
+    );
+  });
+
+  it('drops scopes the API does not define', async () => {
+    const tokens = await client.clientCredentialsGrant(config, { resource: ES_API, scope: 'orders:read admin' });
+    const { payload } = await verify(tokens.access_token, ES_API);
+    assert.equal(payload.scope, 'orders:read');
+  });
+
+  it('rotates keys: new tokens use the new key, tokens from the retired key still verify', async () => {
+    const before = await client.clientCredentialsGrant(config, { resource: ES_API, scope: 'orders:read' });
+    const oldKid = decodeProtectedHeader(before.access_token).kid;
+
+    const outcome = await runCommand(commandContext(server.config, database, () => server.reloadKeys()), ['keys', 'rotate', '--json']);
+    assert.equal(outcome.exitCode, 0, outcome.stderr);
+    const rotation = JSON.parse(outcome.stdout) as { created: { kid: string; alg: string | null }[]; retired: { kid: string }[] };
+    assert.ok(rotation.retired.some((k) => k.kid === oldKid));
+
+    const after = await client.clientCredentialsGrant(config, { resource: ES_API, scope: 'orders:read' });
+    const newKid = decodeProtectedHeader(after.access_token).kid;
+    assert.notEqual(newKid, oldKid);
+    assert.ok(rotation.created.some((k) => k.kid === newKid && k.alg === 'ES256'));
+
+    const published = (await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string; d?: string }[] };
+    assert.ok(published.keys.some((k) => k.kid === oldKid), 'retired key still published');
+    assert.ok(published.keys.some((k) => k.kid === newKid), 'new key published');
+    assert.ok(published.keys.every((k) => k.d === undefined), 'no private parts in JWKS');
+    await verify(before.access_token, ES_API);
+    await verify(after.access_token, ES_API);
+  });
+
+  it('stops publishing a retired key once its retention has passed', async () => {
+    const retired = await database.db('keys').where({ state: 'retired', kind: 'signing' }).select('kid');
+    assert.ok(retired.length > 0);
+    await database.db('keys').where({ state: 'retired' }).update({ expires_at: new Date(Date.now() - 1000) });
+    await server.reloadKeys();
+    const published = (await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string }[] };
+    for (const { kid } of retired) assert.ok(!published.keys.some((k) => k.kid === kid), `${kid} no longer published`);
+  });
+
+  it('keeps signing keys encrypted at rest', async () => {
+    const rows = await database.db('keys').select('secret');
+    for (const { secret } of rows) {
+      assert.match(secret, /^v1\./);
+      assert.doesNotMatch(secret, /"d"|"kty"/);
+    }
+  });
+});
