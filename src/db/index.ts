@@ -59,6 +59,14 @@ function openPostgres(url: string, poolMax: number): Database {
   return { db, kind: 'postgres', url, close: () => db.destroy() };
 }
 
+// knex-pglite reports a delete as command "DEL", so knex returns the raw result instead of the
+// row count that `.delete()` promises on the pg driver. Naming the method in full fixes that.
+class PgLiteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => { processResponse(obj: { method?: string }, runner: unknown): unknown }) {
+  processResponse(obj: { method?: string }, runner: unknown) {
+    return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
+  }
+}
+
 async function openPglite(options: OpenOptions): Promise<Database> {
   let lock: DataDirLock | undefined;
   let pglite: PGlite;
@@ -75,7 +83,7 @@ async function openPglite(options: OpenOptions): Promise<Database> {
     lock?.release();
     throw error;
   }
-  const db = knexFactory({ client: ClientPgLite, dialect: 'postgres', connection: { pglite } } as Knex.Config);
+  const db = knexFactory({ client: PgLiteClient, dialect: 'postgres', connection: { pglite } } as Knex.Config);
   return {
     db,
     kind: 'pglite',

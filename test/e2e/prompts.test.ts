@@ -96,7 +96,7 @@ describe('hosted sign-in and consent screens', () => {
   it('asks for the password again with prompt=login, and with max_age=0', async () => {
     const browser = new Browser();
     await signIn(browser);
-    for (const params of [{ prompt: 'login' }, { max_age: '0' }]) {
+    for (const params of [{ prompt: 'login' }, { max_age: '0' }] as Record<string, string>[]) {
       const request = await authorizationRequest(config, params);
       const page = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
       assert.match(page.html, /<h1 id="page-title">Sign in<\/h1>/, JSON.stringify(params));

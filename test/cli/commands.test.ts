@@ -1,0 +1,192 @@
+// The CLI's commands run in-process against a test database: every command, --json output, and
+// the operator mistakes each one must explain.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { loadConfig } from '../../src/config.ts';
+import { commandContext, type CommandContext } from '../../src/cli/context.ts';
+import { runCommand } from '../../src/cli/run.ts';
+import { TEST_SECRET_KEY } from '../helpers/server.ts';
+import { helpText } from '../../src/cli/commands.ts';
+
+describe('gatehouse CLI commands', () => {
+  let database: TestDatabase;
+  let ctx: CommandContext;
+
+  before(async () => {
+    database = await createTestDatabase();
+    const config = loadConfig({ NODE_ENV: 'test', SECRET_KEY: TEST_SECRET_KEY, BCRYPT_COST: '4', DATA_DIR: '/nonexistent-test-data-dir' });
+    ctx = commandContext(config, database);
+  });
+
+  after(async () => {
+    await database?.dispose();
+  });
+
+  const run = (...argv: string[]) => runCommand(ctx, argv);
+  async function json<T = Record<string, unknown>>(...argv: string[]): Promise<T> {
+    const outcome = await run(...argv, '--json');
+    assert.equal(outcome.exitCode, 0, `${argv.join(' ')}: ${outcome.stdout}${outcome.stderr}`);
+    return JSON.parse(outcome.stdout) as T;
+  }
+
+  describe('users', () => {
+    it('creates, lists, shows and deletes a user', async () => {
+      const user = await json('users', 'create', '--email', 'Bob@Example.com', '--password', 'bob-password-1', '--name', 'Bob');
+      assert.equal(user.email, 'Bob@Example.com');
+      assert.equal(user.has_password, true);
+      assert.equal(user.password_hash, undefined);
+      assert.deepEqual(user.profile, { name: 'Bob' });
+      const row = await database.db('users').where('id', user.id).first();
+      assert.match(row.password_hash, /^\$2b\$04\$/);
+
+      const listed = await json<{ id: string }[]>('users', 'list');
+      assert.deepEqual(listed.map((u) => u.id), [user.id]);
+      assert.equal((await json('users', 'show', 'bob@example.com')).id, user.id);
+      assert.equal((await json('users', 'show', user.id as string)).email, 'Bob@Example.com');
+
+      const human = await run('users', 'show', user.id as string);
+      assert.match(human.stdout, /^id: +[0-9a-f-]{36}$/m);
+      assert.match(human.stdout, /^email: +Bob@Example.com$/m);
+
+      assert.deepEqual(await json('users', 'delete', 'bob@example.com'), { deleted: user.id });
+      const gone = await run('users', 'show', user.id as string);
+      assert.equal(gone.exitCode, 1);
+      assert.equal(gone.stderr, `No user ${user.id}\n`);
+    });
+
+    it('refuses a second account for the same email in any case', async () => {
+      await json('users', 'create', '--email', 'carol@example.com', '--password', 'carol-password');
+      const again = await run('users', 'create', '--email', 'CAROL@example.com', '--password', 'other-password');
+      assert.equal(again.exitCode, 1);
+      assert.equal(again.stderr, 'An account with this email already exists\n');
+    });
+
+    it('explains every invalid field at once', async () => {
+      const outcome = await run('users', 'create', '--email', 'not-an-email', '--password', 'short', '--json');
+      assert.equal(outcome.exitCode, 1);
+      assert.deepEqual(JSON.parse(outcome.stdout), {
+        error: 'Invalid input',
+        problems: ['email: Enter a valid email address', 'password: Password must be at least 8 characters'],
+      });
+      const tooLong = await run('users', 'create', '--email', 'long@example.com', '--password', 'x'.repeat(73));
+      assert.match(tooLong.stderr, /Password must be at most 72 bytes/);
+      assert.equal(Number((await database.db('users').whereRaw("email like 'long@%'").count('* as n').first())?.n), 0);
+    });
+
+    it('reads the password from standard input with --password-stdin', async () => {
+      const user = JSON.parse((await runCommand(ctx, ['users', 'create', '--email', 'dana@example.com', '--password-stdin', '--json'], 'dana-password\n')).stdout);
+      assert.equal(user.has_password, true);
+      const missing = await run('users', 'create', '--email', 'erin@example.com');
+      assert.equal(missing.stderr, '--password or --password-stdin is required\n');
+    });
+  });
+
+  describe('clients', () => {
+    it('creates a confidential client and shows its secret only once', async () => {
+      const created = await json('clients', 'create', '--name', 'Web App', '--redirect-uri', 'https://app.example/cb', '--post-logout-redirect-uri', 'https://app.example/bye');
+      assert.equal(typeof created.client_id, 'string');
+      assert.match(created.client_secret as string, /^[\w-]{43}$/);
+      assert.deepEqual(created.grant_types, ['authorization_code', 'refresh_token']);
+      assert.equal(created.token_endpoint_auth_method, 'client_secret_basic');
+
+      const shown = await json('clients', 'show', created.client_id as string);
+      assert.equal(shown.client_secret, undefined);
+      assert.equal(shown.confidential, true);
+      assert.deepEqual(shown.redirect_uris, ['https://app.example/cb']);
+      assert.equal(shown.registered_by, 'cli');
+      const listed = await json<{ client_id: string; client_secret?: string }[]>('clients', 'list');
+      assert.ok(listed.some((c) => c.client_id === created.client_id && c.client_secret === undefined));
+
+      const stored = await database.db('clients').where('client_id', created.client_id).first();
+      assert.equal(stored.client_secret.startsWith('sha256:'), true);
+      assert.ok(!JSON.stringify(stored).includes(created.client_secret as string));
+    });
+
+    it('creates a public client (PKCE, no secret) and a client-credentials client', async () => {
+      const spa = await json('clients', 'create', '--name', 'SPA', '--redirect-uri', 'http://localhost:5173/cb', '--public');
+      assert.equal(spa.token_endpoint_auth_method, 'none');
+      assert.equal(spa.client_secret, undefined);
+      const worker = await json('clients', 'create', '--name', 'Worker', '--grant-type', 'client_credentials', '--auth-method', 'client_secret_post');
+      assert.deepEqual(worker.grant_types, ['client_credentials']);
+      assert.deepEqual(worker.response_types, []);
+      assert.equal(worker.token_endpoint_auth_method, 'client_secret_post');
+    });
+
+    it('refuses metadata the provider would refuse, and writes nothing', async () => {
+      const before = Number((await database.db('clients').count('* as n').first())?.n);
+      const cases: [string[], RegExp][] = [
+        [['--name', 'X', '--redirect-uri', 'not a url'], /^Invalid client: redirect_uris must only contain valid uris\n$/],
+        [['--name', 'X', '--redirect-uri', 'https://a.example/cb#frag'], /^Invalid client: redirect_uris must not contain fragments\n$/],
+        [['--name', 'X', '--redirect-uri', 'https://a.example/cb', '--auth-method', 'magic'], /^--auth-method must be one of/],
+        [['--redirect-uri', 'https://a.example/cb'], /^--name is required\n$/],
+        [['--name', 'X', '--grant-type', 'authorization_code'], /^Invalid client: redirect_uris must contain members\n$/],
+        [['--name', 'X', '--redirect-uri', 'https://a.example/cb', '--client-id', 'a b'], /^--client-id must be/],
+      ];
+      for (const [args, message] of cases) {
+        const outcome = await run('clients', 'create', ...args);
+        assert.equal(outcome.exitCode, 1, args.join(' '));
+        assert.match(outcome.stderr, message, args.join(' '));
+      }
+      assert.equal(Number((await database.db('clients').count('* as n').first())?.n), before);
+    });
+
+    it('deletes a client and the tokens issued to it', async () => {
+      const created = await json('clients', 'create', '--name', 'Doomed', '--grant-type', 'client_credentials', '--client-id', 'doomed-client');
+      await database.db('oidc_payloads').insert({ model: 'ClientCredentials', id: 'tok1', payload: JSON.stringify({ clientId: 'doomed-client' }) });
+      assert.deepEqual(await json('clients', 'delete', created.client_id as string), { deleted: 'doomed-client' });
+      assert.equal(await database.db('oidc_payloads').where('id', 'tok1').first(), undefined);
+      const again = await run('clients', 'delete', 'doomed-client');
+      assert.equal(again.stderr, 'No client with id doomed-client\n');
+    });
+  });
+
+  describe('apis', () => {
+    it('registers, lists, shows and deletes an API', async () => {
+      const api = await json('apis', 'create', '--identifier', 'https://api.example', '--name', 'Main API', '--scope', 'read', '--scope', 'write', '--alg', 'RS256', '--ttl', '900');
+      assert.deepEqual({ ...api, created_at: undefined }, {
+        identifier: 'https://api.example', name: 'Main API', scopes: ['read', 'write'], access_token_format: 'jwt', signing_alg: 'RS256', access_token_ttl: 900, created_at: undefined,
+      });
+      assert.equal((await json<unknown[]>('apis', 'list')).length, 1);
+      assert.equal((await json('apis', 'show', 'https://api.example')).name, 'Main API');
+      const duplicate = await run('apis', 'create', '--identifier', 'https://api.example', '--name', 'Again');
+      assert.equal(duplicate.stderr, 'An API with identifier https://api.example already exists\n');
+      const bad = await run('apis', 'create', '--identifier', 'not-a-uri', '--name', 'Bad', '--format', 'xml', '--ttl', '5');
+      assert.equal(bad.exitCode, 1);
+      assert.match(bad.stderr, /identifier: identifier must be an absolute URI/);
+      assert.match(bad.stderr, /accessTokenFormat: /);
+      assert.match(bad.stderr, /accessTokenTtl: /);
+      assert.deepEqual(await json('apis', 'delete', 'https://api.example'), { deleted: 'https://api.example' });
+    });
+  });
+
+  describe('keys and migrations', () => {
+    it('rotates keys and lists them without secrets', async () => {
+      const { ensureKeys } = await import('../../src/oidc/keys.ts');
+      await ensureKeys(database.db, ctx.box);
+      const rotated = await json<{ created: { alg: string | null }[]; retired: unknown[] }>('keys', 'rotate');
+      assert.deepEqual(rotated.created.map((k) => k.alg).sort(), ['ES256', 'RS256', null].sort());
+      assert.equal(rotated.retired.length, 3);
+      const listed = await json<{ state: string; secret?: string }[]>('keys', 'list');
+      assert.equal(listed.filter((k) => k.state === 'current').length, 3);
+      assert.ok(listed.every((k) => k.secret === undefined));
+      const badAlg = await run('keys', 'rotate', '--alg', 'HS256');
+      assert.equal(badAlg.stderr, 'Unsupported --alg HS256; choose from RS256, ES256, PS256\n');
+    });
+
+    it('reports migrations as already applied', async () => {
+      assert.deepEqual(await json('migrate'), { applied: [] });
+    });
+  });
+
+  describe('usage mistakes', () => {
+    it('names an unknown command, a wrong flag and a missing argument', async () => {
+      assert.equal((await run('frobnicate')).stderr, 'Unknown command: frobnicate. Run "gatehouse help".\n');
+      const flag = await run('users', 'list', '--colour');
+      assert.match(flag.stderr, /Unknown option '--colour'/);
+      assert.match(flag.stderr, /Usage: gatehouse users list/);
+      assert.match((await run('users', 'show')).stderr, /Expected ID_OR_EMAIL\.\nUsage: gatehouse users show ID_OR_EMAIL/);
+      assert.match(helpText(), /clients create/);
+    });
+  });
+});
