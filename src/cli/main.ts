@@ -4,7 +4,7 @@
 import { loadConfig, ConfigError } from '../config.ts';
 import { openDatabase } from '../db/index.ts';
 import { lockOwner } from '../db/dataDirLock.ts';
-import { setLogLevel } from '../http/logger.ts';
+import { logToStderr, setLogLevel } from '../http/logger.ts';
 import { commandContext, CommandError } from './context.ts';
 import { helpText, parseCommand } from './commands.ts';
 import { runCommand, type CommandOutcome } from './run.ts';
@@ -19,8 +19,9 @@ async function readStdin(): Promise<string> {
 
 async function execute(argv: string[]): Promise<CommandOutcome> {
   const config = loadConfig();
-  // Logs go to stderr-free quiet mode: the CLI's output is its answer.
-  setLogLevel(process.env.LOG_LEVEL ?? 'error');
+  // The CLI's output is its answer: only warnings and errors are logged, to standard error.
+  logToStderr();
+  setLogLevel('warn');
   const parsed = parseCommand(argv);
   const stdin = parsed.command.readsStdin?.(parsed.values) ? await readStdin() : '';
   if (!config.databaseUrl && lockOwner(config.dataDir) !== undefined) {

@@ -25,3 +25,9 @@ export const logger = winston.createLogger({
 export function setLogLevel(level: string): void {
   logger.level = level;
 }
+
+/** For the CLI: its standard output is its answer, so log lines go to standard error. */
+export function logToStderr(): void {
+  logger.clear();
+  logger.add(new winston.transports.Console({ stderrLevels: Object.keys(winston.config.npm.levels) }));
+}

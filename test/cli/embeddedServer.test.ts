@@ -1,0 +1,125 @@
+// The newcomer's path, as real processes: `npm start` on the embedded database in DATA_DIR,
+// `gatehouse` commands in another terminal while it runs (handed to the server over its admin
+// socket), a second server on the same DATA_DIR refused, and a clean stop on SIGTERM.
+// DATABASE_URL is removed from the children's environment: this is about the embedded path.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../helpers/server.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function childEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
+  const { DATABASE_URL, ...env } = process.env;
+  return { ...env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', BCRYPT_COST: '4', LOG_LEVEL: 'info', NODE_ENV: 'development', ISSUER: '' };
+}
+
+function cli(env: NodeJS.ProcessEnv, args: string[], stdin?: string): Promise<Finished> {
+  const child = spawn(process.execPath, ['bin/gatehouse.js', ...args], { cwd: ROOT, env });
+  return finished(child, stdin);
+}
+
+async function finished(child: ChildProcess, stdin?: string): Promise<Finished> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (c) => (stdout += c));
+  child.stderr?.on('data', (c) => (stderr += c));
+  child.stdin?.end(stdin ?? '');
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+async function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<string> {
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) resolve(seen);
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before ready:\n${seen}`)));
+  });
+}
+
+describe('embedded database: npm start and the CLI side by side', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-embedded-'));
+  let port: number;
+  let env: NodeJS.ProcessEnv;
+  let server: ChildProcess | undefined;
+
+  before(async () => {
+    port = await freePort();
+    env = childEnv(dataDir, port);
+  });
+
+  after(() => {
+    server?.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs a command on its own when no server holds the data directory', async () => {
+    const result = await cli(env, ['users', 'create', '--email', 'first@example.com', '--password', 'first-password', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).email, 'first@example.com');
+    assert.equal(existsSync(join(dataDir, 'gatehouse.lock')), false, 'the CLI released the lock');
+  });
+
+  it('starts, says where it is and how to begin, and serves discovery', async () => {
+    server = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env });
+    const banner = await waitForOutput(server, /Next, in another terminal:[\s\S]*clients create/);
+    assert.match(banner, new RegExp(`Gatehouse is running: http://localhost:${port}`));
+    assert.match(banner, new RegExp(`Discovery: +http://localhost:${port}/.well-known/openid-configuration`));
+    assert.match(banner, /users create --email/);
+    const discovery = (await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json()) as { issuer: string };
+    assert.equal(discovery.issuer, `http://localhost:${port}`);
+    assert.equal(statSync(join(dataDir, 'admin.sock')).mode & 0o777, 0o600);
+  });
+
+  it('hands CLI commands to the running server', async () => {
+    const created = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password-stdin', '--json'], 'second-password\n');
+    assert.equal(created.code, 0, created.stderr);
+    const listed = await cli(env, ['users', 'list', '--json']);
+    assert.deepEqual(JSON.parse(listed.stdout).map((u: { email: string }) => u.email), ['first@example.com', 'second@example.com']);
+    const client = await cli(env, ['clients', 'create', '--name', 'Side App', '--redirect-uri', 'http://localhost:8080/cb', '--json']);
+    assert.equal(client.code, 0, client.stderr);
+    const { client_id: clientId, client_secret: secret } = JSON.parse(client.stdout);
+    // The client works at once against the running server.
+    const token = await fetch(`http://127.0.0.1:${port}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(token.status, 400);
+    assert.equal(((await token.json()) as { error: string }).error, 'invalid_request', 'authenticated, but not allowed client_credentials');
+    const failure = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password', 'again-password']);
+    assert.equal(failure.code, 1);
+    assert.equal(failure.stderr, 'An account with this email already exists\n');
+  });
+
+  it('refuses a second server on the same data directory with a clear message', async () => {
+    const second = await finished(spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...env, PORT: String(await freePort()) } }));
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`The data directory ${dataDir} is in use by another Gatehouse process \\(pid ${server?.pid}\\)`));
+  });
+
+  it('stops cleanly on SIGTERM and releases the data directory', async () => {
+    server?.kill('SIGTERM');
+    const [code] = (await once(server as ChildProcess, 'exit')) as [number | null];
+    assert.equal(code, 0);
+    server = undefined;
+    assert.equal(existsSync(join(dataDir, 'gatehouse.lock')), false);
+    const after = await cli(env, ['users', 'show', 'second@example.com', '--json']);
+    assert.equal(after.code, 0, after.stderr);
+  });
+});
