@@ -28,7 +28,10 @@ const envSchema = z
     SECRET_KEY: z.string().min(32, 'SECRET_KEY must be at least 32 characters (use: openssl rand -base64 48)').optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     INITIAL_ACCESS_TOKEN: z.string().min(16, 'INITIAL_ACCESS_TOKEN must be at least 16 characters').optional(),
-    SMTP_URL: z.string().regex(/^smtps?:\/\//, 'SMTP_URL must start with smtp:// or smtps://').optional(),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, 'SMTP_URL must start with smtp:// or smtps://')
+      .optional(),
     BCRYPT_COST: integer('BCRYPT_COST', 4, 15).default(12),
     TRUST_PROXY: z.enum(['true', 'false'], { message: 'TRUST_PROXY must be true or false' }).default('false'),
     SWEEP_INTERVAL_SECONDS: integer('SWEEP_INTERVAL_SECONDS', 1, 86400).default(300),

@@ -1,11 +1,11 @@
 // `npm start`: validate configuration, start the server, stop cleanly on SIGTERM/SIGINT.
-import { loadConfig, ConfigError } from './config.ts';
+import { loadConfig, ConfigError, type Config } from './config.ts';
 import { startServer } from './server.ts';
 import { logger } from './http/logger.ts';
 import { startAdminSocket } from './cli/adminSocket.ts';
 
 async function main() {
-  let config;
+  let config: Config;
   try {
     config = loadConfig();
   } catch (error) {

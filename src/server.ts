@@ -43,7 +43,8 @@ async function readKeys(database: Database, box: SecretBox): Promise<KeyMaterial
   try {
     return await loadKeys(database.db, box);
   } catch (error) {
-    if ((error as Error).message.includes('authenticate') || (error as Error).message.includes('Unsupported state')) throw new SecretKeyMismatchError();
+    if ((error as Error).message.includes('authenticate') || (error as Error).message.includes('Unsupported state'))
+      throw new SecretKeyMismatchError();
     throw error;
   }
 }
@@ -87,7 +88,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   const jobs = [
     setInterval(() => void sweep(database), config.sweepIntervalSeconds * 1000),
-    setInterval(() => void reloadKeys().catch((e) => logger.warn('key reload failed', { error: (e as Error).message })), options.keyWatchIntervalMs ?? 30_000),
+    setInterval(
+      () => void reloadKeys().catch((e) => logger.warn('key reload failed', { error: (e as Error).message })),
+      options.keyWatchIntervalMs ?? 30_000,
+    ),
   ];
   for (const job of jobs) job.unref();
 
@@ -106,7 +110,14 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return closing;
   };
 
-  return { url: `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`, server, database, provider: () => slot.current, reloadKeys, close };
+  return {
+    url: `http://${config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host}:${port}`,
+    server,
+    database,
+    provider: () => slot.current,
+    reloadKeys,
+    close,
+  };
 }
 
 async function sweep(database: Database) {

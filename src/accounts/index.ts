@@ -120,7 +120,13 @@ export async function verifyPassword(db: Db, email: string, password: string, bc
 
 /** The claims a user can release; oidc-provider keeps only those the granted scopes allow. */
 export function userClaims(user: User): Record<string, unknown> {
-  return { sub: user.id, email: user.email, email_verified: user.email_verified, ...user.profile, updated_at: Math.floor(new Date(user.updated_at).getTime() / 1000) };
+  return {
+    sub: user.id,
+    email: user.email,
+    email_verified: user.email_verified,
+    ...user.profile,
+    updated_at: Math.floor(new Date(user.updated_at).getTime() / 1000),
+  };
 }
 
 export function publicUser(user: User) {

@@ -15,7 +15,11 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 
 export const adminSocketPath = (dataDir: string) => join(dataDir, 'admin.sock');
 
-export async function startAdminSocket(config: Config, database: Database, onKeysRotated?: () => Promise<unknown>): Promise<{ close(): Promise<void> }> {
+export async function startAdminSocket(
+  config: Config,
+  database: Database,
+  onKeysRotated?: () => Promise<unknown>,
+): Promise<{ close(): Promise<void> }> {
   const path = adminSocketPath(config.dataDir);
   // We hold the data directory lock, so a socket file here is left over from a crash.
   if (existsSync(path)) unlinkSync(path);
@@ -56,17 +60,20 @@ export async function startAdminSocket(config: Config, database: Database, onKey
 /** Sends a command to the running server; rejects if no server answers on the socket. */
 export function sendToServer(dataDir: string, argv: string[], stdin: string): Promise<CommandOutcome> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath: adminSocketPath(dataDir), method: 'POST', path: '/run', headers: { 'content-type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as CommandOutcome);
-        } catch (error) {
-          reject(error);
-        }
-      });
-    });
+    const req = request(
+      { socketPath: adminSocketPath(dataDir), method: 'POST', path: '/run', headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as CommandOutcome);
+          } catch (error) {
+            reject(error);
+          }
+        });
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify({ argv, stdin }));
   });

@@ -19,7 +19,10 @@ export interface ClientInput {
   clientId?: string;
 }
 
-export async function registerClient(ctx: CommandContext, input: ClientInput): Promise<{ client_id: string; client_secret?: string; metadata: ClientMetadata }> {
+export async function registerClient(
+  ctx: CommandContext,
+  input: ClientInput,
+): Promise<{ client_id: string; client_secret?: string; metadata: ClientMetadata }> {
   const clientId = input.clientId ?? randomBytes(16).toString('base64url');
   const needsSecret = input.authMethod !== 'none' && input.authMethod !== 'private_key_jwt';
   const metadata: ClientMetadata = {

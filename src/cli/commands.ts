@@ -10,7 +10,12 @@ import { TTL } from '../oidc/features/core.ts';
 import { registerClient } from './clientRegistration.ts';
 import { createUser, deleteUser, EmailTakenError, findUser, listUsers, publicUser } from '../accounts/index.ts';
 import {
-  createResourceServer, deleteResourceServer, findResourceServer, listResourceServers, longestJwtLifetime, ResourceServerExistsError,
+  createResourceServer,
+  deleteResourceServer,
+  findResourceServer,
+  listResourceServers,
+  longestJwtLifetime,
+  ResourceServerExistsError,
 } from '../oidc/resourceServers.ts';
 import { audit } from '../audit/index.ts';
 
@@ -73,7 +78,12 @@ export const COMMANDS: Command[] = [
       const bad = algs.filter((a) => !(SIGNING_ALGS as readonly string[]).includes(a));
       if (bad.length) throw new CommandError(`Unsupported --alg ${bad.join(', ')}; choose from ${SIGNING_ALGS.join(', ')}`);
       const signingRetentionSeconds = (await longestJwtLifetime(ctx.database.db, TTL.IdToken)) + 300;
-      const result = await rotateKeys(ctx.database.db, ctx.box, { signingRetentionSeconds, cookieRetentionSeconds: TTL.Session }, algs.length ? (algs as SigningAlg[]) : undefined);
+      const result = await rotateKeys(
+        ctx.database.db,
+        ctx.box,
+        { signingRetentionSeconds, cookieRetentionSeconds: TTL.Session },
+        algs.length ? (algs as SigningAlg[]) : undefined,
+      );
       await audit(ctx.database.db, { type: 'keys.rotated', details: { created: result.created.map((k) => k.kid) } });
       await ctx.afterKeyRotation?.();
       return result;
@@ -84,14 +94,18 @@ export const COMMANDS: Command[] = [
     summary: 'List signing and cookie keys (never their secret parts)',
     usage: 'keys list',
     async run(ctx) {
-      const rows = await ctx.database.db('keys').select('kid', 'kind', 'alg', 'state', 'created_at', 'retired_at', 'expires_at').orderBy('created_at', 'desc');
+      const rows = await ctx.database
+        .db('keys')
+        .select('kid', 'kind', 'alg', 'state', 'created_at', 'retired_at', 'expires_at')
+        .orderBy('created_at', 'desc');
       return rows;
     },
   },
   {
     name: 'clients create',
     summary: 'Register a client; prints its id and, for confidential clients, its secret (shown once)',
-    usage: 'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID]',
+    usage:
+      'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -108,9 +122,14 @@ export const COMMANDS: Command[] = [
       if (!AUTH_METHODS.includes(authMethod)) throw new CommandError(`--auth-method must be one of ${AUTH_METHODS.join(', ')}`);
       const redirectUris = list(values['redirect-uri']);
       const grantTypes = list(values['grant-type']);
-      const effectiveGrants = grantTypes.length ? grantTypes : redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials'];
+      const effectiveGrants = grantTypes.length
+        ? grantTypes
+        : redirectUris.length
+          ? ['authorization_code', 'refresh_token']
+          : ['client_credentials'];
       const clientId = str(values['client-id']);
-      if (clientId !== undefined && !/^[\w.~-]{3,100}$/.test(clientId)) throw new CommandError('--client-id must be 3-100 characters of letters, digits, . _ ~ -');
+      if (clientId !== undefined && !/^[\w.~-]{3,100}$/.test(clientId))
+        throw new CommandError('--client-id must be 3-100 characters of letters, digits, . _ ~ -');
       const created = await registerClient(ctx, {
         name: required(values, 'name'),
         redirectUris,
@@ -163,7 +182,8 @@ export const COMMANDS: Command[] = [
   {
     name: 'users create',
     summary: 'Create a user; the password comes from --password or, safer, --password-stdin',
-    usage: 'users create --email EMAIL (--password PASSWORD | --password-stdin) [--name NAME] [--given-name N] [--family-name N] [--email-verified]',
+    usage:
+      'users create --email EMAIL (--password PASSWORD | --password-stdin) [--name NAME] [--given-name N] [--family-name N] [--email-verified]',
     options: {
       email: { type: 'string' },
       password: { type: 'string' },
@@ -178,10 +198,18 @@ export const COMMANDS: Command[] = [
       const password = values['password-stdin'] ? stdin.replace(/\r?\n$/, '') : str(values.password);
       if (!password) throw new CommandError('--password or --password-stdin is required');
       const profile = Object.fromEntries(
-        [['name', values.name], ['given_name', values['given-name']], ['family_name', values['family-name']]].filter(([, v]) => typeof v === 'string'),
+        [
+          ['name', values.name],
+          ['given_name', values['given-name']],
+          ['family_name', values['family-name']],
+        ].filter(([, v]) => typeof v === 'string'),
       );
       const user = await withValidation(() =>
-        createUser(ctx.database.db, { email: required(values, 'email'), password, emailVerified: Boolean(values['email-verified']), profile }, ctx.config.bcryptCost),
+        createUser(
+          ctx.database.db,
+          { email: required(values, 'email'), password, emailVerified: Boolean(values['email-verified']), profile },
+          ctx.config.bcryptCost,
+        ),
       );
       await audit(ctx.database.db, { type: 'user.created', userId: user.id, details: { via: 'cli' } });
       return publicUser(user);
@@ -226,7 +254,8 @@ export const COMMANDS: Command[] = [
   {
     name: 'apis create',
     summary: 'Register an API (resource server) that clients can get access tokens for',
-    usage: 'apis create --identifier https://api.example.com --name NAME [--scope read --scope write] [--format jwt|opaque] [--alg ES256|RS256|PS256] [--ttl SECONDS]',
+    usage:
+      'apis create --identifier https://api.example.com --name NAME [--scope read --scope write] [--format jwt|opaque] [--alg ES256|RS256|PS256] [--ttl SECONDS]',
     options: {
       identifier: { type: 'string' },
       name: { type: 'string' },
@@ -289,13 +318,23 @@ export interface ParsedCommand {
 
 /** Finds the command named by the first words of argv and parses its flags. */
 export function parseCommand(argv: string[]): ParsedCommand {
-  const command = [...COMMANDS].sort((a, b) => b.name.length - a.name.length).find((c) => {
-    const words = c.name.split(' ');
-    return words.every((word, i) => argv[i] === word);
-  });
-  if (!command) throw new CommandError(`Unknown command: ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ') || '(none)'}. Run "gatehouse help".`);
+  const command = [...COMMANDS]
+    .sort((a, b) => b.name.length - a.name.length)
+    .find((c) => {
+      const words = c.name.split(' ');
+      return words.every((word, i) => argv[i] === word);
+    });
+  if (!command)
+    throw new CommandError(
+      `Unknown command: ${
+        argv
+          .filter((a) => !a.startsWith('-'))
+          .slice(0, 2)
+          .join(' ') || '(none)'
+      }. Run "gatehouse help".`,
+    );
   const rest = argv.slice(command.name.split(' ').length);
-  let parsed;
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
     parsed = parseArgs({ args: rest, options: { ...command.options, json: { type: 'boolean' } }, allowPositionals: true, strict: true });
   } catch (error) {

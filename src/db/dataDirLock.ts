@@ -7,8 +7,10 @@ import { join } from 'node:path';
 export class DataDirLockedError extends Error {
   readonly pid: number;
   constructor(dataDir: string, pid: number) {
-    super(`The data directory ${dataDir} is in use by another Gatehouse process (pid ${pid}). ` +
-      'Stop it, or point DATA_DIR elsewhere, or use DATABASE_URL for a shared PostgreSQL server.');
+    super(
+      `The data directory ${dataDir} is in use by another Gatehouse process (pid ${pid}). ` +
+        'Stop it, or point DATA_DIR elsewhere, or use DATABASE_URL for a shared PostgreSQL server.',
+    );
     this.name = 'DataDirLockedError';
     this.pid = pid;
   }

@@ -27,9 +27,7 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  const database = options.databaseUrl
-    ? openPostgres(options.databaseUrl, options.poolMax ?? 10)
-    : await openPglite(options);
+  const database = options.databaseUrl ? openPostgres(options.databaseUrl, options.poolMax ?? 10) : await openPglite(options);
   try {
     await migrate(database.db, database.url);
   } catch (error) {
@@ -61,8 +59,10 @@ function openPostgres(url: string, poolMax: number): Database {
 
 // knex-pglite reports a delete as command "DEL", so knex returns the raw result instead of the
 // row count that `.delete()` promises on the pg driver. Naming the method in full fixes that.
-class PgLiteClient extends (ClientPgLite as unknown as new (config: Knex.Config) => { processResponse(obj: { method?: string }, runner: unknown): unknown }) {
-  processResponse(obj: { method?: string }, runner: unknown) {
+class PgLiteClient extends (ClientPgLite as unknown as new (
+  config: Knex.Config,
+) => { processResponse(obj: { method?: string }, runner: unknown): unknown }) {
+  override processResponse(obj: { method?: string }, runner: unknown) {
     return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
   }
 }
@@ -83,7 +83,7 @@ async function openPglite(options: OpenOptions): Promise<Database> {
     lock?.release();
     throw error;
   }
-  const db = knexFactory({ client: PgLiteClient, dialect: 'postgres', connection: { pglite } } as Knex.Config);
+  const db = knexFactory({ client: PgLiteClient, dialect: 'postgres', connection: { pglite } } as unknown as Knex.Config);
   return {
     db,
     kind: 'pglite',

@@ -34,18 +34,32 @@ const UNAVAILABLE: Answer = {
 function answerFor(error: unknown): Answer {
   if (error instanceof UserFacingError) return { status: error.status, title: error.title, detail: error.message };
   if (error instanceof CsrfError) {
-    return { status: 403, title: 'This form has expired', detail: 'For your security the form could not be verified. Go back, reload the page and try again.' };
+    return {
+      status: 403,
+      title: 'This form has expired',
+      detail: 'For your security the form could not be verified. Go back, reload the page and try again.',
+    };
   }
   if (isDatabaseUnavailable(error)) return UNAVAILABLE;
   const e = error as { name?: string; status?: number; statusCode?: number; expose?: boolean; type?: string; error_description?: string };
-  if (e.name === 'SessionNotFound' || e.name === 'InvalidRequest' && /interaction/.test(e.error_description ?? '')) {
-    return { status: 400, title: 'This sign-in has expired', detail: 'Your sign-in session was not found or has expired. Return to the application and start again.' };
+  if (e.name === 'SessionNotFound' || (e.name === 'InvalidRequest' && /interaction/.test(e.error_description ?? ''))) {
+    return {
+      status: 400,
+      title: 'This sign-in has expired',
+      detail: 'Your sign-in session was not found or has expired. Return to the application and start again.',
+    };
   }
   const status = e.status ?? e.statusCode;
-  if (status === 413 || e.type === 'entity.too.large') return { status: 413, title: 'Request too large', detail: 'What you sent is larger than we accept.' };
-  if (status === 415) return { status: 415, title: 'Unsupported content type', detail: 'Send the form as application/x-www-form-urlencoded.' };
+  if (status === 413 || e.type === 'entity.too.large')
+    return { status: 413, title: 'Request too large', detail: 'What you sent is larger than we accept.' };
+  if (status === 415)
+    return { status: 415, title: 'Unsupported content type', detail: 'Send the form as application/x-www-form-urlencoded.' };
   if (status && status >= 400 && status < 500) {
-    return { status, title: 'Bad request', detail: e.type === 'entity.parse.failed' ? 'The request body could not be parsed.' : 'The request could not be understood.' };
+    return {
+      status,
+      title: 'Bad request',
+      detail: e.type === 'entity.parse.failed' ? 'The request body could not be parsed.' : 'The request could not be understood.',
+    };
   }
   return { status: 500, title: 'Something went wrong', detail: 'An unexpected error occurred. Please try again.' };
 }
@@ -63,7 +77,12 @@ export async function respondWithError(ctx: Context, answer: Answer): Promise<vo
     return;
   }
   ctx.type = 'html';
-  ctx.body = await renderPage('error', { title: answer.title, description: answer.detail, requestId: ctx.state.requestId, status: answer.status });
+  ctx.body = await renderPage('error', {
+    title: answer.title,
+    description: answer.detail,
+    requestId: ctx.state.requestId,
+    status: answer.status,
+  });
 }
 
 export async function errorHandler(ctx: Context, next: Next) {

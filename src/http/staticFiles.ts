@@ -6,7 +6,11 @@ import { extname, join } from 'node:path';
 import type { Context, Next } from 'koa';
 
 const STATIC_DIR = fileURLToPath(new URL('../../views/static/', import.meta.url));
-const TYPES: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml' };
+const TYPES: Record<string, string> = {
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 
 export function staticFiles() {
   const files = new Map(readdirSync(STATIC_DIR).map((name) => [`/static/${name}`, readFileSync(join(STATIC_DIR, name))]));

@@ -9,7 +9,11 @@ export async function loadInteraction(ctx: Context, deps: InteractionDeps): Prom
   // Throws SessionNotFound when the interaction cookie is missing, expired or for another uid.
   const interaction = await deps.provider().interactionDetails(ctx.req, ctx.res);
   if (interaction.uid !== ctx.params.uid) {
-    throw new UserFacingError(400, 'This sign-in has expired', 'Your sign-in session was not found or has expired. Return to the application and start again.');
+    throw new UserFacingError(
+      400,
+      'This sign-in has expired',
+      'Your sign-in session was not found or has expired. Return to the application and start again.',
+    );
   }
   return interaction;
 }

@@ -34,9 +34,7 @@ export interface AuthenticatedAccount {
   amr: string[];
 }
 
-export type StrategyOutcome =
-  | { ok: true; account: AuthenticatedAccount }
-  | { ok: false; status: number; message: string };
+export type StrategyOutcome = { ok: true; account: AuthenticatedAccount } | { ok: false; status: number; message: string };
 
 export interface LoginStrategy {
   /** The value of the form's `method` field that selects this strategy. */

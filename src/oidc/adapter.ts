@@ -84,10 +84,7 @@ export async function sweepExpired(db: Db, batchSize = 1000): Promise<number> {
   let total = 0;
   for (;;) {
     const deleted: number = await db('oidc_payloads')
-      .whereIn(
-        ['model', 'id'],
-        db('oidc_payloads').select('model', 'id').where('expires_at', '<=', db.fn.now()).limit(batchSize),
-      )
+      .whereIn(['model', 'id'], db('oidc_payloads').select('model', 'id').where('expires_at', '<=', db.fn.now()).limit(batchSize))
       .delete();
     total += deleted;
     if (deleted < batchSize) return total;

@@ -55,7 +55,7 @@ function needsPlainSecret(metadata: Record<string, unknown>): boolean {
   return Object.entries(metadata).some(
     ([key, value]) =>
       typeof value === 'string' &&
-      ((key.endsWith('_signed_response_alg') || key.endsWith('_signing_alg')) && value.startsWith('HS') ||
+      (((key.endsWith('_signed_response_alg') || key.endsWith('_signing_alg')) && value.startsWith('HS')) ||
         (key.endsWith('_encrypted_response_alg') && (value === 'dir' || /^A\d+(GCM)?KW$/.test(value)))),
   );
 }
@@ -121,7 +121,10 @@ export function createClientStore(db: Db, box?: SecretBox): ClientStore {
       updated_at: db.fn.now(),
     };
     // An update (RFC 7592) keeps who registered the client originally.
-    await db('clients').insert(row).onConflict('client_id').merge(Object.keys(row).filter((k) => k !== 'registered_by' && k !== 'client_id'));
+    await db('clients')
+      .insert(row)
+      .onConflict('client_id')
+      .merge(Object.keys(row).filter((k) => k !== 'registered_by' && k !== 'client_id'));
   }
 
   const adapter: Adapter = {

@@ -14,14 +14,7 @@ import { resourceIndicators } from './features/resourceIndicators.ts';
 
 export type { ProviderDeps } from './deps.ts';
 
-const FEATURE_MODULES: ((deps: ProviderDeps) => Configuration)[] = [
-  core,
-  tokens,
-  registration,
-  resourceIndicators,
-  logout,
-  deviceFlow,
-];
+const FEATURE_MODULES: ((deps: ProviderDeps) => Configuration)[] = [core, tokens, registration, resourceIndicators, logout, deviceFlow];
 
 export interface ProviderOptions {
   /** The interaction pipeline's prompts, in order (see src/interactions/pipeline.ts). */

@@ -97,7 +97,9 @@ export async function rotateKeys(
 ): Promise<KeyRotationResult> {
   return db.transaction(async (trx) => {
     const current = await trx<KeyRow>('keys').where({ state: 'current' }).forUpdate();
-    const signingAlgs = algs ?? [...new Set([...DEFAULT_ALGS, ...current.filter((k) => k.kind === 'signing').map((k) => k.alg as SigningAlg)])];
+    const signingAlgs = algs ?? [
+      ...new Set([...DEFAULT_ALGS, ...current.filter((k) => k.kind === 'signing').map((k) => k.alg as SigningAlg)]),
+    ];
     const result: KeyRotationResult = { created: [], retired: [] };
     const now = Date.now();
     for (const row of current) {
@@ -113,7 +115,13 @@ export async function rotateKeys(
       result.created.push({ kid, kind: 'signing', alg });
     }
     const cookieKid = randomUUID();
-    await trx('keys').insert({ kid: cookieKid, kind: 'cookie', alg: null, secret: box.seal(randomBytes(32).toString('base64url')), state: 'current' });
+    await trx('keys').insert({
+      kid: cookieKid,
+      kind: 'cookie',
+      alg: null,
+      secret: box.seal(randomBytes(32).toString('base64url')),
+      state: 'current',
+    });
     result.created.push({ kid: cookieKid, kind: 'cookie', alg: null });
     return result;
   });

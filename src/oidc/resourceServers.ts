@@ -19,7 +19,9 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 scope-token
 
 export const newResourceServerSchema = z
   .object({
-    identifier: z.url('identifier must be an absolute URI such as https://api.example.com').refine((v) => !v.includes('#'), 'identifier must not contain a fragment'),
+    identifier: z
+      .url('identifier must be an absolute URI such as https://api.example.com')
+      .refine((v) => !v.includes('#'), 'identifier must not contain a fragment'),
     name: z.string().trim().min(1, 'name is required').max(200),
     scopes: z.array(z.string().regex(SCOPE_TOKEN, 'scopes must be RFC 6749 scope tokens (no spaces or quotes)')).default([]),
     accessTokenFormat: z.enum(['opaque', 'jwt']).default('jwt'),

@@ -37,11 +37,14 @@ describe('gatehouse CLI commands', () => {
       assert.equal(user.has_password, true);
       assert.equal(user.password_hash, undefined);
       assert.deepEqual(user.profile, { name: 'Bob' });
-      const row = await database.db('users').where('id', user.id).first();
+      const row = await database.db('users').where('id', String(user.id)).first();
       assert.match(row.password_hash, /^\$2b\$04\$/);
 
       const listed = await json<{ id: string }[]>('users', 'list');
-      assert.deepEqual(listed.map((u) => u.id), [user.id]);
+      assert.deepEqual(
+        listed.map((u) => u.id),
+        [user.id],
+      );
       assert.equal((await json('users', 'show', 'bob@example.com')).id, user.id);
       assert.equal((await json('users', 'show', user.id as string)).email, 'Bob@Example.com');
 
@@ -75,7 +78,9 @@ describe('gatehouse CLI commands', () => {
     });
 
     it('reads the password from standard input with --password-stdin', async () => {
-      const user = JSON.parse((await runCommand(ctx, ['users', 'create', '--email', 'dana@example.com', '--password-stdin', '--json'], 'dana-password\n')).stdout);
+      const user = JSON.parse(
+        (await runCommand(ctx, ['users', 'create', '--email', 'dana@example.com', '--password-stdin', '--json'], 'dana-password\n')).stdout,
+      );
       assert.equal(user.has_password, true);
       const missing = await run('users', 'create', '--email', 'erin@example.com');
       assert.equal(missing.stderr, '--password or --password-stdin is required\n');
@@ -84,7 +89,16 @@ describe('gatehouse CLI commands', () => {
 
   describe('clients', () => {
     it('creates a confidential client and shows its secret only once', async () => {
-      const created = await json('clients', 'create', '--name', 'Web App', '--redirect-uri', 'https://app.example/cb', '--post-logout-redirect-uri', 'https://app.example/bye');
+      const created = await json(
+        'clients',
+        'create',
+        '--name',
+        'Web App',
+        '--redirect-uri',
+        'https://app.example/cb',
+        '--post-logout-redirect-uri',
+        'https://app.example/bye',
+      );
       assert.equal(typeof created.client_id, 'string');
       assert.match(created.client_secret as string, /^[\w-]{43}$/);
       assert.deepEqual(created.grant_types, ['authorization_code', 'refresh_token']);
@@ -98,7 +112,7 @@ describe('gatehouse CLI commands', () => {
       const listed = await json<{ client_id: string; client_secret?: string }[]>('clients', 'list');
       assert.ok(listed.some((c) => c.client_id === created.client_id && c.client_secret === undefined));
 
-      const stored = await database.db('clients').where('client_id', created.client_id).first();
+      const stored = await database.db('clients').where('client_id', String(created.client_id)).first();
       assert.equal(stored.client_secret.startsWith('sha256:'), true);
       assert.ok(!JSON.stringify(stored).includes(created.client_secret as string));
     });
@@ -107,7 +121,16 @@ describe('gatehouse CLI commands', () => {
       const spa = await json('clients', 'create', '--name', 'SPA', '--redirect-uri', 'http://localhost:5173/cb', '--public');
       assert.equal(spa.token_endpoint_auth_method, 'none');
       assert.equal(spa.client_secret, undefined);
-      const worker = await json('clients', 'create', '--name', 'Worker', '--grant-type', 'client_credentials', '--auth-method', 'client_secret_post');
+      const worker = await json(
+        'clients',
+        'create',
+        '--name',
+        'Worker',
+        '--grant-type',
+        'client_credentials',
+        '--auth-method',
+        'client_secret_post',
+      );
       assert.deepEqual(worker.grant_types, ['client_credentials']);
       assert.deepEqual(worker.response_types, []);
       assert.equal(worker.token_endpoint_auth_method, 'client_secret_post');
@@ -132,8 +155,19 @@ describe('gatehouse CLI commands', () => {
     });
 
     it('deletes a client and the tokens issued to it', async () => {
-      const created = await json('clients', 'create', '--name', 'Doomed', '--grant-type', 'client_credentials', '--client-id', 'doomed-client');
-      await database.db('oidc_payloads').insert({ model: 'ClientCredentials', id: 'tok1', payload: JSON.stringify({ clientId: 'doomed-client' }) });
+      const created = await json(
+        'clients',
+        'create',
+        '--name',
+        'Doomed',
+        '--grant-type',
+        'client_credentials',
+        '--client-id',
+        'doomed-client',
+      );
+      await database
+        .db('oidc_payloads')
+        .insert({ model: 'ClientCredentials', id: 'tok1', payload: JSON.stringify({ clientId: 'doomed-client' }) });
       assert.deepEqual(await json('clients', 'delete', created.client_id as string), { deleted: 'doomed-client' });
       assert.equal(await database.db('oidc_payloads').where('id', 'tok1').first(), undefined);
       const again = await run('clients', 'delete', 'doomed-client');
@@ -143,10 +177,34 @@ describe('gatehouse CLI commands', () => {
 
   describe('apis', () => {
     it('registers, lists, shows and deletes an API', async () => {
-      const api = await json('apis', 'create', '--identifier', 'https://api.example', '--name', 'Main API', '--scope', 'read', '--scope', 'write', '--alg', 'RS256', '--ttl', '900');
-      assert.deepEqual({ ...api, created_at: undefined }, {
-        identifier: 'https://api.example', name: 'Main API', scopes: ['read', 'write'], access_token_format: 'jwt', signing_alg: 'RS256', access_token_ttl: 900, created_at: undefined,
-      });
+      const api = await json(
+        'apis',
+        'create',
+        '--identifier',
+        'https://api.example',
+        '--name',
+        'Main API',
+        '--scope',
+        'read',
+        '--scope',
+        'write',
+        '--alg',
+        'RS256',
+        '--ttl',
+        '900',
+      );
+      assert.deepEqual(
+        { ...api, created_at: undefined },
+        {
+          identifier: 'https://api.example',
+          name: 'Main API',
+          scopes: ['read', 'write'],
+          access_token_format: 'jwt',
+          signing_alg: 'RS256',
+          access_token_ttl: 900,
+          created_at: undefined,
+        },
+      );
       assert.equal((await json<unknown[]>('apis', 'list')).length, 1);
       assert.equal((await json('apis', 'show', 'https://api.example')).name, 'Main API');
       const duplicate = await run('apis', 'create', '--identifier', 'https://api.example', '--name', 'Again');

@@ -22,7 +22,16 @@ interface Finished {
 
 function childEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
   const { DATABASE_URL, ...env } = process.env;
-  return { ...env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', BCRYPT_COST: '4', LOG_LEVEL: 'info', NODE_ENV: 'development', ISSUER: '' };
+  return {
+    ...env,
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    BCRYPT_COST: '4',
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'development',
+    ISSUER: '',
+  };
 }
 
 function cli(env: NodeJS.ProcessEnv, args: string[], stdin?: string): Promise<Finished> {
@@ -90,14 +99,20 @@ describe('embedded database: npm start and the CLI side by side', () => {
     const created = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password-stdin', '--json'], 'second-password\n');
     assert.equal(created.code, 0, created.stderr);
     const listed = await cli(env, ['users', 'list', '--json']);
-    assert.deepEqual(JSON.parse(listed.stdout).map((u: { email: string }) => u.email), ['first@example.com', 'second@example.com']);
+    assert.deepEqual(
+      JSON.parse(listed.stdout).map((u: { email: string }) => u.email),
+      ['first@example.com', 'second@example.com'],
+    );
     const client = await cli(env, ['clients', 'create', '--name', 'Side App', '--redirect-uri', 'http://localhost:8080/cb', '--json']);
     assert.equal(client.code, 0, client.stderr);
     const { client_id: clientId, client_secret: secret } = JSON.parse(client.stdout);
     // The client works at once against the running server.
     const token = await fetch(`http://127.0.0.1:${port}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      },
       body: 'grant_type=client_credentials',
     });
     assert.equal(token.status, 400);
@@ -110,7 +125,10 @@ describe('embedded database: npm start and the CLI side by side', () => {
   it('refuses a second server on the same data directory with a clear message', async () => {
     const second = await finished(spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...env, PORT: String(await freePort()) } }));
     assert.equal(second.code, 1);
-    assert.match(second.stderr, new RegExp(`The data directory ${dataDir} is in use by another Gatehouse process \\(pid ${server?.pid}\\)`));
+    assert.match(
+      second.stderr,
+      new RegExp(`The data directory ${dataDir} is in use by another Gatehouse process \\(pid ${server?.pid}\\)`),
+    );
   });
 
   it('stops cleanly on SIGTERM and releases the data directory', async () => {

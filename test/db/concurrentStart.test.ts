@@ -48,7 +48,11 @@ describe('concurrent start', () => {
     const current = await database.db('keys').where('state', 'current').select('kind', 'alg');
     assert.deepEqual(current.map((k) => `${k.kind}:${k.alg}`).sort(), ['cookie:null', 'signing:ES256', 'signing:RS256']);
 
-    const published = await Promise.all(servers.map(async (s) => ((await (await fetch(new URL('/jwks', s.issuer))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort()));
+    const published = await Promise.all(
+      servers.map(async (s) =>
+        ((await (await fetch(new URL('/jwks', s.issuer))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid).sort(),
+      ),
+    );
     for (const kids of published) assert.deepEqual(kids, published[0]);
   });
 });

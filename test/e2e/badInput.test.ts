@@ -37,7 +37,8 @@ describe('bad input', () => {
   });
 
   const url = (path: string) => new URL(path, server.issuer).toString();
-  const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+  const basic = (id: string, secret: string) =>
+    `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
   /** Signs Alice in and returns the callback URL carrying a fresh code. */
   async function obtainCode(cfg: client.Configuration, params: Record<string, string> = {}) {
@@ -60,7 +61,10 @@ describe('bad input', () => {
 
   describe('authorization endpoint', () => {
     it('shows the error page for an unknown client, without redirecting', async () => {
-      const response = await fetch(url(`/auth?client_id=no-such-client&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_REDIRECT)}`), { redirect: 'manual', headers: { accept: 'text/html' } });
+      const response = await fetch(
+        url(`/auth?client_id=no-such-client&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_REDIRECT)}`),
+        { redirect: 'manual', headers: { accept: 'text/html' } },
+      );
       assert.equal(response.status, 400);
       assert.equal(response.headers.get('location'), null);
       const html = await response.text();
@@ -94,7 +98,12 @@ describe('bad input', () => {
     });
 
     it('refuses the plain PKCE method', async () => {
-      const target = client.buildAuthorizationUrl(publicConfig, { redirect_uri: RP_REDIRECT, scope: 'openid', code_challenge: 'a'.repeat(43), code_challenge_method: 'plain' });
+      const target = client.buildAuthorizationUrl(publicConfig, {
+        redirect_uri: RP_REDIRECT,
+        scope: 'openid',
+        code_challenge: 'a'.repeat(43),
+        code_challenge_method: 'plain',
+      });
       const response = await fetch(target, { redirect: 'manual' });
       const location = new URL(response.headers.get('location') as string);
       assert.equal(location.searchParams.get('error'), 'invalid_request');
@@ -104,7 +113,12 @@ describe('bad input', () => {
   describe('token endpoint', () => {
     it('refuses a wrong PKCE verifier and a missing one', async () => {
       const { code } = await obtainCode(config);
-      const wrong = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: RP_REDIRECT, code_verifier: 'w'.repeat(43) });
+      const wrong = await tokenRequest({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: RP_REDIRECT,
+        code_verifier: 'w'.repeat(43),
+      });
       assert.deepEqual([wrong.status, wrong.body.error], [400, 'invalid_grant']);
       const second = await obtainCode(config);
       const missing = await tokenRequest({ grant_type: 'authorization_code', code: second.code, redirect_uri: RP_REDIRECT });
@@ -115,15 +129,28 @@ describe('bad input', () => {
       const { request, callback, code } = await obtainCode(config);
       const tokens = await exchangeCode(config, callback, request);
       assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
-      const replay = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: RP_REDIRECT, code_verifier: request.verifier });
+      const replay = await tokenRequest({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: RP_REDIRECT,
+        code_verifier: request.verifier,
+      });
       assert.deepEqual([replay.status, replay.body.error], [400, 'invalid_grant']);
       assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false);
     });
 
     it('refuses an expired authorization code', async () => {
       const { request, code } = await obtainCode(config);
-      await database.db('oidc_payloads').where({ model: 'AuthorizationCode', id: code }).update({ expires_at: new Date(Date.now() - 1000) });
-      const expired = await tokenRequest({ grant_type: 'authorization_code', code, redirect_uri: RP_REDIRECT, code_verifier: request.verifier });
+      await database
+        .db('oidc_payloads')
+        .where({ model: 'AuthorizationCode', id: code })
+        .update({ expires_at: new Date(Date.now() - 1000) });
+      const expired = await tokenRequest({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: RP_REDIRECT,
+        code_verifier: request.verifier,
+      });
       assert.deepEqual([expired.status, expired.body.error], [400, 'invalid_grant']);
     });
 
@@ -136,7 +163,10 @@ describe('bad input', () => {
 
     it('refuses a grant type the client is not registered for', async () => {
       const result = await tokenRequest({ grant_type: 'client_credentials' });
-      assert.deepEqual(result, { status: 400, body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' } });
+      assert.deepEqual(result, {
+        status: 400,
+        body: { error: 'invalid_request', error_description: 'requested grant type is not allowed for this client' },
+      });
     });
   });
 
@@ -157,7 +187,13 @@ describe('bad input', () => {
     });
 
     it('answers a JSON body on browser form endpoints with 415 and a clear message', async () => {
-      for (const path of ['/device', '/session/end/confirm', '/interaction/some-uid/login', '/interaction/some-uid/consent', '/interaction/some-uid/abort']) {
+      for (const path of [
+        '/device',
+        '/session/end/confirm',
+        '/interaction/some-uid/login',
+        '/interaction/some-uid/consent',
+        '/interaction/some-uid/abort',
+      ]) {
         const response = await malformedJson(path);
         assert.equal(response.status, 415, path);
         const body = (await response.json()) as { title: string; detail: string };
@@ -170,7 +206,11 @@ describe('bad input', () => {
       const browser = new Browser();
       const login = await browser.navigate((await authorizationRequest(config)).url.toString());
       const form = findForm(login.html, /\/login$/);
-      const response = await browser.request(url(form.action), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '%E0%A4%A&&=&_csrf[]=1' });
+      const response = await browser.request(url(form.action), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: '%E0%A4%A&&=&_csrf[]=1',
+      });
       assert.equal(response.status, 403);
       assert.match(await response.text(), /This form has expired/);
     });
@@ -194,7 +234,11 @@ describe('bad input', () => {
 
     it('answers an unsupported content type with 400, never 500', async () => {
       for (const path of ['/token', '/token/introspection', '/token/revocation', '/device/auth']) {
-        const response = await fetch(url(path), { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'grant_type=client_credentials' });
+        const response = await fetch(url(path), {
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body: 'grant_type=client_credentials',
+        });
         assert.equal(response.status, 400, path);
         assert.equal(((await response.json()) as { error: string }).error, 'invalid_request', path);
       }
@@ -205,7 +249,11 @@ describe('bad input', () => {
       const request = await authorizationRequest(config);
       const login = await browser.navigate(request.url.toString());
       const form = findForm(login.html, /\/login$/);
-      const garbled = await browser.request(url(form.action), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"email":' });
+      const garbled = await browser.request(url(form.action), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"email":',
+      });
       assert.equal(garbled.status, 415);
       assert.match(await garbled.text(), /Unsupported content type/);
     });
@@ -221,12 +269,18 @@ describe('bad input', () => {
         const fields: Record<string, string> = { ...form.hidden, email: ALICE.email, password: ALICE.password };
         if (csrf === undefined) delete fields._csrf;
         else fields._csrf = csrf;
-        const response = await browser.request(url(form.action), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields) });
+        const response = await browser.request(url(form.action), {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams(fields),
+        });
         assert.equal(response.status, 403);
         assert.match(await response.text(), /This form has expired/);
       }
       // The interaction still waits on the login prompt: nothing was signed in.
-      const again = await browser.navigate(new URL(findForm(login.html, /\/login$/).action, server.issuer).toString().replace(/\/login$/, ''));
+      const again = await browser.navigate(
+        new URL(findForm(login.html, /\/login$/).action, server.issuer).toString().replace(/\/login$/, ''),
+      );
       assert.match(again.html, /<h1 id="page-title">Sign in<\/h1>/);
     });
 
@@ -250,7 +304,10 @@ describe('bad input', () => {
       const huge = await browser.submit(login, /\/login$/, { email: ALICE.email, password: 'x'.repeat(40_000) });
       assert.equal(huge.status, 413);
       assert.match(huge.html, /Request too large/);
-      const longEmail = await browser.submit(login, /\/login$/, { email: `${'a'.repeat(5000)}@example.com`, password: 'whatever-password' });
+      const longEmail = await browser.submit(login, /\/login$/, {
+        email: `${'a'.repeat(5000)}@example.com`,
+        password: 'whatever-password',
+      });
       assert.equal(longEmail.status, 401);
       assert.match(longEmail.html, /Incorrect email or password./);
       const longPassword = await browser.submit(login, /\/login$/, { email: ALICE.email, password: 'p'.repeat(5000) });

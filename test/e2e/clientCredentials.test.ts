@@ -26,10 +26,21 @@ describe('client credentials with resource indicators', () => {
   before(async () => {
     database = await createTestDatabase();
     server = await startTestServer(database);
-    await createResourceServer(database.db, { identifier: ES_API, name: 'Orders', scopes: ['orders:read', 'orders:write'], signingAlg: 'ES256', accessTokenTtl: 600 });
+    await createResourceServer(database.db, {
+      identifier: ES_API,
+      name: 'Orders',
+      scopes: ['orders:read', 'orders:write'],
+      signingAlg: 'ES256',
+      accessTokenTtl: 600,
+    });
     await createResourceServer(database.db, { identifier: RS_API, name: 'Billing', scopes: ['billing:read'], signingAlg: 'RS256' });
     await createResourceServer(database.db, { identifier: OPAQUE_API, name: 'Legacy', scopes: ['legacy'], accessTokenFormat: 'opaque' });
-    const registered = await createClient(database, server.config, { name: 'Worker', redirectUris: [], grantTypes: ['client_credentials'], postLogoutRedirectUris: [] });
+    const registered = await createClient(database, server.config, {
+      name: 'Worker',
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      postLogoutRedirectUris: [],
+    });
     clientId = registered.client_id;
     config = await discover(server.issuer, clientId, registered.client_secret);
   });
@@ -89,7 +100,10 @@ describe('client credentials with resource indicators', () => {
     const before = await client.clientCredentialsGrant(config, { resource: ES_API, scope: 'orders:read' });
     const oldKid = decodeProtectedHeader(before.access_token).kid;
 
-    const outcome = await runCommand(commandContext(server.config, database, () => server.reloadKeys()), ['keys', 'rotate', '--json']);
+    const outcome = await runCommand(
+      commandContext(server.config, database, () => server.reloadKeys()),
+      ['keys', 'rotate', '--json'],
+    );
     assert.equal(outcome.exitCode, 0, outcome.stderr);
     const rotation = JSON.parse(outcome.stdout) as { created: { kid: string; alg: string | null }[]; retired: { kid: string }[] };
     assert.ok(rotation.retired.some((k) => k.kid === oldKid));
@@ -100,9 +114,18 @@ describe('client credentials with resource indicators', () => {
     assert.ok(rotation.created.some((k) => k.kid === newKid && k.alg === 'ES256'));
 
     const published = (await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string; d?: string }[] };
-    assert.ok(published.keys.some((k) => k.kid === oldKid), 'retired key still published');
-    assert.ok(published.keys.some((k) => k.kid === newKid), 'new key published');
-    assert.ok(published.keys.every((k) => k.d === undefined), 'no private parts in JWKS');
+    assert.ok(
+      published.keys.some((k) => k.kid === oldKid),
+      'retired key still published',
+    );
+    assert.ok(
+      published.keys.some((k) => k.kid === newKid),
+      'new key published',
+    );
+    assert.ok(
+      published.keys.every((k) => k.d === undefined),
+      'no private parts in JWKS',
+    );
     await verify(before.access_token, ES_API);
     await verify(after.access_token, ES_API);
   });
@@ -110,7 +133,10 @@ describe('client credentials with resource indicators', () => {
   it('stops publishing a retired key once its retention has passed', async () => {
     const retired = await database.db('keys').where({ state: 'retired', kind: 'signing' }).select('kid');
     assert.ok(retired.length > 0);
-    await database.db('keys').where({ state: 'retired' }).update({ expires_at: new Date(Date.now() - 1000) });
+    await database
+      .db('keys')
+      .where({ state: 'retired' })
+      .update({ expires_at: new Date(Date.now() - 1000) });
     await server.reloadKeys();
     const published = (await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string }[] };
     for (const { kid } of retired) assert.ok(!published.keys.some((k) => k.kid === kid), `${kid} no longer published`);

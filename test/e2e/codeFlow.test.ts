@@ -123,7 +123,10 @@ describe('authorization code + PKCE for a dynamically registered client', () => 
 
     await assert.rejects(client.refreshTokenGrant(config, first), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
     // The reuse revoked the grant: the newest refresh token and its access token are dead too.
-    await assert.rejects(client.refreshTokenGrant(config, refreshed.refresh_token as string), (e: client.ResponseBodyError) => e.error === 'invalid_grant');
+    await assert.rejects(
+      client.refreshTokenGrant(config, refreshed.refresh_token as string),
+      (e: client.ResponseBodyError) => e.error === 'invalid_grant',
+    );
     assert.equal((await client.tokenIntrospection(config, refreshed.access_token)).active, false);
   });
 
@@ -143,17 +146,25 @@ describe('authorization code + PKCE for a dynamically registered client', () => 
     let page = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
     const fresh = await exchangeCode(config, page.url, request);
 
-    const logoutUrl = client.buildEndSessionUrl(config, { id_token_hint: fresh.id_token as string, post_logout_redirect_uri: RP_LOGOUT_REDIRECT, state: 'bye' });
+    const logoutUrl = client.buildEndSessionUrl(config, {
+      id_token_hint: fresh.id_token as string,
+      post_logout_redirect_uri: RP_LOGOUT_REDIRECT,
+      state: 'bye',
+    });
     page = await browser.navigate(logoutUrl.toString());
     assert.equal(page.status, 200);
     assert.match(page.html, /<h1 id="page-title">Sign out<\/h1>/);
     assert.match(page.html, />Sign out<\/button>/);
     const form = findForm(page.html, /\/session\/end\/confirm$/);
-    page = await browser.navigate(new URL(form.action, page.url).toString(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ ...form.hidden, logout: 'yes' }),
-    }, RP_LOGOUT_REDIRECT);
+    page = await browser.navigate(
+      new URL(form.action, page.url).toString(),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ ...form.hidden, logout: 'yes' }),
+      },
+      RP_LOGOUT_REDIRECT,
+    );
     assert.equal(page.url, `${RP_LOGOUT_REDIRECT}?state=bye`);
 
     const silent = await authorizationRequest(config, { prompt: 'none' });

@@ -32,11 +32,15 @@ describe('database outage', () => {
     await relay?.dispose();
   });
 
-  const get = (path: string, accept = 'application/json') => fetch(new URL(path, server.issuer), { headers: { accept }, redirect: 'manual' });
+  const get = (path: string, accept = 'application/json') =>
+    fetch(new URL(path, server.issuer), { headers: { accept }, redirect: 'manual' });
   const token = () =>
     fetch(new URL('/token', server.issuer), {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+      },
       body: 'grant_type=client_credentials',
     });
 
@@ -51,14 +55,26 @@ describe('database outage', () => {
     const ready = await get('/readyz');
     assert.equal(ready.status, 503);
     assert.equal(ready.headers.get('content-type'), 'application/problem+json');
-    assert.deepEqual(await ready.json(), { type: 'about:blank', title: 'Not ready', status: 503, detail: 'The database is not answering.', request_id: ready.headers.get('x-request-id') });
+    assert.deepEqual(await ready.json(), {
+      type: 'about:blank',
+      title: 'Not ready',
+      status: 503,
+      detail: 'The database is not answering.',
+      request_id: ready.headers.get('x-request-id'),
+    });
 
     const tokenResponse = await token();
     assert.equal(tokenResponse.status, 503);
     assert.equal(tokenResponse.headers.get('retry-after'), '5');
-    assert.deepEqual(await tokenResponse.json(), { error: 'temporarily_unavailable', error_description: 'the service is temporarily unavailable, try again later' });
+    assert.deepEqual(await tokenResponse.json(), {
+      error: 'temporarily_unavailable',
+      error_description: 'the service is temporarily unavailable, try again later',
+    });
 
-    const authorize = await get(`/auth?client_id=${clientId}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_REDIRECT)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`, 'text/html');
+    const authorize = await get(
+      `/auth?client_id=${clientId}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_REDIRECT)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`,
+      'text/html',
+    );
     assert.equal(authorize.status, 503);
     assert.match(await authorize.text(), /We cannot reach our database right now/);
 

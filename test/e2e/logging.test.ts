@@ -80,6 +80,9 @@ describe('logging', () => {
       assert.equal(line.path.includes('?'), false);
     }
     const audit = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'audit');
-    assert.deepEqual(audit.map((l) => l.event), ['login.failed', 'login.succeeded', 'consent.granted']);
+    assert.deepEqual(
+      audit.map((l) => l.event),
+      ['login.failed', 'login.succeeded', 'consent.granted'],
+    );
   });
 });

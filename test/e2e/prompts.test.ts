@@ -47,7 +47,10 @@ describe('hosted sign-in and consent screens', () => {
 
     const unknown = await browser.submit(login, /\/login$/, { email: 'nobody@example.com', password: 'whatever-password' });
     const wrong = await browser.submit(login, /\/login$/, { email: ALICE.email, password: 'not the password' });
-    for (const [page, email] of [[unknown, 'nobody@example.com'], [wrong, ALICE.email]] as const) {
+    for (const [page, email] of [
+      [unknown, 'nobody@example.com'],
+      [wrong, ALICE.email],
+    ] as const) {
       assert.equal(page.status, 401);
       assert.match(page.html, /<p class="error" role="alert" id="login-error">Incorrect email or password.<\/p>/);
       assert.match(page.html, new RegExp(`id="email"[^>]*value="${email}"`));

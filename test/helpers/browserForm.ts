@@ -64,11 +64,15 @@ export class Browser {
   async submit(page: Page, actionPattern: RegExp, fields: Record<string, string>, stopAt?: string): Promise<Page> {
     const form = findForm(page.html, actionPattern);
     const body = new URLSearchParams({ ...form.hidden, ...fields });
-    return this.navigate(new URL(form.action, page.url).toString(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-    }, stopAt);
+    return this.navigate(
+      new URL(form.action, page.url).toString(),
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+      },
+      stopAt,
+    );
   }
 }
 
@@ -88,5 +92,11 @@ export function findForm(html: string, actionPattern: RegExp): { action: string;
 }
 
 export function decode(value: string): string {
-  return value.replaceAll('&#34;', '"').replaceAll('&quot;', '"').replaceAll('&#39;', "'").replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&');
+  return value
+    .replaceAll('&#34;', '"')
+    .replaceAll('&quot;', '"')
+    .replaceAll('&#39;', "'")
+    .replaceAll('&lt;', '<')
+    .replaceAll('&gt;', '>')
+    .replaceAll('&amp;', '&');
 }

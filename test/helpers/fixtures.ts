@@ -9,7 +9,11 @@ import { RP_LOGOUT_REDIRECT, RP_REDIRECT } from './relyingParty.ts';
 export const ALICE = { email: 'alice@example.com', password: 'correct horse battery', name: 'Alice Example' };
 
 export function createAlice(database: Database): Promise<User> {
-  return createUser(database.db, { email: ALICE.email, password: ALICE.password, emailVerified: true, profile: { name: ALICE.name, given_name: 'Alice' } }, 4);
+  return createUser(
+    database.db,
+    { email: ALICE.email, password: ALICE.password, emailVerified: true, profile: { name: ALICE.name, given_name: 'Alice' } },
+    4,
+  );
 }
 
 export async function createClient(database: Database, config: Config, input: Partial<ClientInput> = {}) {

@@ -16,7 +16,10 @@ export interface AuthorizationRequest {
   nonce: string;
 }
 
-export async function authorizationRequest(config: client.Configuration, params: Record<string, string> = {}): Promise<AuthorizationRequest> {
+export async function authorizationRequest(
+  config: client.Configuration,
+  params: Record<string, string> = {},
+): Promise<AuthorizationRequest> {
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const nonce = client.randomNonce();

@@ -29,7 +29,12 @@ async function backend(): Promise<{ host: string; port: number; database: string
     };
     await admin(`create database ${name}`);
     const parsed = new URL(serverUrl);
-    return { host: parsed.hostname, port: Number(parsed.port || 5432), database: name, dispose: () => admin(`drop database if exists ${name} with (force)`) };
+    return {
+      host: parsed.hostname,
+      port: Number(parsed.port || 5432),
+      database: name,
+      dispose: () => admin(`drop database if exists ${name} with (force)`),
+    };
   }
   const pglite = await PGlite.create();
   const port = await freePort();

@@ -41,8 +41,16 @@ describe('configuration', () => {
 
   it('reads every setting', () => {
     const config = loadConfig({
-      PORT: '8080', ISSUER: 'https://id.example.com/', DATABASE_URL: 'postgres://u@db/gh', SECRET_KEY: SECRET, LOG_LEVEL: 'debug',
-      INITIAL_ACCESS_TOKEN: 'i'.repeat(20), SMTP_URL: 'smtp://mail:25', BCRYPT_COST: '10', TRUST_PROXY: 'true', NODE_ENV: 'production',
+      PORT: '8080',
+      ISSUER: 'https://id.example.com/',
+      DATABASE_URL: 'postgres://u@db/gh',
+      SECRET_KEY: SECRET,
+      LOG_LEVEL: 'debug',
+      INITIAL_ACCESS_TOKEN: 'i'.repeat(20),
+      SMTP_URL: 'smtp://mail:25',
+      BCRYPT_COST: '10',
+      TRUST_PROXY: 'true',
+      NODE_ENV: 'production',
     });
     assert.equal(config.port, 8080);
     assert.equal(config.issuer, 'https://id.example.com', 'trailing slash removed');
@@ -52,7 +60,15 @@ describe('configuration', () => {
   });
 
   it('lists every bad setting in one message', () => {
-    const found = problems({ PORT: 'eighty', ISSUER: 'not a url', DATABASE_URL: 'mysql://x', SECRET_KEY: 'short', LOG_LEVEL: 'loud', BCRYPT_COST: '31', INITIAL_ACCESS_TOKEN: 'tiny' });
+    const found = problems({
+      PORT: 'eighty',
+      ISSUER: 'not a url',
+      DATABASE_URL: 'mysql://x',
+      SECRET_KEY: 'short',
+      LOG_LEVEL: 'loud',
+      BCRYPT_COST: '31',
+      INITIAL_ACCESS_TOKEN: 'tiny',
+    });
     assert.deepEqual(found, [
       'PORT: PORT must be a whole number',
       'ISSUER: ISSUER must be an absolute URL such as https://id.example.com',

@@ -62,7 +62,12 @@ export const consentStep: InteractionStep = {
       requirePrompt(interaction, 'consent');
       const form = ctx.request.body as Record<string, unknown>;
       verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
-      const event = { userId: interaction.session?.accountId, clientId: String(interaction.params.client_id), ip: ctx.ip, requestId: ctx.state.requestId };
+      const event = {
+        userId: interaction.session?.accountId,
+        clientId: String(interaction.params.client_id),
+        ip: ctx.ip,
+        requestId: ctx.state.requestId,
+      };
       if (form.decision !== 'allow') {
         await audit(deps.db, { type: 'consent.denied', ...event });
         return finishInteraction(ctx, deps, accessDenied('End-User denied the consent'));

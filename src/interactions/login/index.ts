@@ -50,11 +50,25 @@ export const loginStep: InteractionStep = {
       const outcome = await strategy.authenticate(ctx, form, deps);
       const clientId = String(interaction.params.client_id);
       if (!outcome.ok) {
-        if (outcome.status === 401) await audit(deps.db, { type: 'login.failed', clientId, ip: ctx.ip, requestId: ctx.state.requestId, details: { method: strategy.id } });
+        if (outcome.status === 401)
+          await audit(deps.db, {
+            type: 'login.failed',
+            clientId,
+            ip: ctx.ip,
+            requestId: ctx.state.requestId,
+            details: { method: strategy.id },
+          });
         return renderLogin(ctx, interaction, deps, { email, error: outcome.message, status: outcome.status });
       }
       const { accountId, amr } = outcome.account;
-      await audit(deps.db, { type: 'login.succeeded', userId: accountId, clientId, ip: ctx.ip, requestId: ctx.state.requestId, details: { amr } });
+      await audit(deps.db, {
+        type: 'login.succeeded',
+        userId: accountId,
+        clientId,
+        ip: ctx.ip,
+        requestId: ctx.state.requestId,
+        details: { amr },
+      });
       await finishInteraction(ctx, deps, { login: { accountId, amr, remember: true } });
     });
   },

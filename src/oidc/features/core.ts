@@ -19,8 +19,20 @@ export const TTL = {
 } as const;
 
 export const PROFILE_CLAIMS = [
-  'name', 'given_name', 'family_name', 'middle_name', 'nickname', 'preferred_username',
-  'profile', 'picture', 'website', 'gender', 'birthdate', 'zoneinfo', 'locale', 'updated_at',
+  'name',
+  'given_name',
+  'family_name',
+  'middle_name',
+  'nickname',
+  'preferred_username',
+  'profile',
+  'picture',
+  'website',
+  'gender',
+  'birthdate',
+  'zoneinfo',
+  'locale',
+  'updated_at',
 ];
 
 export function core({ db, keys }: ProviderDeps): Configuration {
