@@ -39,7 +39,15 @@ export async function mintRefreshTokens(provider: Provider, accountId: string, c
     const grant = new provider.Grant({ accountId, clientId: CLIENT_ID });
     grant.addOIDCScope(REFRESH_SCOPE);
     const grantId = await grant.save();
-    const token = new provider.RefreshToken({ client, accountId, grantId, gty: 'authorization_code', scope: REFRESH_SCOPE, authTime, rotations: 0 });
+    const token = new provider.RefreshToken({
+      client,
+      accountId,
+      grantId,
+      gty: 'authorization_code',
+      scope: REFRESH_SCOPE,
+      authTime,
+      rotations: 0,
+    });
     return token.save();
   };
   const tokens: string[] = [];

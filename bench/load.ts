@@ -1,6 +1,7 @@
 // Measuring one scenario on one server: check a sample answer, warm up, then load it with
 // autocannon for the set duration. Every non-2xx answer, socket error and timeout is counted and
 // turned into a problem, so a scenario that errs is flagged rather than reported as fast.
+import { request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
 import type { Scenario, ScenarioRequest, ServerUnderTest } from './scenarios.ts';
 import type { TargetProcess } from './target.ts';
@@ -64,11 +65,24 @@ function bodyOf(request: ScenarioRequest): string | undefined {
   return typeof request.body === 'function' ? request.body() : request.body;
 }
 
+// node:http rather than fetch, which would replace the Host header we send.
+function send(url: string, request: ScenarioRequest, body: string | undefined): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url + request.path, { method: request.method, headers: request.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function checkSample(scenario: Scenario, server: ServerUnderTest, request: ScenarioRequest): Promise<void> {
   const sent = bodyOf(request);
-  const response = await fetch(server.url + request.path, { method: request.method, headers: request.headers, body: sent });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`sample answer is ${response.status}: ${text.slice(0, 300)}`);
+  const { status, text } = await send(server.url, request, sent);
+  if (status !== 200) throw new Error(`sample answer is ${status}: ${text.slice(0, 300)}`);
   scenario.check(JSON.parse(text) as Record<string, unknown>, server, sent);
 }
 
@@ -88,7 +102,9 @@ function run(server: ServerUnderTest, request: ScenarioRequest, connections: num
 function failures(result: autocannon.Result): string[] {
   const problems: string[] = [];
   if (result.non2xx) {
-    const codes = Object.entries(result.statusCodeStats).filter(([code]) => !code.startsWith('2')).map(([code, { count }]) => `${count}×${code}`);
+    const codes = Object.entries(result.statusCodeStats)
+      .filter(([code]) => !code.startsWith('2'))
+      .map(([code, { count }]) => `${count}×${code}`);
     problems.push(`${result.non2xx} non-2xx answers (${codes.join(', ')})`);
   }
   if (result.errors) problems.push(`${result.errors} socket errors (${result.timeouts} timeouts)`);
@@ -105,14 +121,27 @@ export async function measureScenario(scenario: Scenario, target: TargetProcess,
   try {
     await checkSample(scenario, server, request);
   } catch (error) {
-    return { rps: 0, p50_ms: 0, p99_ms: 0, requests: 0, non2xx: 0, errors: 0, problems: [`sample check failed: ${(error as Error).message}`] };
+    return {
+      rps: 0,
+      p50_ms: 0,
+      p99_ms: 0,
+      requests: 0,
+      non2xx: 0,
+      errors: 0,
+      problems: [`sample check failed: ${(error as Error).message}`],
+    };
   }
 
   if (options.warmup > 0) {
     // Refresh tokens are single-use, so that warm-up is a number of requests, not a time; its
     // pace sizes the pool for the measured run (autocannon may overrun the duration by a second).
     const started = performance.now();
-    const warm = await run(server, request, options.connections, pool ? { amount: Math.min(pool.size, warmupRequests(options)) } : { seconds: options.warmup });
+    const warm = await run(
+      server,
+      request,
+      options.connections,
+      pool ? { amount: Math.min(pool.size, warmupRequests(options)) } : { seconds: options.warmup },
+    );
     problems.push(...failures(warm).map((p) => `warm-up: ${p}`));
     if (pool) {
       const rate = warm.requests.total / ((performance.now() - started) / 1000);
@@ -136,7 +165,9 @@ export async function measureScenario(scenario: Scenario, target: TargetProcess,
     requests,
     non2xx: result.non2xx,
     errors: result.errors,
-    ...(queriesBefore !== undefined && queriesAfter !== undefined && requests > 0 ? { sql_per_request: (queriesAfter - queriesBefore) / requests } : {}),
+    ...(queriesBefore !== undefined && queriesAfter !== undefined && requests > 0
+      ? { sql_per_request: (queriesAfter - queriesBefore) / requests }
+      : {}),
     problems,
   };
 }

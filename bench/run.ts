@@ -91,7 +91,9 @@ function row(ours: Figures, baseline: Figures): Row {
 
 function printTable(rows: Partial<Record<ScenarioName, Row>>, memory: Record<string, number>, database: string, options: Options) {
   const out: string[] = [];
-  out.push(`Gatehouse vs bare oidc-provider ${providerPackage.version} · database: ${database} · ${options.duration} s per scenario, ${options.connections} connections, ${options.warmup} s warm-up`);
+  out.push(
+    `Gatehouse vs bare oidc-provider ${providerPackage.version} · database: ${database} · ${options.duration} s per scenario, ${options.connections} connections, ${options.warmup} s warm-up`,
+  );
   out.push('');
   const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'ratio', 'SQL/req', 'status'];
   const lines = Object.entries(rows).map(([name, r]) => [
@@ -131,9 +133,15 @@ async function main(): Promise<number> {
     if (serverUrl) scratch = await createScratchDatabase(serverUrl);
     log(`starting Gatehouse (${scratch ? 'PostgreSQL' : 'PGlite in memory'}) and the baseline…`);
     const profile = options.serverCpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfileDir}`] : [];
+    // Remembered as soon as each is up, so a failure of the other still stops it.
+    const started = async (spawning: Promise<TargetProcess>) => {
+      const target = await spawning;
+      targets.push(target);
+      return target;
+    };
     const [gatehouse, baseline] = await Promise.all([
-      TargetProcess.spawn(new URL('./serve.ts', import.meta.url), { BENCH_DATABASE_URL: scratch?.url ?? '' }, profile).then((t) => (targets.push(t), t)),
-      TargetProcess.spawn(new URL('./baseline.ts', import.meta.url), {}).then((t) => (targets.push(t), t)),
+      started(TargetProcess.spawn(new URL('./serve.ts', import.meta.url), { BENCH_DATABASE_URL: scratch?.url ?? '' }, profile)),
+      started(TargetProcess.spawn(new URL('./baseline.ts', import.meta.url), {})),
     ]);
 
     const rows: Partial<Record<ScenarioName, Row>> = {};
@@ -143,7 +151,9 @@ async function main(): Promise<number> {
       log(`${scenario.name}: baseline…`);
       const theirs = await measureScenario(scenario, baseline, options);
       rows[scenario.name] = row(ours, theirs);
-      log(`${scenario.name}: ${rows[scenario.name]?.rps} req/s vs ${rows[scenario.name]?.baseline_rps} (${rows[scenario.name]?.ok ? 'ok' : 'FLAGGED'})`);
+      log(
+        `${scenario.name}: ${rows[scenario.name]?.rps} req/s vs ${rows[scenario.name]?.baseline_rps} (${rows[scenario.name]?.ok ? 'ok' : 'FLAGGED'})`,
+      );
     }
 
     const [oursAfter, theirsAfter] = await Promise.all([gatehouse.stats(), baseline.stats()]);

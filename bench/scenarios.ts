@@ -39,6 +39,10 @@ function expect(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
 }
 
+// Clients address the issuer (http://localhost:PORT) while we connect to 127.0.0.1; endpoint URLs
+// in discovery are built from the Host header, so send the issuer's.
+const host = (server: ServerUnderTest) => new URL(server.issuer).host;
+
 // RFC 6749 §2.3.1: the id and secret are form-encoded before they are joined.
 const basicAuth = (server: ServerUnderTest) =>
   `Basic ${Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(server.clientSecret)}`).toString('base64')}`;
@@ -46,13 +50,21 @@ const basicAuth = (server: ServerUnderTest) =>
 const tokenRequest = (server: ServerUnderTest, body: ScenarioRequest['body']): ScenarioRequest => ({
   method: 'POST',
   path: '/token',
-  headers: { authorization: basicAuth(server), 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+  headers: {
+    host: host(server),
+    authorization: basicAuth(server),
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+  },
   body,
 });
 
 function jwtParts(token: unknown): { header: Record<string, unknown>; payload: Record<string, unknown> } {
   expect(typeof token === 'string' && token.split('.').length === 3, `expected a JWT, got ${String(token).slice(0, 40)}`);
-  const [header, payload] = token.split('.').map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
+  const [header, payload] = token
+    .split('.')
+    .slice(0, 2)
+    .map((part) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>);
   return { header, payload };
 }
 
@@ -80,7 +92,11 @@ function clientCredentials(name: ScenarioName, api: (typeof APIS)[keyof typeof A
 export const SCENARIOS: Scenario[] = [
   {
     name: 'discovery',
-    request: () => ({ method: 'GET', path: '/.well-known/openid-configuration', headers: { accept: 'application/json' } }),
+    request: (server) => ({
+      method: 'GET',
+      path: '/.well-known/openid-configuration',
+      headers: { host: host(server), accept: 'application/json' },
+    }),
     check(answer, server) {
       expect(answer.issuer === server.issuer, `issuer is ${String(answer.issuer)}`);
       expect(answer.token_endpoint === `${server.issuer}/token`, `token_endpoint is ${String(answer.token_endpoint)}`);
@@ -89,13 +105,16 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'jwks',
-    request: () => ({ method: 'GET', path: '/jwks', headers: { accept: 'application/json' } }),
+    request: (server) => ({ method: 'GET', path: '/jwks', headers: { host: host(server), accept: 'application/json' } }),
     check(answer) {
       const keys = answer.keys as Record<string, unknown>[];
       expect(Array.isArray(keys), 'no keys');
       const algs = keys.map((k) => k.alg).sort();
       expect(algs.join() === 'ES256,RS256', `key algorithms are ${algs.join()}, expected ES256,RS256`);
-      expect(keys.every((k) => k.d === undefined), 'a private key part is published');
+      expect(
+        keys.every((k) => k.d === undefined),
+        'a private key part is published',
+      );
     },
   },
   clientCredentials('client_credentials_opaque', APIS.opaque),
@@ -109,7 +128,10 @@ export const SCENARIOS: Scenario[] = [
     check(answer, server, sent) {
       expect(answer.token_type === 'Bearer', `token_type is ${String(answer.token_type)}`);
       expect(typeof answer.access_token === 'string', 'no access_token');
-      expect(typeof answer.refresh_token === 'string' && answer.refresh_token !== new URLSearchParams(sent).get('refresh_token'), 'the refresh token was not rotated');
+      expect(
+        typeof answer.refresh_token === 'string' && answer.refresh_token !== new URLSearchParams(sent).get('refresh_token'),
+        'the refresh token was not rotated',
+      );
       const { header, payload } = jwtParts(answer.id_token);
       expect(header.alg === 'RS256', `ID token alg is ${String(header.alg)}`);
       expect(payload.iss === server.issuer && payload.aud === CLIENT_ID, 'ID token iss/aud are wrong');

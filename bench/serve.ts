@@ -50,7 +50,13 @@ await serveTarget(async () => {
   const account = await createUser(db, { email: ACCOUNT_EMAIL, password: 'bench-password-1', emailVerified: true }, config.bcryptCost);
 
   return {
-    ready: { url: running.url, issuer: config.issuer, clientSecret: clientSecret as string, database: running.database.kind, rssAfterStart },
+    ready: {
+      url: running.url,
+      issuer: config.issuer,
+      clientSecret: clientSecret as string,
+      database: running.database.kind,
+      rssAfterStart,
+    },
     mintRefreshTokens: (count) => mintRefreshTokens(running.provider(), account.id, count),
     queries: () => queries,
     async close() {

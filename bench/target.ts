@@ -21,7 +21,10 @@ export interface Stats {
 }
 
 type Request = { id: number; type: 'mint'; count: number } | { id: number; type: 'stats' } | { type: 'stop' };
-type Reply = { id: number; type: 'minted'; tokens: string[] } | { id: number; type: 'stats'; stats: Stats } | { id: number; type: 'failed'; message: string };
+type Reply =
+  | { id: number; type: 'minted'; tokens: string[] }
+  | { id: number; type: 'stats'; stats: Stats }
+  | { id: number; type: 'failed'; message: string };
 
 /** What a server process offers the bench. */
 export interface Target {

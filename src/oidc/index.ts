@@ -1,6 +1,7 @@
 // The OpenID provider, assembled from feature modules (each returns a slice of oidc-provider's
 // configuration) so a new capability adds a module instead of editing one big file.
-import Provider, { errors, type Configuration, type interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Configuration, type interactionPolicy } from 'oidc-provider';
+import type Koa from 'koa';
 import type { ProviderDeps } from './deps.ts';
 import { UserFacingError } from '../http/errors.ts';
 import { knexAdapterFactory } from './adapter.ts';
@@ -58,7 +59,7 @@ function hideStoredSecretDigests(provider: Provider) {
 
 const MAX_REGISTRATION_BODY = 64 * 1024;
 
-async function presentDigestForSecret(provider: Provider, ctx: KoaContextWithOIDC) {
+async function presentDigestForSecret(provider: Provider, ctx: Koa.Context) {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req) {

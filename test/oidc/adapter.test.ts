@@ -197,8 +197,14 @@ describe('KnexAdapter: upsert and find', () => {
     await adapter('Session').upsert('sess-1', SAMPLES.Session, 1209600);
     const after = Date.now();
 
-    const rows: { model: string; grant_id: string | null; user_code: string | null; uid: string | null; expires_at: Date; consumed_at: Date | null }[] =
-      await db('oidc_payloads').select('model', 'grant_id', 'user_code', 'uid', 'expires_at', 'consumed_at').orderBy('model');
+    const rows: {
+      model: string;
+      grant_id: string | null;
+      user_code: string | null;
+      uid: string | null;
+      expires_at: Date;
+      consumed_at: Date | null;
+    }[] = await db('oidc_payloads').select('model', 'grant_id', 'user_code', 'uid', 'expires_at', 'consumed_at').orderBy('model');
     assert.deepEqual(
       rows.map(({ model, grant_id, user_code, uid, consumed_at }) => ({ model, grant_id, user_code, uid, consumed_at })),
       [
@@ -490,9 +496,11 @@ describe('Client model through knexAdapterFactory', () => {
 
     const row = await clientRow('web-app');
     assert.ok(row);
-    assert.ok(row.client_secret?.startsWith('sha256:'), `stored ${row.client_secret}`);
-    assert.notEqual(row.client_secret, basicClient.client_secret);
-    assert.ok(!row.client_secret.includes(basicClient.client_secret));
+    const stored = row.client_secret;
+    assert.ok(stored);
+    assert.ok(stored.startsWith('sha256:'), `stored ${stored}`);
+    assert.notEqual(stored, basicClient.client_secret);
+    assert.ok(!stored.includes(basicClient.client_secret));
     assert.equal(row.registered_by, 'dynamic_registration');
     assert.deepEqual(row.redirect_uris, basicClient.redirect_uris);
 
@@ -506,12 +514,12 @@ describe('Client model through knexAdapterFactory', () => {
     assert.deepEqual(found.response_types, basicClient.response_types);
     assert.equal(found.token_endpoint_auth_method, 'client_secret_basic');
     assert.equal(found.id_token_signed_response_alg, 'RS256');
-    assert.equal(found.client_secret, row.client_secret); // the digest, never the plain secret
+    assert.equal(found.client_secret, stored); // the digest, never the plain secret
 
-    assert.equal(matchesClientSecret(row.client_secret, basicClient.client_secret), true);
-    assert.equal(matchesClientSecret(row.client_secret, `${basicClient.client_secret}x`), false);
-    assert.equal(matchesClientSecret(row.client_secret, 'wrong-secret'), false);
-    assert.equal(matchesClientSecret(row.client_secret, row.client_secret), false); // the digest is not the secret
+    assert.equal(matchesClientSecret(stored, basicClient.client_secret), true);
+    assert.equal(matchesClientSecret(stored, `${basicClient.client_secret}x`), false);
+    assert.equal(matchesClientSecret(stored, 'wrong-secret'), false);
+    assert.equal(matchesClientSecret(stored, stored), false); // the digest is not the secret
     assert.equal(matchesClientSecret(undefined, basicClient.client_secret), false);
   });
 
@@ -542,9 +550,10 @@ describe('Client model through knexAdapterFactory', () => {
       token_endpoint_auth_method: 'client_secret_jwt',
     } as AdapterPayload);
 
-    const row = await clientRow('jwt-app');
-    assert.ok(row?.client_secret?.startsWith('enc:'), `stored ${row?.client_secret}`);
-    assert.ok(!row.client_secret.includes(secret));
+    const stored = (await clientRow('jwt-app'))?.client_secret;
+    assert.ok(stored);
+    assert.ok(stored.startsWith('enc:'), `stored ${stored}`);
+    assert.ok(!stored.includes(secret));
 
     const found = await clients.find('jwt-app');
     assert.equal(found?.client_secret, secret);
