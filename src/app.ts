@@ -4,7 +4,8 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
-import type { Db } from './db/index.ts';
+import type { Database } from './db/index.ts';
+import { createLoginThrottle } from './interactions/login/throttle.ts';
 import { requestId } from './http/requestId.ts';
 import { errorHandler } from './http/errors.ts';
 import { securityHeaders } from './http/securityHeaders.ts';
@@ -20,7 +21,8 @@ export interface ProviderSlot {
   current: Provider;
 }
 
-export function createApp(config: Config, db: Db, slot: ProviderSlot, cookieKeys: string[]): Koa {
+export function createApp(config: Config, database: Database, slot: ProviderSlot, cookieKeys: string[]): Koa {
+  const { db } = database;
   const app = new Koa({ proxy: config.trustProxy, keys: cookieKeys });
   app.use(requestId);
   app.use(errorHandler);
@@ -33,7 +35,7 @@ export function createApp(config: Config, db: Db, slot: ProviderSlot, cookieKeys
     ctx.type = 'html';
     ctx.body = await renderPage('home', { title: 'Gatehouse', issuer: config.issuer });
   });
-  const interactions = interactionRoutes({ config, db, provider: () => slot.current });
+  const interactions = interactionRoutes({ config, db, loginThrottle: createLoginThrottle(database), provider: () => slot.current });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
   app.use(providerMount(slot));

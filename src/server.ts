@@ -13,6 +13,7 @@ import { createProvider } from './oidc/index.ts';
 import { createApp, observeProvider, type ProviderSlot } from './app.ts';
 import { interactionPrompts, interactionUrl } from './interactions/index.ts';
 import { logger, setLogLevel } from './http/logger.ts';
+import { sweepRateLimits } from './interactions/login/throttle.ts';
 
 export interface RunningServer {
   url: string;
@@ -64,7 +65,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return provider;
   };
   const slot: ProviderSlot = { current: build(keys) };
-  const app = createApp(config, db, slot, keys.cookie);
+  const app = createApp(config, database, slot, keys.cookie);
 
   const reloadKeys = async () => {
     if ((await keysFingerprint(db)) === keys.fingerprint) return false;
@@ -124,7 +125,8 @@ async function sweep(database: Database) {
   try {
     const artefacts = await sweepExpired(database.db);
     const keys = await sweepExpiredKeys(database.db);
-    if (artefacts || keys) logger.info('swept expired rows', { artefacts, keys });
+    const counters = await sweepRateLimits(database);
+    if (artefacts || keys || counters) logger.info('swept expired rows', { artefacts, keys, counters });
   } catch (error) {
     logger.warn('sweep failed', { error: (error as Error).message });
   }

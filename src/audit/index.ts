@@ -12,6 +12,7 @@ export type AuditType =
   | 'keys.rotated'
   | 'login.succeeded'
   | 'login.failed'
+  | 'login.throttled'
   | 'consent.granted'
   | 'consent.denied'
   | 'grant.revoked'

@@ -7,10 +7,12 @@ import type Provider from 'oidc-provider';
 import type { interactionPolicy, InteractionResults } from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/index.ts';
+import type { LoginThrottle } from './login/throttle.ts';
 
 export interface InteractionDeps {
   config: Config;
   db: Db;
+  loginThrottle: LoginThrottle;
   /** The provider in service right now (it is rebuilt when keys rotate). */
   provider: () => Provider;
 }

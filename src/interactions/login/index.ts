@@ -8,7 +8,7 @@ import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { finishInteraction } from '../finish.ts';
 import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.ts';
-import { audit } from '../../audit/index.ts';
+import { audit, type AuditEvent, type AuditType } from '../../audit/index.ts';
 
 /** Sign-in strategies offered on the login screen, by form `method` value. */
 export const LOGIN_STRATEGIES: LoginStrategy[] = [passwordStrategy];
@@ -47,28 +47,35 @@ export const loginStep: InteractionStep = {
       const strategy = LOGIN_STRATEGIES.find((s) => s.id === (form.method ?? 'password'));
       const email = typeof form.email === 'string' ? form.email.slice(0, 254) : '';
       if (!strategy) return renderLogin(ctx, interaction, deps, { email, error: 'Choose a way to sign in.', status: 400 });
+      const event = (type: AuditType, extra: Partial<AuditEvent> = {}) =>
+        audit(deps.db, {
+          type,
+          clientId: String(interaction.params.client_id),
+          ip: ctx.ip,
+          requestId: ctx.state.requestId,
+          details: { method: strategy.id },
+          ...extra,
+        });
+
+      const wait = await deps.loginThrottle.retryAfter(email, ctx.ip);
+      if (wait > 0) {
+        await event('login.throttled');
+        ctx.set('Retry-After', String(wait));
+        const minutes = Math.ceil(wait / 60);
+        const error = `Too many sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+        return renderLogin(ctx, interaction, deps, { email, error, status: 429 });
+      }
       const outcome = await strategy.authenticate(ctx, form, deps);
-      const clientId = String(interaction.params.client_id);
       if (!outcome.ok) {
-        if (outcome.status === 401)
-          await audit(deps.db, {
-            type: 'login.failed',
-            clientId,
-            ip: ctx.ip,
-            requestId: ctx.state.requestId,
-            details: { method: strategy.id },
-          });
+        if (outcome.status === 401) {
+          await deps.loginThrottle.recordFailure(email, ctx.ip);
+          await event('login.failed');
+        }
         return renderLogin(ctx, interaction, deps, { email, error: outcome.message, status: outcome.status });
       }
+      await deps.loginThrottle.recordSuccess(email, ctx.ip);
       const { accountId, amr } = outcome.account;
-      await audit(deps.db, {
-        type: 'login.succeeded',
-        userId: accountId,
-        clientId,
-        ip: ctx.ip,
-        requestId: ctx.state.requestId,
-        details: { amr },
-      });
+      await event('login.succeeded', { userId: accountId, details: { method: strategy.id, amr } });
       await finishInteraction(ctx, deps, { login: { accountId, amr, remember: true } });
     });
   },
