@@ -16,7 +16,7 @@ async function main() {
     throw error;
   }
   const running = await startServer(config);
-  const admin = config.databaseUrl ? undefined : await startAdminSocket(config, running.database);
+  const admin = config.databaseUrl ? undefined : await startAdminSocket(config, running.database, () => running.reloadKeys());
 
   const discovery = `${config.issuer}/.well-known/openid-configuration`;
   logger.info('gatehouse started', { issuer: config.issuer, discovery, listening: running.url, database: running.database.kind });

@@ -86,6 +86,8 @@ export async function sweepExpired(db: Db, batchSize = 1000): Promise<number> {
     const deleted: number = await db('oidc_payloads')
       .whereIn(['model', 'id'], db('oidc_payloads').select('model', 'id').where('expires_at', '<=', db.fn.now()).limit(batchSize))
       .delete();
+    // A driver that answers something other than a row count would otherwise make this loop forever.
+    if (!Number.isInteger(deleted)) throw new TypeError(`sweepExpired: delete returned ${typeof deleted}, not a row count`);
     total += deleted;
     if (deleted < batchSize) return total;
   }
