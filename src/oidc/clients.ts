@@ -56,7 +56,8 @@ function needsPlainSecret(metadata: Record<string, unknown>): boolean {
     ([key, value]) =>
       typeof value === 'string' &&
       (((key.endsWith('_signed_response_alg') || key.endsWith('_signing_alg')) && value.startsWith('HS')) ||
-        ((key.endsWith('_encrypted_response_alg') || key.endsWith('_encryption_alg')) && (value === 'dir' || /^A\d+(GCM)?KW$/.test(value)))),
+        ((key.endsWith('_encrypted_response_alg') || key.endsWith('_encryption_alg')) &&
+          (value === 'dir' || /^A\d+(GCM)?KW$/.test(value)))),
   );
 }
 

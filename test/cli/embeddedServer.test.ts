@@ -123,11 +123,14 @@ describe('embedded database: npm start and the CLI side by side', () => {
   });
 
   it('rotates keys through the running server, which publishes the new keys at once', async () => {
-    const jwks = async () => ((await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const jwks = async () =>
+      ((await (await fetch(`http://127.0.0.1:${port}/jwks`)).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
     const before = await jwks();
     const rotated = await cli(env, ['keys', 'rotate', '--json']);
     assert.equal(rotated.code, 0, rotated.stderr);
-    const created = (JSON.parse(rotated.stdout) as { created: { kid: string; kind: string }[] }).created.filter((k) => k.kind === 'signing');
+    const created = (JSON.parse(rotated.stdout) as { created: { kid: string; kind: string }[] }).created.filter(
+      (k) => k.kind === 'signing',
+    );
     const after = await jwks();
     for (const { kid } of created) assert.ok(after.includes(kid), `new key ${kid} published`);
     for (const kid of before) assert.ok(after.includes(kid), `retired key ${kid} still published`);
