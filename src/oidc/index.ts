@@ -83,13 +83,19 @@ async function presentDigestForSecret(provider: Provider, ctx: Koa.Context) {
   (ctx.request as { body?: unknown }).body = body;
 }
 
-// The device-code and logout confirmation forms are posted by browsers. oidc-provider fails with
-// a 500 on a JSON body there, so anything but a form is refused up front.
+// The device-code and logout confirmation forms are posted by browsers. oidc-provider answers a
+// body it cannot parse there with a 500 (its session save fails while handling the parse error),
+// so what is not a small form is refused up front with a page that says why.
 const BROWSER_FORM_ROUTES = new Set(['/device', '/session/end/confirm']);
+const MAX_BROWSER_FORM_BYTES = 16 * 1024;
 function requireFormPostsOnBrowserEndpoints(provider: Provider) {
   provider.use(async (ctx, next) => {
-    if (ctx.method === 'POST' && BROWSER_FORM_ROUTES.has(ctx.path) && !ctx.is('application/x-www-form-urlencoded')) {
+    if (ctx.method !== 'POST' || !BROWSER_FORM_ROUTES.has(ctx.path)) return next();
+    if (!ctx.is('application/x-www-form-urlencoded')) {
       throw new UserFacingError(415, 'Unsupported content type', 'Send the form as application/x-www-form-urlencoded.');
+    }
+    if (ctx.request.length === undefined || ctx.request.length > MAX_BROWSER_FORM_BYTES) {
+      throw new UserFacingError(413, 'Request too large', 'What you sent is larger than we accept.');
     }
     await next();
   });

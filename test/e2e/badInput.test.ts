@@ -314,6 +314,34 @@ describe('bad input', () => {
       assert.equal(longPassword.status, 401);
     });
 
+    it('answers oversized bodies with 4xx everywhere, never 500', async () => {
+      const big = `a=${'x'.repeat(2_000_000)}`;
+      for (const path of ['/token', '/token/introspection', '/token/revocation', '/device/auth']) {
+        const response = await fetch(url(path), {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: big,
+        });
+        assert.equal(response.status, 400, path);
+        assert.deepEqual(await response.json(), { error: 'invalid_request', error_description: 'failed to parse the request body' }, path);
+      }
+      const registration = await fetch(url('/reg'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${INITIAL_ACCESS_TOKEN}` },
+        body: JSON.stringify({ redirect_uris: ['https://rp.example/cb'], client_name: 'x'.repeat(2_000_000) }),
+      });
+      assert.equal(registration.status, 400);
+      for (const path of ['/device', '/session/end/confirm']) {
+        const response = await fetch(url(path), {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+          body: big,
+        });
+        assert.equal(response.status, 413, path);
+        assert.match(await response.text(), /Request too large/, path);
+      }
+    });
+
     it('shows the expired-session page for an unknown interaction', async () => {
       const response = await fetch(url('/interaction/does-not-exist'), { headers: { accept: 'text/html' } });
       assert.equal(response.status, 400);
