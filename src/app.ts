@@ -23,7 +23,9 @@ export interface ProviderSlot {
 
 export function createApp(config: Config, database: Database, slot: ProviderSlot, cookieKeys: string[]): Koa {
   const { db } = database;
-  const app = new Koa({ proxy: config.trustProxy, keys: cookieKeys });
+  // Only the entries our own proxies appended to X-Forwarded-For are trusted; whatever a client
+  // wrote in front of them is not (it would otherwise pick its own IP for throttling and audit).
+  const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustProxyHops, keys: cookieKeys });
   app.use(requestId);
   app.use(errorHandler);
   app.use(securityHeaders({ hsts: config.env === 'production' }));

@@ -34,6 +34,7 @@ const envSchema = z
       .optional(),
     BCRYPT_COST: integer('BCRYPT_COST', 4, 15).default(12),
     TRUST_PROXY: z.enum(['true', 'false'], { message: 'TRUST_PROXY must be true or false' }).default('false'),
+    TRUST_PROXY_HOPS: integer('TRUST_PROXY_HOPS', 1, 10).default(1),
     SWEEP_INTERVAL_SECONDS: integer('SWEEP_INTERVAL_SECONDS', 1, 86400).default(300),
   })
   .superRefine((env, ctx) => {
@@ -43,6 +44,15 @@ const envSchema = z
     }
     if (!env.ISSUER?.startsWith('https://')) {
       ctx.addIssue({ code: 'custom', path: ['ISSUER'], message: 'ISSUER must be an https URL in production' });
+    }
+    // Gatehouse speaks plain HTTP; in production a TLS-terminating proxy sits in front, and only
+    // by trusting its X-Forwarded-* headers are cookies marked Secure and client IPs right.
+    if (env.TRUST_PROXY !== 'true') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['TRUST_PROXY'],
+        message: 'TRUST_PROXY must be true in production (Gatehouse runs behind a TLS-terminating proxy)',
+      });
     }
   });
 
@@ -59,6 +69,8 @@ export interface Config {
   smtpUrl: string | undefined;
   bcryptCost: number;
   trustProxy: boolean;
+  /** How many proxies append to X-Forwarded-For; the client IP is that many entries from the right. */
+  trustProxyHops: number;
   sweepIntervalSeconds: number;
 }
 
@@ -94,6 +106,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl: env.SMTP_URL,
     bcryptCost: env.BCRYPT_COST,
     trustProxy: env.TRUST_PROXY === 'true',
+    trustProxyHops: env.TRUST_PROXY_HOPS,
     sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
   };
 }

@@ -12,7 +12,7 @@ describe('security headers', () => {
 
   before(async () => {
     database = await createTestDatabase();
-    production = await startTestServer(database, { NODE_ENV: 'production', ISSUER: 'https://id.example.test' });
+    production = await startTestServer(database, { NODE_ENV: 'production', ISSUER: 'https://id.example.test', TRUST_PROXY: 'true' });
     development = await startTestServer(database);
   });
 

@@ -50,6 +50,7 @@ describe('configuration', () => {
       SMTP_URL: 'smtp://mail:25',
       BCRYPT_COST: '10',
       TRUST_PROXY: 'true',
+      TRUST_PROXY_HOPS: '2',
       NODE_ENV: 'production',
     });
     assert.equal(config.port, 8080);
@@ -57,6 +58,7 @@ describe('configuration', () => {
     assert.equal(config.databaseUrl, 'postgres://u@db/gh');
     assert.equal(config.bcryptCost, 10);
     assert.equal(config.trustProxy, true);
+    assert.equal(config.trustProxyHops, 2);
   });
 
   it('lists every bad setting in one message', () => {
@@ -85,8 +87,15 @@ describe('configuration', () => {
     assert.deepEqual(problems({ NODE_ENV: 'production', ISSUER: 'http://id.example.com' }), [
       'SECRET_KEY: SECRET_KEY is required in production',
       'ISSUER: ISSUER must be an https URL in production',
+      'TRUST_PROXY: TRUST_PROXY must be true in production (Gatehouse runs behind a TLS-terminating proxy)',
     ]);
-    assert.deepEqual(problems({ NODE_ENV: 'production', SECRET_KEY: SECRET }), ['ISSUER: ISSUER must be an https URL in production']);
+    assert.deepEqual(problems({ NODE_ENV: 'production', SECRET_KEY: SECRET, TRUST_PROXY: 'true' }), [
+      'ISSUER: ISSUER must be an https URL in production',
+    ]);
+    assert.equal(
+      loadConfig({ NODE_ENV: 'production', SECRET_KEY: SECRET, TRUST_PROXY: 'true', ISSUER: 'https://id.example.com' }).trustProxyHops,
+      1,
+    );
   });
 
   it('treats an empty variable as unset', () => {

@@ -57,23 +57,20 @@ export const loginStep: InteractionStep = {
           ...extra,
         });
 
-      const wait = await deps.loginThrottle.retryAfter(email, ctx.ip);
-      if (wait > 0) {
+      const decision = await deps.loginThrottle.attempt(email, ctx.ip);
+      if (!decision.allowed) {
         await event('login.throttled');
-        ctx.set('Retry-After', String(wait));
-        const minutes = Math.ceil(wait / 60);
+        ctx.set('Retry-After', String(decision.retryAfterSeconds));
+        const minutes = Math.ceil(decision.retryAfterSeconds / 60);
         const error = `Too many sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
         return renderLogin(ctx, interaction, deps, { email, error, status: 429 });
       }
       const outcome = await strategy.authenticate(ctx, form, deps);
       if (!outcome.ok) {
-        if (outcome.status === 401) {
-          await deps.loginThrottle.recordFailure(email, ctx.ip);
-          await event('login.failed');
-        }
+        if (outcome.status === 401) await event('login.failed');
         return renderLogin(ctx, interaction, deps, { email, error: outcome.message, status: outcome.status });
       }
-      await deps.loginThrottle.recordSuccess(email, ctx.ip);
+      await deps.loginThrottle.succeeded(email, ctx.ip);
       const { accountId, amr } = outcome.account;
       await event('login.succeeded', { userId: accountId, details: { method: strategy.id, amr } });
       await finishInteraction(ctx, deps, { login: { accountId, amr, remember: true } });

@@ -1,7 +1,8 @@
-// Sign-in throttling (OWASP: limit consecutive failures per account and per source). Failures
+// Sign-in throttling (OWASP: limit consecutive failures per account and per source). Attempts
 // count per typed email + IP (5 in 15 minutes, then a 15-minute block) and per IP (100 a day).
-// The check runs before the password is verified and does not depend on whether the email
-// exists, so it neither reveals accounts nor lets a blocked guesser learn anything.
+// The point is taken before the password is checked, atomically in the store, so parallel
+// guesses cannot slip past the limit; a success gives it back. Whether the email exists plays no
+// part, so the limit reveals nothing about accounts.
 // Counters live in PostgreSQL (shared by every instance) on a server, and in memory on the
 // embedded database, which only one process may open anyway.
 import { createHash } from 'node:crypto';
@@ -11,11 +12,13 @@ import type { Database } from '../../db/index.ts';
 const PER_ACCOUNT = { points: 5, duration: 15 * 60, blockDuration: 15 * 60 };
 const PER_IP = { points: 100, duration: 24 * 3600, blockDuration: 24 * 3600 };
 
+export type ThrottleDecision = { allowed: true } | { allowed: false; retryAfterSeconds: number };
+
 export interface LoginThrottle {
-  /** Seconds to wait when this attempt must be refused, else 0. */
-  retryAfter(email: string, ip: string): Promise<number>;
-  recordFailure(email: string, ip: string): Promise<void>;
-  recordSuccess(email: string, ip: string): Promise<void>;
+  /** Takes one attempt from the budgets of this email + IP and of this IP. */
+  attempt(email: string, ip: string): Promise<ThrottleDecision>;
+  /** The attempt succeeded: forget this email + IP's failures and give the IP its point back. */
+  succeeded(email: string, ip: string): Promise<void>;
 }
 
 const digest = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex');
@@ -33,6 +36,17 @@ function limiter(database: Database, prefix: string, options: typeof PER_ACCOUNT
   });
 }
 
+/** Resolves to the wait in seconds when the limiter refused, or 0 when the point was taken. */
+async function take(l: RateLimiterAbstract, key: string): Promise<number> {
+  try {
+    await l.consume(key);
+    return 0;
+  } catch (refusal) {
+    if (!(refusal instanceof RateLimiterRes)) throw refusal;
+    return Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
+  }
+}
+
 export function createLoginThrottle(database: Database): LoginThrottle {
   const perAccount = limiter(database, 'login_account', PER_ACCOUNT);
   const perIp = limiter(database, 'login_ip', PER_IP);
@@ -40,28 +54,13 @@ export function createLoginThrottle(database: Database): LoginThrottle {
   const ipKey = (ip: string) => digest(ip);
 
   return {
-    async retryAfter(email, ip) {
-      const [account, source] = await Promise.all([perAccount.get(accountKey(email, ip)), perIp.get(ipKey(ip))]);
-      const blocked = [
-        [account, PER_ACCOUNT.points],
-        [source, PER_IP.points],
-      ] as const;
-      const waits = blocked
-        .filter(([res, points]) => res && res.consumedPoints >= points)
-        .map(([res]) => Math.ceil((res as RateLimiterRes).msBeforeNext / 1000));
-      return waits.length ? Math.max(1, ...waits) : 0;
+    async attempt(email, ip) {
+      const waits = await Promise.all([take(perAccount, accountKey(email, ip)), take(perIp, ipKey(ip))]);
+      const wait = Math.max(...waits);
+      return wait > 0 ? { allowed: false, retryAfterSeconds: wait } : { allowed: true };
     },
-    async recordFailure(email, ip) {
-      // consume() rejects with a RateLimiterRes once the limit is passed (and starts the block);
-      // that is the expected outcome here, not an error.
-      const count = (l: RateLimiterAbstract, key: string) =>
-        l.consume(key).catch((error: unknown) => {
-          if (!(error instanceof RateLimiterRes)) throw error;
-        });
-      await Promise.all([count(perAccount, accountKey(email, ip)), count(perIp, ipKey(ip))]);
-    },
-    async recordSuccess(email, ip) {
-      await perAccount.delete(accountKey(email, ip));
+    async succeeded(email, ip) {
+      await Promise.all([perAccount.delete(accountKey(email, ip)), perIp.reward(ipKey(ip), 1)]);
     },
   };
 }
