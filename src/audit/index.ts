@@ -9,6 +9,8 @@ export type AuditType =
   | 'client.deleted'
   | 'api.created'
   | 'api.deleted'
+  | 'api.access_granted'
+  | 'api.access_revoked'
   | 'keys.rotated'
   | 'login.succeeded'
   | 'login.failed'

@@ -16,6 +16,11 @@ import {
   listResourceServers,
   longestJwtLifetime,
   ResourceServerExistsError,
+  UnknownScopeError,
+  UnknownClientOrApiError,
+  grantApiAccess,
+  revokeApiAccess,
+  listApiAccess,
 } from '../oidc/resourceServers.ts';
 import { audit } from '../audit/index.ts';
 
@@ -51,7 +56,9 @@ async function withValidation<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     if (error instanceof ZodError) throw new CommandError('Invalid input', zodProblems(error));
-    if (error instanceof EmailTakenError || error instanceof ResourceServerExistsError) throw new CommandError(error.message);
+    if ([EmailTakenError, ResourceServerExistsError, UnknownScopeError, UnknownClientOrApiError].some((type) => error instanceof type)) {
+      throw new CommandError((error as Error).message);
+    }
     throw error;
   }
 }
@@ -287,13 +294,46 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'apis show',
-    summary: 'Show one API',
+    summary: 'Show one API and the clients allowed machine-to-machine access to it',
     usage: 'apis show IDENTIFIER',
     positionals: ['IDENTIFIER'],
     async run(ctx, _values, [identifier]) {
       const api = await findResourceServer(ctx.database.db, identifier);
       if (!api) throw new CommandError(`No API ${identifier}`);
-      return api;
+      const access = await listApiAccess(ctx.database.db, identifier);
+      return { ...api, clients: access.map((a) => ({ client_id: a.client_id, scopes: a.scopes ?? 'all' })) };
+    },
+  },
+  {
+    name: 'apis grant',
+    summary: 'Allow a client to get client-credentials tokens for an API (all its scopes, or those named)',
+    usage: 'apis grant --api IDENTIFIER --client CLIENT_ID [--scope S ...]',
+    options: { api: { type: 'string' }, client: { type: 'string' }, scope: { type: 'string', multiple: true } },
+    async run(ctx, values) {
+      const scopes = list(values.scope);
+      const access = await withValidation(() =>
+        grantApiAccess(ctx.database.db, required(values, 'client'), required(values, 'api'), scopes.length ? scopes : null),
+      );
+      await audit(ctx.database.db, {
+        type: 'api.access_granted',
+        clientId: access.client_id,
+        details: { resource: access.resource, scopes: access.scopes },
+      });
+      return { ...access, scopes: access.scopes ?? 'all' };
+    },
+  },
+  {
+    name: 'apis revoke',
+    summary: "Withdraw a client's machine-to-machine access to an API",
+    usage: 'apis revoke --api IDENTIFIER --client CLIENT_ID',
+    options: { api: { type: 'string' }, client: { type: 'string' } },
+    async run(ctx, values) {
+      const clientId = required(values, 'client');
+      const resource = required(values, 'api');
+      if (!(await revokeApiAccess(ctx.database.db, clientId, resource)))
+        throw new CommandError(`Client ${clientId} has no access to ${resource}`);
+      await audit(ctx.database.db, { type: 'api.access_revoked', clientId, details: { resource } });
+      return { revoked: { client_id: clientId, resource } };
     },
   },
   {

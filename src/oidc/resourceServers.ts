@@ -69,3 +69,52 @@ export async function longestJwtLifetime(db: Db, idTokenTtl: number): Promise<nu
   const row = await db('resource_servers').where('access_token_format', 'jwt').max('access_token_ttl as ttl').first();
   return Math.max(idTokenTtl, Number(row?.ttl ?? 0));
 }
+
+export interface ClientApiAccess {
+  client_id: string;
+  resource: string;
+  /** null: every scope the API defines. */
+  scopes: string[] | null;
+  created_at: Date;
+}
+
+export class UnknownClientOrApiError extends Error {
+  constructor(clientId: string, resource: string) {
+    super(`No client ${clientId} or no API ${resource}`);
+    this.name = 'UnknownClientOrApiError';
+  }
+}
+
+/** Allows a client to get client-credentials tokens for an API (all its scopes, or only some). */
+export async function grantApiAccess(db: Db, clientId: string, resource: string, scopes: string[] | null): Promise<ClientApiAccess> {
+  const api = await findResourceServer(db, resource);
+  const unknown = scopes?.filter((s) => !api?.scopes.includes(s)) ?? [];
+  if (api && unknown.length) throw new UnknownScopeError(resource, unknown);
+  try {
+    const [row] = await db('client_api_access')
+      .insert({ client_id: clientId, resource, scopes: scopes ? JSON.stringify(scopes) : null })
+      .onConflict(['client_id', 'resource'])
+      .merge(['scopes'])
+      .returning('*');
+    return row as ClientApiAccess;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23503') throw new UnknownClientOrApiError(clientId, resource);
+    throw error;
+  }
+}
+
+export class UnknownScopeError extends Error {
+  constructor(resource: string, scopes: string[]) {
+    super(`The API ${resource} does not define the scope${scopes.length > 1 ? 's' : ''} ${scopes.join(', ')}`);
+    this.name = 'UnknownScopeError';
+  }
+}
+
+export const revokeApiAccess = async (db: Db, clientId: string, resource: string) =>
+  (await db('client_api_access').where({ client_id: clientId, resource }).delete()) > 0;
+
+export const findApiAccess = (db: Db, clientId: string, resource: string) =>
+  db<ClientApiAccess>('client_api_access').where({ client_id: clientId, resource }).first();
+
+export const listApiAccess = (db: Db, resource: string) =>
+  db<ClientApiAccess>('client_api_access').where({ resource }).orderBy('created_at');

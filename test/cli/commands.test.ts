@@ -214,6 +214,40 @@ describe('gatehouse CLI commands', () => {
       assert.match(bad.stderr, /identifier: identifier must be an absolute URI/);
       assert.match(bad.stderr, /accessTokenFormat: /);
       assert.match(bad.stderr, /accessTokenTtl: /);
+      const worker = await json('clients', 'create', '--name', 'API worker', '--grant-type', 'client_credentials');
+      const granted = await json(
+        'apis',
+        'grant',
+        '--api',
+        'https://api.example',
+        '--client',
+        worker.client_id as string,
+        '--scope',
+        'read',
+      );
+      assert.deepEqual(granted.scopes, ['read']);
+      assert.deepEqual((await json('apis', 'show', 'https://api.example')).clients, [{ client_id: worker.client_id, scopes: ['read'] }]);
+      assert.deepEqual((await json('apis', 'grant', '--api', 'https://api.example', '--client', worker.client_id as string)).scopes, 'all');
+      const badScope = await run(
+        'apis',
+        'grant',
+        '--api',
+        'https://api.example',
+        '--client',
+        worker.client_id as string,
+        '--scope',
+        'delete',
+      );
+      assert.equal(badScope.stderr, 'The API https://api.example does not define the scope delete\n');
+      const badClient = await run('apis', 'grant', '--api', 'https://api.example', '--client', 'nobody');
+      assert.equal(badClient.stderr, 'No client nobody or no API https://api.example\n');
+      assert.deepEqual(await json('apis', 'revoke', '--api', 'https://api.example', '--client', worker.client_id as string), {
+        revoked: { client_id: worker.client_id, resource: 'https://api.example' },
+      });
+      assert.match(
+        (await run('apis', 'revoke', '--api', 'https://api.example', '--client', worker.client_id as string)).stderr,
+        /has no access/,
+      );
       assert.deepEqual(await json('apis', 'delete', 'https://api.example'), { deleted: 'https://api.example' });
     });
   });

@@ -9,13 +9,14 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { discover } from '../helpers/relyingParty.ts';
-import { createResourceServer } from '../../src/oidc/resourceServers.ts';
+import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
 import { commandContext } from '../../src/cli/context.ts';
 import { runCommand } from '../../src/cli/run.ts';
 
 const ES_API = 'https://orders.api.test';
 const RS_API = 'https://billing.api.test';
 const OPAQUE_API = 'https://legacy.api.test';
+const ADMIN_API = 'https://admin.api.test';
 
 describe('client credentials with resource indicators', () => {
   let database: TestDatabase;
@@ -43,6 +44,8 @@ describe('client credentials with resource indicators', () => {
     });
     clientId = registered.client_id;
     config = await discover(server.issuer, clientId, registered.client_secret);
+    for (const api of [ES_API, RS_API, OPAQUE_API]) await grantApiAccess(database.db, clientId, api, null);
+    await createResourceServer(database.db, { identifier: ADMIN_API, name: 'Admin', scopes: ['admin'] });
   });
 
   after(async () => {
@@ -88,6 +91,31 @@ describe('client credentials with resource indicators', () => {
       client.clientCredentialsGrant(config, { resource: 'https://unknown.api.test', scope: 'x' }),
       (e: client.ResponseBodyError) => e.error === 'invalid_target',
     );
+  });
+
+  it('refuses an API the client was not granted access to', async () => {
+    await assert.rejects(
+      client.clientCredentialsGrant(config, { resource: ADMIN_API, scope: 'admin' }),
+      (e: client.ResponseBodyError) =>
+        e.error === 'invalid_target' && e.error_description === `client is not allowed to access ${ADMIN_API}`,
+    );
+  });
+
+  it('issues only the scopes granted to the client', async () => {
+    const limited = await createClient(database, server.config, {
+      name: 'Reader',
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      postLogoutRedirectUris: [],
+    });
+    await grantApiAccess(database.db, limited.client_id, ES_API, ['orders:read']);
+    const reader = await discover(server.issuer, limited.client_id, limited.client_secret);
+    const tokens = await client.clientCredentialsGrant(reader, { resource: ES_API, scope: 'orders:read orders:write' });
+    const { payload } = await verify(tokens.access_token, ES_API);
+    assert.equal(payload.scope, 'orders:read');
+    const ungranted = await client.clientCredentialsGrant(reader, { resource: ES_API, scope: 'orders:write' });
+    // RFC 6749 3.3: the server may issue a narrower scope than requested; here, none.
+    assert.equal((await verify(ungranted.access_token, ES_API)).payload.scope, undefined);
   });
 
   it('drops scopes the API does not define', async () => {

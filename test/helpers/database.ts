@@ -50,5 +50,5 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 
 /** Empties every table but the migration bookkeeping, between tests that share a database. */
 export async function truncateAll(database: Database): Promise<void> {
-  await database.db.raw('truncate oidc_payloads, clients, resource_servers, keys, users, audit_events, rate_limits');
+  await database.db.raw('truncate oidc_payloads, client_api_access, clients, resource_servers, keys, users, audit_events, rate_limits');
 }

@@ -1,9 +1,14 @@
 // Resource indicators (RFC 8707): tokens for registered APIs. Unknown resources are refused with
 // invalid_target; the token format and signing algorithm come from the API's registration.
+// Machine-to-machine tokens (client credentials) need the client to have been granted access to
+// the API (`gatehouse apis grant`) and carry only the granted scopes; tokens a user obtains for
+// a client through consent are bound by that consent instead.
 import { errors } from 'oidc-provider';
-import type { Configuration, ResourceServer } from 'oidc-provider';
+import type { Configuration, KoaContextWithOIDC, ResourceServer } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
-import { findResourceServer } from '../resourceServers.ts';
+import { findApiAccess, findResourceServer } from '../resourceServers.ts';
+
+const isClientCredentials = (ctx: KoaContextWithOIDC) => ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === 'client_credentials';
 
 export function resourceIndicators({ db }: ProviderDeps): Configuration {
   return {
@@ -13,12 +18,18 @@ export function resourceIndicators({ db }: ProviderDeps): Configuration {
         // Without a resource parameter, tokens are for the userinfo endpoint only.
         defaultResource: async (_ctx, _client, oneOf) => oneOf ?? undefined,
         useGrantedResource: async () => true,
-        async getResourceServerInfo(_ctx, resourceIndicator) {
+        async getResourceServerInfo(ctx, resourceIndicator, client) {
           const api = await findResourceServer(db, resourceIndicator);
           if (!api) throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+          let scopes = api.scopes;
+          if (isClientCredentials(ctx)) {
+            const access = await findApiAccess(db, client.clientId, api.identifier);
+            if (!access) throw new errors.InvalidTarget(`client is not allowed to access ${resourceIndicator}`);
+            if (access.scopes) scopes = scopes.filter((s) => access.scopes?.includes(s));
+          }
           const info = {
             audience: api.identifier,
-            scope: api.scopes.join(' '),
+            scope: scopes.join(' '),
             accessTokenTTL: api.access_token_ttl,
             accessTokenFormat: api.access_token_format,
             ...(api.access_token_format === 'jwt' ? { jwt: { sign: { alg: api.signing_alg } } } : {}),
