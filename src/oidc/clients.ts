@@ -50,7 +50,7 @@ export interface ClientStore {
 }
 
 // Only symmetric uses of the secret need it back; everything else compares.
-function needsPlainSecret(metadata: Record<string, unknown>): boolean {
+export function needsPlainSecret(metadata: Record<string, unknown>): boolean {
   if (metadata.token_endpoint_auth_method === 'client_secret_jwt') return true;
   return Object.entries(metadata).some(
     ([key, value]) =>

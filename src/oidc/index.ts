@@ -1,11 +1,11 @@
 // The OpenID provider, assembled from feature modules (each returns a slice of oidc-provider's
 // configuration) so a new capability adds a module instead of editing one big file.
-import Provider, { errors, type Configuration, type interactionPolicy } from 'oidc-provider';
-import type Koa from 'koa';
+import Provider, { type Configuration, type interactionPolicy } from 'oidc-provider';
 import type { ProviderDeps } from './deps.ts';
 import { UserFacingError } from '../http/errors.ts';
 import { knexAdapterFactory } from './adapter.ts';
-import { HASHED_SECRET_PREFIX, matchesClientSecret } from './clients.ts';
+import { matchesClientSecret } from './clients.ts';
+import { protectStoredSecretDigests } from './registrationSecrets.ts';
 import { core } from './features/core.ts';
 import { registration } from './features/registration.ts';
 import { tokens } from './features/tokens.ts';
@@ -38,49 +38,9 @@ export function createProvider(deps: ProviderDeps, options: ProviderOptions): Pr
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, presented: string) {
     return matchesClientSecret(this.clientSecret, presented);
   };
-  hideStoredSecretDigests(provider);
+  protectStoredSecretDigests(provider);
   requireFormPostsOnBrowserEndpoints(provider);
   return provider;
-}
-
-// RFC 7592 reads return client metadata; a stored digest is not the secret, so leave it out.
-// An update (PUT) may carry the client's secret, which oidc-provider compares with what we
-// stored, the digest: when the presented secret matches the digest, hand it the digest instead.
-function hideStoredSecretDigests(provider: Provider) {
-  provider.use(async (ctx, next) => {
-    if (ctx.method === 'PUT' && ctx.path.startsWith('/reg/') && ctx.is('application/json')) await presentDigestForSecret(provider, ctx);
-    await next();
-    const body = ctx.body as { client_secret?: unknown } | undefined;
-    if (ctx.oidc?.route === 'client' && typeof body?.client_secret === 'string' && body.client_secret.startsWith(HASHED_SECRET_PREFIX)) {
-      delete body.client_secret;
-    }
-  });
-}
-
-const MAX_REGISTRATION_BODY = 64 * 1024;
-
-async function presentDigestForSecret(provider: Provider, ctx: Koa.Context) {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_REGISTRATION_BODY) throw new errors.InvalidRequest('request entity too large');
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks).toString('utf8');
-  let body: Record<string, unknown>;
-  try {
-    body = JSON.parse(raw);
-  } catch {
-    throw new errors.InvalidRequest('failed to parse the request body');
-  }
-  if (body && typeof body === 'object' && typeof body.client_secret === 'string' && typeof body.client_id === 'string') {
-    const client = await provider.Client.find(body.client_id);
-    const stored = client?.clientSecret;
-    if (stored?.startsWith(HASHED_SECRET_PREFIX) && matchesClientSecret(stored, body.client_secret)) body.client_secret = stored;
-  }
-  // oidc-provider reads an already consumed body from here.
-  (ctx.request as { body?: unknown }).body = body;
 }
 
 // The device-code and logout confirmation forms are posted by browsers. oidc-provider answers a

@@ -85,6 +85,7 @@ describe('client registration management (RFC 7592)', () => {
     assert.equal(response.status, 200, await response.clone().text());
     const updated = (await response.json()) as Registration;
     assert.equal(updated.client_name, 'Managed, renamed');
+    assert.equal(updated.client_secret, undefined, 'the stored digest is not handed out as the secret');
     assert.notEqual(updated.registration_access_token, registration.registration_access_token);
     registration = { ...registration, registration_access_token: updated.registration_access_token };
     const row = await database.db('clients').where('client_id', registration.client_id).first();
@@ -104,6 +105,29 @@ describe('client registration management (RFC 7592)', () => {
       error: 'invalid_request',
       error_description: "provided client_secret does not match the authenticated client's one",
     });
+  });
+
+  it('refuses to switch the client to a symmetric use of its secret, which only exists as a digest', async () => {
+    const response = await manage('PUT', {
+      client_id: registration.client_id,
+      redirect_uris: ['https://rp.example/cb'],
+      grant_types: ['authorization_code', 'client_credentials'],
+      token_endpoint_auth_method: 'client_secret_jwt',
+    });
+    assert.equal(response.status, 400);
+    assert.equal(((await response.json()) as { error: string }).error, 'invalid_client_metadata');
+    const row = await database.db('clients').where('client_id', registration.client_id).first();
+    assert.equal(row.token_endpoint_auth_method, 'client_secret_basic');
+  });
+
+  it('answers a malformed update body with the RFC 6749 error', async () => {
+    const response = await fetch(registration.registration_client_uri, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${registration.registration_access_token}`, 'content-type': 'application/json' },
+      body: '{"client_id":',
+    });
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), { error: 'invalid_request', error_description: 'failed to parse the request body' });
   });
 
   it('deletes the registration, after which the client cannot authenticate', async () => {
