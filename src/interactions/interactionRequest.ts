@@ -4,6 +4,7 @@ import type { Context, Next } from 'koa';
 import bodyParser from 'koa-bodyparser';
 import type { InteractionDeps, InteractionDetails } from './types.ts';
 import { UserFacingError } from '../http/errors.ts';
+import { containsNul } from '../db/text.ts';
 
 export async function loadInteraction(ctx: Context, deps: InteractionDeps): Promise<InteractionDetails> {
   // Throws SessionNotFound when the interaction cookie is missing, expired or for another uid.
@@ -31,5 +32,10 @@ export async function formBody(ctx: Context, next: Next) {
   if (!ctx.is('application/x-www-form-urlencoded')) {
     throw Object.assign(new Error('unsupported content type'), { status: 415 });
   }
-  await parseForm(ctx, next);
+  await parseForm(ctx, async () => {
+    if (containsNul(ctx.request.body)) {
+      throw new UserFacingError(400, 'Bad request', 'The form contains characters we do not accept.');
+    }
+    await next();
+  });
 }

@@ -1,7 +1,8 @@
 // KnexAdapter: oidc-provider's persistence for every model, on PostgreSQL (server or PGlite).
 // Artefacts share one table keyed by (model, id); clients have their own table (see clients.ts).
 // An expired row is never returned, even before the sweeper has deleted it.
-import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { containsNul } from '../db/text.ts';
 import type { Db } from '../db/index.ts';
 import type { ClientStore } from './clients.ts';
 
@@ -34,6 +35,8 @@ export class KnexAdapter implements Adapter {
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+    // Request parameters end up in payloads (state, nonce, …); a NUL among them is bad input.
+    if (containsNul(payload) || containsNul(id)) throw new errors.InvalidRequest('request contains a NUL character');
     const row = {
       model: this.model,
       id,
@@ -46,15 +49,19 @@ export class KnexAdapter implements Adapter {
     await this.db('oidc_payloads').insert(row).onConflict(['model', 'id']).merge(['payload', 'grant_id', 'user_code', 'uid', 'expires_at']);
   }
 
+  // Lookups by a value the client sent: one with a NUL cannot exist, so nothing is found.
   async find(id: string): Promise<AdapterPayload | undefined> {
+    if (containsNul(id)) return undefined;
     return KnexAdapter.toPayload(await this.live().andWhere('id', id).first('payload', 'consumed_at'));
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+    if (containsNul(userCode)) return undefined;
     return KnexAdapter.toPayload(await this.live().andWhere('user_code', userCode).first('payload', 'consumed_at'));
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+    if (containsNul(uid)) return undefined;
     return KnexAdapter.toPayload(await this.live().andWhere('uid', uid).first('payload', 'consumed_at'));
   }
 

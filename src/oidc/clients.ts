@@ -3,7 +3,8 @@
 // SHA-256 digests (they are 256-bit random values, so a fast digest is enough); secrets the
 // protocol needs back in plain form (client_secret_jwt, HS* algorithms, symmetric encryption)
 // are encrypted with SECRET_KEY.
-import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
+import { containsNul } from '../db/text.ts';
 import type { Db } from '../db/index.ts';
 import { sha256, constantTimeEqual, type SecretBox } from '../secrets/secretBox.ts';
 
@@ -130,10 +131,12 @@ export function createClientStore(db: Db, box?: SecretBox): ClientStore {
 
   const adapter: Adapter = {
     async find(id) {
+      if (containsNul(id)) return undefined;
       const row = await db<ClientRow>('clients').where('client_id', id).first();
       return row ? rowToMetadata(row, secretBox()) : undefined;
     },
     async upsert(id, payload) {
+      if (containsNul(payload)) throw new errors.InvalidClientMetadata('client metadata contains a NUL character');
       await save({ ...(payload as ClientMetadata), client_id: id }, 'dynamic_registration');
     },
     async destroy(id) {

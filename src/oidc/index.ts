@@ -57,7 +57,16 @@ function requireFormPostsOnBrowserEndpoints(provider: Provider) {
     if (ctx.request.length === undefined || ctx.request.length > MAX_BROWSER_FORM_BYTES) {
       throw new UserFacingError(413, 'Request too large', 'What you sent is larger than we accept.');
     }
-    await next();
+    try {
+      await next();
+    } catch (error) {
+      // A post without the browser session it belongs to (expired, or never there) fails the
+      // anti-CSRF check, and oidc-provider's session save then throws this in its place.
+      if (error instanceof TypeError && /persist can only be called on previously persisted/.test(error.message)) {
+        throw new UserFacingError(400, 'This form has expired', 'Your session was not found or has expired. Start again on your device.');
+      }
+      throw error;
+    }
   });
 }
 

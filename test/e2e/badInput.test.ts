@@ -342,10 +342,73 @@ describe('bad input', () => {
       }
     });
 
+    it('answers a device-code form posted without its browser session with the expired page', async () => {
+      const response = await fetch(url('/device'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+        body: 'user_code=BCDF-GHJK&xsrf=forged',
+      });
+      assert.equal(response.status, 400);
+      assert.match(await response.text(), /This form has expired/);
+    });
+
     it('shows the expired-session page for an unknown interaction', async () => {
       const response = await fetch(url('/interaction/does-not-exist'), { headers: { accept: 'text/html' } });
       assert.equal(response.status, 400);
       assert.match(await response.text(), /This sign-in has expired/);
+    });
+  });
+
+  describe('NUL characters, which PostgreSQL cannot store', () => {
+    it('treats them as unknown or invalid on every endpoint, never a 500', async () => {
+      const authorize = await fetch(
+        url(`/auth?client_id=a%00b&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(RP_REDIRECT)}`),
+        {
+          headers: { accept: 'text/html' },
+          redirect: 'manual',
+        },
+      );
+      assert.equal(authorize.status, 400);
+      assert.match(await authorize.text(), /invalid_client/);
+
+      const withState = await authorizationRequest(config, { state: 'a\u0000b' });
+      const stateResponse = await fetch(withState.url, { redirect: 'manual' });
+      assert.equal(stateResponse.status, 303);
+      assert.equal(new URL(stateResponse.headers.get('location') as string).searchParams.get('error'), 'invalid_request');
+
+      const logout = await fetch(url('/session/end?client_id=a%00b'), { headers: { accept: 'text/html' } });
+      assert.equal(logout.status, 400);
+
+      const unauthenticated = await fetch(url('/token'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials&client_id=a%00b&client_secret=x',
+      });
+      assert.equal(unauthenticated.status, 401);
+      assert.equal(((await unauthenticated.json()) as { error: string }).error, 'invalid_client');
+
+      const refresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: 'a\u0000b' });
+      assert.deepEqual([refresh.status, refresh.body.error], [400, 'invalid_grant']);
+
+      const introspection = await fetch(url('/token/introspection'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, clientSecret) },
+        body: 'token=a%00b',
+      });
+      assert.deepEqual(await introspection.json(), { active: false });
+
+      const userinfo = await fetch(url('/me'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'access_token=a%00b',
+      });
+      assert.equal(userinfo.status, 401);
+
+      const browser = new Browser();
+      const login = await browser.navigate((await authorizationRequest(config)).url.toString());
+      const nulEmail = await browser.submit(login, /\/login$/, { email: 'a\u0000@example.com', password: 'whatever-password' });
+      assert.equal(nulEmail.status, 400);
+      assert.match(nulEmail.html, /The form contains characters we do not accept./);
     });
   });
 
