@@ -1,6 +1,6 @@
 // Typed, validated configuration. Every setting comes from the environment; a bad one stops the
 // process with one message that lists every problem, so an operator fixes them all in one go.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
@@ -115,15 +115,21 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
 // restart can still decrypt the signing keys it stored.
 function developmentSecretKey(dataDir: string): string {
   const file = join(dataDir, 'secret.key');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
-  const key = randomBytes(48).toString('base64url');
-  try {
-    writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    // Another process created it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
-    throw error;
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Written aside and linked into place, so a process starting at the same moment never reads
+    // a half-written key; if another process linked its key first, we use theirs.
+    const draft = `${file}.${process.pid}.tmp`;
+    writeFileSync(draft, `${randomBytes(48).toString('base64url')}\n`, { mode: 0o600 });
+    try {
+      linkSync(draft, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    } finally {
+      unlinkSync(draft);
+    }
   }
+  const key = readFileSync(file, 'utf8').trim();
+  if (key.length < 32) throw new ConfigError([`SECRET_KEY: ${file} does not hold a usable key (at least 32 characters); set SECRET_KEY or remove the file`]);
   return key;
 }

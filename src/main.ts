@@ -15,8 +15,9 @@ async function main() {
     }
     throw error;
   }
-  const running = await startServer(config);
-  const admin = config.databaseUrl ? undefined : await startAdminSocket(config, running.database, () => running.reloadKeys());
+  // The admin socket is opened before the HTTP port, so a DATA_DIR it cannot live in stops the
+  // start instead of leaving a server the CLI cannot reach.
+  const running = await startServer(config, { beforeListen: config.databaseUrl ? undefined : (started) => startAdminSocket(config, started.database, started.reloadKeys) });
 
   const discovery = `${config.issuer}/.well-known/openid-configuration`;
   logger.info('gatehouse started', { issuer: config.issuer, discovery, listening: running.url, database: running.database.kind });
@@ -29,7 +30,7 @@ async function main() {
         `  Database:   ${running.database.kind === 'pglite' ? `embedded PostgreSQL in ${config.dataDir}` : 'PostgreSQL (DATABASE_URL)'}`,
         '',
         '  Next, in another terminal:',
-        '    npm run cli -- users create --email you@example.com --password "choose-a-password"',
+        '    npm run cli -- users create --email you@example.com --password-stdin',
         '    npm run cli -- clients create --name "My app" --redirect-uri http://localhost:8080/callback',
         '',
       ].join('\n') + '\n',
@@ -38,7 +39,6 @@ async function main() {
 
   const shutdown = async (signal: string) => {
     logger.info('shutting down', { signal });
-    await admin?.close();
     await running.close();
     process.exit(0);
   };

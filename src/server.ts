@@ -30,6 +30,8 @@ export interface StartOptions {
   /** An already open database (tests share one per file). Not closed by close(). */
   database?: Database;
   keyWatchIntervalMs?: number;
+  /** Runs once everything but the HTTP port is ready; what it returns is closed on close(). */
+  beforeListen?: (started: { database: Database; reloadKeys: () => Promise<boolean> }) => Promise<{ close(): Promise<void> }>;
 }
 
 export class SecretKeyMismatchError extends Error {
@@ -76,15 +78,29 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return true;
   };
 
+  let companion: { close(): Promise<void> } | undefined;
+  try {
+    companion = await options.beforeListen?.({ database, reloadKeys });
+  } catch (error) {
+    if (ownsDatabase) await database.close();
+    throw error;
+  }
+
   const server = createServer(app.callback());
   // Slow clients must not hold sockets forever; keep-alive a little longer than common proxies.
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
   server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => resolve());
+    });
+  } catch (error) {
+    await companion?.close();
+    if (ownsDatabase) await database.close();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
 
   const jobs = [
@@ -106,6 +122,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         // In-flight requests get a grace period, then their sockets are closed.
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
+      await companion?.close();
       if (ownsDatabase) await database.close();
     })();
     return closing;

@@ -15,12 +15,23 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 
 export const adminSocketPath = (dataDir: string) => join(dataDir, 'admin.sock');
 
+// Unix socket paths are limited to about 107 bytes.
+const MAX_SOCKET_PATH = 100;
+
+export class AdminSocketPathTooLongError extends Error {
+  constructor(path: string) {
+    super(`The admin socket path ${path} is too long for a Unix socket; use a shorter DATA_DIR`);
+    this.name = 'AdminSocketPathTooLongError';
+  }
+}
+
 export async function startAdminSocket(
   config: Config,
   database: Database,
   onKeysRotated?: () => Promise<unknown>,
 ): Promise<{ close(): Promise<void> }> {
   const path = adminSocketPath(config.dataDir);
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new AdminSocketPathTooLongError(path);
   // We hold the data directory lock, so a socket file here is left over from a crash.
   if (existsSync(path)) unlinkSync(path);
   const ctx = commandContext(config, database, onKeysRotated);
@@ -43,10 +54,17 @@ export async function startAdminSocket(
     }
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(outcome));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => resolve());
-  });
+  // The socket is born with mode 0600 (umask 0177 while it is created): no window in which
+  // another local user could connect. DATA_DIR itself is 0700 as well.
+  const umask = process.umask(0o177);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => resolve());
+    });
+  } finally {
+    process.umask(umask);
+  }
   chmodSync(path, 0o600);
   return {
     close: () =>

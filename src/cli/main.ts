@@ -3,15 +3,16 @@
 // command is handed to it over the admin socket (see adminSocket.ts).
 import { loadConfig, ConfigError } from '../config.ts';
 import { openDatabase } from '../db/index.ts';
-import { lockOwner } from '../db/dataDirLock.ts';
+import { isDataDirLocked } from '../db/dataDirLock.ts';
 import { logToStderr, setLogLevel } from '../http/logger.ts';
 import { commandContext, CommandError } from './context.ts';
 import { helpText, parseCommand } from './commands.ts';
 import { runCommand, type CommandOutcome } from './run.ts';
 import { sendToServer } from './adminSocket.ts';
+import { promptSecret } from './promptSecret.ts';
 
 async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return '';
+  if (process.stdin.isTTY) return promptSecret('Password: ');
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -24,7 +25,7 @@ async function execute(argv: string[]): Promise<CommandOutcome> {
   setLogLevel('warn');
   const parsed = parseCommand(argv);
   const stdin = parsed.command.readsStdin?.(parsed.values) ? await readStdin() : '';
-  if (!config.databaseUrl && lockOwner(config.dataDir) !== undefined) {
+  if (!config.databaseUrl && isDataDirLocked(config.dataDir)) {
     return sendToServer(config.dataDir, argv, stdin);
   }
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2 });

@@ -20,6 +20,7 @@ export function deviceFlow(): Configuration {
         mask: '****-****',
         async userCodeInputSource(ctx, form, _out, err) {
           ctx.type = 'html';
+          ctx.set('Cache-Control', 'no-store');
           const message = err ? (USER_CODE_ERRORS[err.name] ?? 'Something went wrong. Try again.') : undefined;
           // The library's form carries an unlabeled input with an inline handler (blocked by our
           // CSP); we keep its action and anti-CSRF value and render an accessible form instead.
@@ -28,6 +29,7 @@ export function deviceFlow(): Configuration {
         },
         async userCodeConfirmSource(ctx, form, client, _deviceInfo, userCode) {
           ctx.type = 'html';
+          ctx.set('Cache-Control', 'no-store');
           ctx.body = await renderPage('device-confirm', {
             title: 'Confirm the device',
             form,
@@ -37,6 +39,7 @@ export function deviceFlow(): Configuration {
         },
         async successSource(ctx) {
           ctx.type = 'html';
+          ctx.set('Cache-Control', 'no-store');
           ctx.body = await renderPage('device-success', {
             title: 'Device connected',
             clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,

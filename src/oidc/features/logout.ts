@@ -9,6 +9,7 @@ export function logout(): Configuration {
         enabled: true,
         async logoutSource(ctx, form) {
           ctx.type = 'html';
+          ctx.set('Cache-Control', 'no-store');
           ctx.body = await renderPage('logout', {
             title: 'Sign out',
             form,
@@ -17,6 +18,7 @@ export function logout(): Configuration {
         },
         async postLogoutSuccessSource(ctx) {
           ctx.type = 'html';
+          ctx.set('Cache-Control', 'no-store');
           ctx.body = await renderPage('logout-success', {
             title: 'Signed out',
             clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
