@@ -10,6 +10,7 @@ import { requestId } from './http/requestId.ts';
 import { errorHandler } from './http/errors.ts';
 import { securityHeaders } from './http/securityHeaders.ts';
 import { staticFiles } from './http/staticFiles.ts';
+import { requireIssuerHost } from './http/hostCheck.ts';
 import { healthRoutes } from './http/health.ts';
 import { renderPage } from './http/views.ts';
 import { interactionRoutes } from './interactions/index.ts';
@@ -29,6 +30,7 @@ export function createApp(config: Config, database: Database, slot: ProviderSlot
   app.use(requestId);
   app.use(errorHandler);
   app.use(securityHeaders({ hsts: config.env === 'production' }));
+  if (config.env === 'production') app.use(requireIssuerHost(config.issuer));
   app.use(staticFiles());
   const health = healthRoutes(db);
   app.use(health.routes());

@@ -130,6 +130,7 @@ function developmentSecretKey(dataDir: string): string {
     }
   }
   const key = readFileSync(file, 'utf8').trim();
-  if (key.length < 32) throw new ConfigError([`SECRET_KEY: ${file} does not hold a usable key (at least 32 characters); set SECRET_KEY or remove the file`]);
+  if (key.length < 32)
+    throw new ConfigError([`SECRET_KEY: ${file} does not hold a usable key (at least 32 characters); set SECRET_KEY or remove the file`]);
   return key;
 }

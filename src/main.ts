@@ -17,7 +17,9 @@ async function main() {
   }
   // The admin socket is opened before the HTTP port, so a DATA_DIR it cannot live in stops the
   // start instead of leaving a server the CLI cannot reach.
-  const running = await startServer(config, { beforeListen: config.databaseUrl ? undefined : (started) => startAdminSocket(config, started.database, started.reloadKeys) });
+  const running = await startServer(config, {
+    beforeListen: config.databaseUrl ? undefined : (started) => startAdminSocket(config, started.database, started.reloadKeys),
+  });
 
   const discovery = `${config.issuer}/.well-known/openid-configuration`;
   logger.info('gatehouse started', { issuer: config.issuer, discovery, listening: running.url, database: running.database.kind });

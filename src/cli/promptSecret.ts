@@ -1,6 +1,10 @@
 // Reads a secret typed at the terminal without echoing it, for `--password-stdin` when standard
 // input is a terminal rather than a pipe. Enter ends it; Ctrl-C aborts; Backspace works.
-export function promptSecret(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
+export function promptSecret(
+  question: string,
+  input: NodeJS.ReadStream = process.stdin,
+  output: NodeJS.WriteStream = process.stderr,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     let secret = '';
     output.write(question);

@@ -26,7 +26,10 @@ describe('data directory lock', () => {
     const dir = join(root, 'held');
     const lock = lockDataDir(dir);
     assert.equal(isDataDirLocked(dir), true);
-    assert.throws(() => lockDataDir(dir), (error: unknown) => error instanceof DataDirLockedError && error.message.includes(`(pid ${process.pid})`));
+    assert.throws(
+      () => lockDataDir(dir),
+      (error: unknown) => error instanceof DataDirLockedError && error.message.includes(`(pid ${process.pid})`),
+    );
     lock.release();
     assert.equal(isDataDirLocked(dir), false);
     lockDataDir(dir).release();
