@@ -4,7 +4,8 @@ import Koa from 'koa';
 import mount from 'koa-mount';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
-import type { Database } from './db/index.ts';
+import type { Database, Db } from './db/index.ts';
+import { audit } from './audit/index.ts';
 import { createLoginThrottle } from './interactions/login/throttle.ts';
 import { requestId } from './http/requestId.ts';
 import { errorHandler } from './http/errors.ts';
@@ -61,10 +62,28 @@ function providerMount(slot: ProviderSlot): Koa.Middleware {
 }
 
 /** Wires provider events to our logs and error mapping. */
-export function observeProvider(provider: Provider): void {
+export function observeProvider(provider: Provider, db: Db): void {
   provider.on('server_error', (ctx, error) => {
     ctx.state.providerError = error;
     if (isDatabaseUnavailable(error)) logger.warn('database unavailable', { error: error.message, path: ctx.path });
     else logger.error('provider server_error', { error: error.message, stack: error.stack, path: ctx.path });
+  });
+  // At the token endpoint a grant is revoked only when a used code or refresh token comes back:
+  // a sign that it was stolen, worth its own audit event.
+  provider.on('grant.revoked', (ctx, grantId) => {
+    const grantType = ctx.oidc?.route === 'token' ? ctx.oidc.params?.grant_type : undefined;
+    const type =
+      grantType === 'refresh_token'
+        ? 'refresh_token.reused'
+        : grantType === 'authorization_code'
+          ? 'authorization_code.replayed'
+          : 'grant.revoked';
+    void audit(db, {
+      type,
+      clientId: ctx.oidc?.client?.clientId,
+      ip: ctx.ip,
+      requestId: ctx.state.requestId,
+      details: { grantId, route: ctx.oidc?.route },
+    });
   });
 }

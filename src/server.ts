@@ -63,7 +63,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let keys = await readKeys(database, box);
   const build = (material: KeyMaterial) => {
     const provider = createProvider({ config, db, box, keys: material, clients }, { policy: interactionPrompts(), interactionUrl });
-    observeProvider(provider);
+    observeProvider(provider, db);
     return provider;
   };
   const slot: ProviderSlot = { current: build(keys) };

@@ -4,9 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { ClientMetadata } from 'oidc-provider';
 import type { CommandContext } from './context.ts';
 import { CommandError } from './context.ts';
-import { ensureKeys, loadKeys } from '../oidc/keys.ts';
-import { createProvider } from '../oidc/index.ts';
-import { interactionPrompts, interactionUrl } from '../interactions/index.ts';
+import { InvalidClientMetadataError, validateClientMetadata } from '../oidc/clientValidation.ts';
+import { ClientExistsError } from '../oidc/clients.ts';
 
 export interface ClientInput {
   name: string;
@@ -37,23 +36,12 @@ export async function registerClient(
     ...(input.scope ? { scope: input.scope } : {}),
     ...(needsSecret ? { client_secret: randomBytes(32).toString('base64url') } : {}),
   };
-  await validate(ctx, metadata);
-  if (await ctx.clients.get(clientId)) throw new CommandError(`A client with id ${clientId} already exists`);
-  await ctx.clients.save(metadata, 'cli');
-  return { client_id: clientId, client_secret: metadata.client_secret, metadata };
-}
-
-async function validate(ctx: CommandContext, metadata: ClientMetadata) {
-  const { db } = ctx.database;
-  await ensureKeys(db, ctx.box);
-  const provider = createProvider(
-    { config: ctx.config, db, box: ctx.box, keys: await loadKeys(db, ctx.box), clients: ctx.clients },
-    { policy: interactionPrompts(), interactionUrl },
-  );
   try {
-    await provider.Client.validate(metadata);
+    await validateClientMetadata({ config: ctx.config, db: ctx.database.db, box: ctx.box, clients: ctx.clients }, metadata);
+    await ctx.clients.create(metadata);
   } catch (error) {
-    const e = error as { error?: string; error_description?: string; message: string };
-    throw new CommandError(`Invalid client: ${e.error_description ?? e.message}`);
+    if (error instanceof InvalidClientMetadataError || error instanceof ClientExistsError) throw new CommandError(error.message);
+    throw error;
   }
+  return { client_id: clientId, client_secret: metadata.client_secret, metadata };
 }

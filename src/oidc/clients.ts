@@ -45,6 +45,7 @@ export type RegisteredBy = ClientRow['registered_by'];
 export interface ClientStore {
   adapter: Adapter;
   save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void>;
+  create(metadata: ClientMetadata): Promise<void>;
   list(): Promise<ClientRow[]>;
   get(clientId: string): Promise<ClientRow | undefined>;
   delete(clientId: string): Promise<boolean>;
@@ -94,13 +95,15 @@ export function rowToMetadata(row: ClientRow, box: SecretBox): AdapterPayload {
   return metadata as AdapterPayload;
 }
 
-export function createClientStore(db: Db, box?: SecretBox): ClientStore {
-  const secretBox = () => {
-    if (!box) throw new Error('The client store needs the secret box to handle client secrets');
-    return box;
-  };
+export class ClientExistsError extends Error {
+  constructor(clientId: string) {
+    super(`A client with id ${clientId} already exists`);
+    this.name = 'ClientExistsError';
+  }
+}
 
-  async function save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void> {
+export function createClientStore(db: Db, box: SecretBox): ClientStore {
+  function toRow(metadata: ClientMetadata, registeredBy: RegisteredBy) {
     const { client_id, client_secret, ...rest } = metadata as Record<string, unknown> & { client_id: string; client_secret?: string };
     const columns: Record<string, unknown> = {};
     const extra: Record<string, unknown> = {};
@@ -111,9 +114,9 @@ export function createClientStore(db: Db, box?: SecretBox): ClientStore {
         extra[key] = value;
       }
     }
-    const row = {
+    return {
       client_id,
-      client_secret: storedSecret(client_secret, metadata as Record<string, unknown>, secretBox()),
+      client_secret: storedSecret(client_secret, metadata as Record<string, unknown>, box),
       grant_types: JSON.stringify(['authorization_code']),
       response_types: JSON.stringify(['code']),
       token_endpoint_auth_method: 'client_secret_basic',
@@ -122,7 +125,11 @@ export function createClientStore(db: Db, box?: SecretBox): ClientStore {
       registered_by: registeredBy,
       updated_at: db.fn.now(),
     };
-    // An update (RFC 7592) keeps who registered the client originally.
+  }
+
+  /** Registers or (RFC 7592) updates a client; an update keeps who registered it originally. */
+  async function save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void> {
+    const row = toRow(metadata, registeredBy);
     await db('clients')
       .insert(row)
       .onConflict('client_id')
@@ -133,7 +140,7 @@ export function createClientStore(db: Db, box?: SecretBox): ClientStore {
     async find(id) {
       if (containsNul(id)) return undefined;
       const row = await db<ClientRow>('clients').where('client_id', id).first();
-      return row ? rowToMetadata(row, secretBox()) : undefined;
+      return row ? rowToMetadata(row, box) : undefined;
     },
     async upsert(id, payload) {
       if (containsNul(payload)) throw new errors.InvalidClientMetadata('client metadata contains a NUL character');
@@ -152,9 +159,20 @@ export function createClientStore(db: Db, box?: SecretBox): ClientStore {
     async revokeByGrantId() {},
   };
 
+  /** Registers a new client; never overwrites one with the same id. */
+  async function create(metadata: ClientMetadata): Promise<void> {
+    try {
+      await db('clients').insert(toRow(metadata, 'cli'));
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') throw new ClientExistsError(metadata.client_id);
+      throw error;
+    }
+  }
+
   return {
     adapter,
     save,
+    create,
     list: () => db<ClientRow>('clients').orderBy('created_at'),
     get: (clientId) => db<ClientRow>('clients').where('client_id', clientId).first(),
     delete: async (clientId) => (await db('clients').where('client_id', clientId).delete()) > 0,

@@ -70,12 +70,23 @@ function requireFormPostsOnBrowserEndpoints(provider: Provider) {
   });
 }
 
+// Each feature module owns its settings: two modules setting the same one is a mistake that a
+// shallow merge would hide (the later would silently win), so it fails at start instead.
 function mergeConfigurations(parts: Configuration[]): Configuration {
-  const merged: Configuration = {};
+  const merged: Record<string, unknown> = {};
+  const features: Record<string, unknown> = {};
   for (const part of parts) {
-    const { features, ...rest } = part;
-    Object.assign(merged, rest);
-    if (features) merged.features = { ...merged.features, ...features } as Configuration['features'];
+    const { features: partFeatures, ...rest } = part;
+    for (const [target, entries] of [
+      [merged, rest],
+      [features, partFeatures ?? {}],
+    ] as const) {
+      for (const [key, value] of Object.entries(entries)) {
+        if (key in target)
+          throw new Error(`oidc-provider setting ${target === features ? 'features.' : ''}${key} is set by two feature modules`);
+        target[key] = value;
+      }
+    }
   }
-  return merged;
+  return { ...merged, features } as Configuration;
 }

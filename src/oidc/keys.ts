@@ -41,6 +41,12 @@ async function newSigningKey(alg: SigningAlg): Promise<{ kid: string; jwk: JWK }
   return { kid, jwk: { ...jwk, kid, alg, use: 'sig' } };
 }
 
+/** Keys that live only in memory, for work that needs a provider but must not create keys. */
+export async function ephemeralKeys(): Promise<KeyMaterial> {
+  const signing = await Promise.all(DEFAULT_ALGS.map(async (alg) => (await newSigningKey(alg)).jwk));
+  return { signing, cookie: [randomBytes(32).toString('base64url')], fingerprint: 'ephemeral' };
+}
+
 /** Creates the current keys that are missing. Safe when several instances start at once. */
 export async function ensureKeys(db: Db, box: SecretBox, algs: SigningAlg[] = DEFAULT_ALGS): Promise<void> {
   const current = await db<KeyRow>('keys').where({ state: 'current' }).select('kind', 'alg');

@@ -29,11 +29,6 @@ export function createSecretBox(secretKey: string): SecretBox {
   };
 }
 
-/** A derived key for another purpose (cookie signing, CSRF), independent of the at-rest key. */
-export function deriveKey(secretKey: string, purpose: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', secretKey, 'gatehouse', purpose, 32));
-}
-
 /** Digest for high-entropy secrets that are only ever compared (client secrets, tokens). */
 export function sha256(value: string): string {
   return createHash('sha256').update(value).digest('hex');

@@ -165,6 +165,17 @@ describe('gatehouse CLI commands', () => {
         '--client-id',
         'doomed-client',
       );
+      const duplicate = await run(
+        'clients',
+        'create',
+        '--name',
+        'Again',
+        '--grant-type',
+        'client_credentials',
+        '--client-id',
+        'doomed-client',
+      );
+      assert.equal(duplicate.stderr, 'A client with id doomed-client already exists\n');
       await database
         .db('oidc_payloads')
         .insert({ model: 'ClientCredentials', id: 'tok1', payload: JSON.stringify({ clientId: 'doomed-client' }) });

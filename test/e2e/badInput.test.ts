@@ -137,6 +137,7 @@ describe('bad input', () => {
       });
       assert.deepEqual([replay.status, replay.body.error], [400, 'invalid_grant']);
       assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, false);
+      assert.equal(Number((await database.db('audit_events').where('type', 'authorization_code.replayed').count('* as n').first())?.n), 1);
     });
 
     it('refuses an expired authorization code', async () => {

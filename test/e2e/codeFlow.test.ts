@@ -128,6 +128,9 @@ describe('authorization code + PKCE for a dynamically registered client', () => 
       (e: client.ResponseBodyError) => e.error === 'invalid_grant',
     );
     assert.equal((await client.tokenIntrospection(config, refreshed.access_token)).active, false);
+    const events = await database.db('audit_events').where('type', 'refresh_token.reused').select('client_id', 'details');
+    assert.equal(events.length, 1);
+    assert.equal(events[0].client_id, config.clientMetadata().client_id);
   });
 
   it('revokes an access token (RFC 7009)', async () => {

@@ -30,7 +30,6 @@ async function renderConsent(ctx: Context, interaction: InteractionDetails, deps
     title: 'Allow access',
     uid: interaction.uid,
     clientName: client?.clientName ?? client?.clientId,
-    clientUri: client?.clientUri,
     scopes: (details.missingOIDCScope ?? []).map((scope) => ({ scope, description: SCOPE_DESCRIPTIONS[scope] ?? scope })),
     claims: details.missingOIDCClaims ?? [],
     resources: Object.entries(details.missingResourceScopes ?? {}).map(([resource, scopes]) => ({ resource, scopes })),

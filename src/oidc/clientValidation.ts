@@ -1,0 +1,26 @@
+// Validates client metadata with oidc-provider's own rules, so a client registered from the CLI
+// is exactly what the provider would accept through registration. Reads keys, never creates them.
+import type { ClientMetadata } from 'oidc-provider';
+import type { ProviderDeps } from './deps.ts';
+import { createProvider } from './index.ts';
+import { ephemeralKeys, loadKeys } from './keys.ts';
+import { interactionPrompts, interactionUrl } from '../interactions/index.ts';
+
+export class InvalidClientMetadataError extends Error {
+  constructor(description: string) {
+    super(`Invalid client: ${description}`);
+    this.name = 'InvalidClientMetadataError';
+  }
+}
+
+export async function validateClientMetadata(deps: Omit<ProviderDeps, 'keys'>, metadata: ClientMetadata): Promise<void> {
+  const stored = await loadKeys(deps.db, deps.box);
+  const keys = stored.signing.length ? stored : await ephemeralKeys();
+  const provider = createProvider({ ...deps, keys }, { policy: interactionPrompts(), interactionUrl });
+  try {
+    await provider.Client.validate(metadata);
+  } catch (error) {
+    const e = error as { error_description?: string; message: string };
+    throw new InvalidClientMetadataError(e.error_description ?? e.message);
+  }
+}
