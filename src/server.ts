@@ -6,7 +6,7 @@ import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/index.ts';
 import { createSecretBox, type SecretBox } from './secrets/secretBox.ts';
-import { ensureKeys, loadKeys, keysFingerprint, sweepExpiredKeys, type KeyMaterial } from './oidc/keys.ts';
+import { ensureKeys, loadKeys, keysFingerprint, sweepExpiredKeys, KEY_RELOAD_INTERVAL_SECONDS, type KeyMaterial } from './oidc/keys.ts';
 import { createClientStore, type ClientStore } from './oidc/clients.ts';
 import { sweepExpired } from './oidc/adapter.ts';
 import { createProvider } from './oidc/index.ts';
@@ -107,7 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     setInterval(() => void sweep(database), config.sweepIntervalSeconds * 1000),
     setInterval(
       () => void reloadKeys().catch((e) => logger.warn('key reload failed', { error: (e as Error).message })),
-      options.keyWatchIntervalMs ?? 30_000,
+      options.keyWatchIntervalMs ?? KEY_RELOAD_INTERVAL_SECONDS * 1000,
     ),
   ];
   for (const job of jobs) job.unref();

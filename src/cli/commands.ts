@@ -5,7 +5,7 @@ import { ZodError } from 'zod';
 import type { CommandContext } from './context.ts';
 import { CommandError } from './context.ts';
 import { migrate } from '../db/migrate.ts';
-import { rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.ts';
+import { KEY_RELOAD_INTERVAL_SECONDS, rotateKeys, SIGNING_ALGS, type SigningAlg } from '../oidc/keys.ts';
 import { TTL } from '../oidc/features/core.ts';
 import { registerClient } from './clientRegistration.ts';
 import { createUser, deleteUser, EmailTakenError, findUser, listUsers, publicUser } from '../accounts/index.ts';
@@ -77,20 +77,24 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'keys rotate',
-    summary: 'Replace the signing and cookie keys; retired keys stay published until what they signed expires',
-    usage: 'keys rotate [--alg RS256 --alg ES256]',
-    options: { alg: { type: 'string', multiple: true } },
+    summary:
+      'Replace the signing and cookie keys. On a PostgreSQL server new keys are published 60 s before they sign (--now: at once); retired keys stay published until what they signed expires',
+    usage: 'keys rotate [--alg RS256 --alg ES256] [--now]',
+    options: { alg: { type: 'string', multiple: true }, now: { type: 'boolean' } },
     async run(ctx, values) {
       const algs = list(values.alg);
       const bad = algs.filter((a) => !(SIGNING_ALGS as readonly string[]).includes(a));
       if (bad.length) throw new CommandError(`Unsupported --alg ${bad.join(', ')}; choose from ${SIGNING_ALGS.join(', ')}`);
       const signingRetentionSeconds = (await longestJwtLifetime(ctx.database.db, TTL.IdToken)) + 300;
-      const result = await rotateKeys(
-        ctx.database.db,
-        ctx.box,
-        { signingRetentionSeconds, cookieRetentionSeconds: TTL.Session },
-        algs.length ? (algs as SigningAlg[]) : undefined,
-      );
+      // Several instances may share a server: give each time to publish the new keys first.
+      // The embedded database has exactly one.
+      const shared = ctx.database.kind === 'postgres' && !values.now;
+      const policy = {
+        signingRetentionSeconds,
+        cookieRetentionSeconds: TTL.Session,
+        activationDelaySeconds: shared ? 2 * KEY_RELOAD_INTERVAL_SECONDS : 0,
+      };
+      const result = await rotateKeys(ctx.database.db, ctx.box, policy, algs.length ? (algs as SigningAlg[]) : undefined);
       await audit(ctx.database.db, { type: 'keys.rotated', details: { created: result.created.map((k) => k.kid) } });
       await ctx.afterKeyRotation?.();
       return result;

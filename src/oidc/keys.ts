@@ -7,6 +7,8 @@ import type { Db } from '../db/index.ts';
 import type { SecretBox } from '../secrets/secretBox.ts';
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'PS256'] as const;
+/** How often every instance looks for rotated keys. */
+export const KEY_RELOAD_INTERVAL_SECONDS = 30;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 // Generated on first start. PS256 shares an RSA key shape and is produced on demand by rotation.
 const DEFAULT_ALGS: SigningAlg[] = ['RS256', 'ES256'];
@@ -30,6 +32,8 @@ interface KeyRow {
 }
 
 export interface KeyRotationResult {
+  /** When the new keys start signing. */
+  activatesAt: Date;
   created: { kid: string; kind: string; alg: string | null }[];
   retired: { kid: string; kind: string; alg: string | null; expiresAt: Date }[];
 }
@@ -71,10 +75,18 @@ export async function ensureKeys(db: Db, box: SecretBox, algs: SigningAlg[] = DE
   }
 }
 
-export async function loadKeys(db: Db, box: SecretBox): Promise<KeyMaterial> {
-  const rows = await db<KeyRow>('keys')
+// Keys still in use, in the order oidc-provider needs: for each algorithm the newest key that has
+// become active comes first and signs; keys waiting to become active are published after it,
+// and retired ones stay published until their retention ends. Computed against the database's
+// clock, so the order (and the fingerprint) changes by itself when a new key becomes active.
+function keysInUse(db: Db) {
+  return db<KeyRow>('keys')
     .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()))
-    .orderByRaw("case when state = 'current' then 0 else 1 end, created_at desc");
+    .orderByRaw('case when activates_at <= now() then 0 else 1 end, activates_at desc, created_at desc');
+}
+
+export async function loadKeys(db: Db, box: SecretBox): Promise<KeyMaterial> {
+  const rows = await keysInUse(db);
   return {
     signing: rows.filter((r) => r.kind === 'signing').map((r) => JSON.parse(box.open(r.secret)) as JWK),
     cookie: rows.filter((r) => r.kind === 'cookie').map((r) => box.open(r.secret)),
@@ -83,41 +95,55 @@ export async function loadKeys(db: Db, box: SecretBox): Promise<KeyMaterial> {
 }
 
 export async function keysFingerprint(db: Db): Promise<string> {
-  const rows = await db('keys')
-    .where((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()))
-    .orderByRaw("case when state = 'current' then 0 else 1 end, created_at desc")
-    .select('kid');
+  const rows = await keysInUse(db).select('kid');
   return rows.map((r: { kid: string }) => r.kid).join(',');
 }
 
+export interface RotationPolicy {
+  /** How long a retired signing key stays published: the longest lifetime of what it signed. */
+  signingRetentionSeconds: number;
+  /** How long a retired cookie key keeps verifying: the session lifetime. */
+  cookieRetentionSeconds: number;
+  /**
+   * How long new keys are published before they sign, so that every instance (each reloads its
+   * keys every 30 s) shows them in JWKS first. 0 where a single process serves.
+   */
+  activationDelaySeconds: number;
+}
+
 /**
- * Replaces every current key with a fresh one. Retired signing keys stay published for
- * `signingRetentionSeconds` (the longest lifetime of anything they signed), retired cookie keys
- * stay accepted for `cookieRetentionSeconds` (the session lifetime).
+ * Replaces every current key with a fresh one, active after the policy's delay. Until then the
+ * retired key keeps signing; after it, the retired key stays published for its retention.
  */
-export async function rotateKeys(
-  db: Db,
-  box: SecretBox,
-  retention: { signingRetentionSeconds: number; cookieRetentionSeconds: number },
-  algs?: SigningAlg[],
-): Promise<KeyRotationResult> {
+export async function rotateKeys(db: Db, box: SecretBox, policy: RotationPolicy, algs?: SigningAlg[]): Promise<KeyRotationResult> {
   return db.transaction(async (trx) => {
     const current = await trx<KeyRow>('keys').where({ state: 'current' }).forUpdate();
     const signingAlgs = algs ?? [
       ...new Set([...DEFAULT_ALGS, ...current.filter((k) => k.kind === 'signing').map((k) => k.alg as SigningAlg)]),
     ];
-    const result: KeyRotationResult = { created: [], retired: [] };
-    const now = Date.now();
+    const result: KeyRotationResult = {
+      created: [],
+      retired: [],
+      activatesAt: new Date(Date.now() + policy.activationDelaySeconds * 1000),
+    };
+    const activatesAt = result.activatesAt;
     for (const row of current) {
       if (row.kind === 'signing' && !signingAlgs.includes(row.alg as SigningAlg)) continue;
-      const seconds = row.kind === 'signing' ? retention.signingRetentionSeconds : retention.cookieRetentionSeconds;
-      const expiresAt = new Date(now + seconds * 1000);
+      const seconds = row.kind === 'signing' ? policy.signingRetentionSeconds : policy.cookieRetentionSeconds;
+      const expiresAt = new Date(activatesAt.getTime() + seconds * 1000);
       await trx('keys').where({ kid: row.kid }).update({ state: 'retired', retired_at: trx.fn.now(), expires_at: expiresAt });
       result.retired.push({ kid: row.kid, kind: row.kind, alg: row.alg, expiresAt });
     }
     for (const alg of signingAlgs) {
       const { kid, jwk } = await newSigningKey(alg);
-      await trx('keys').insert({ kid, kind: 'signing', alg, secret: box.seal(JSON.stringify(jwk)), state: 'current' });
+      await trx('keys').insert({
+        kid,
+        kind: 'signing',
+        alg,
+        secret: box.seal(JSON.stringify(jwk)),
+        state: 'current',
+        activates_at: activatesAt,
+      });
       result.created.push({ kid, kind: 'signing', alg });
     }
     const cookieKid = randomUUID();
@@ -127,6 +153,7 @@ export async function rotateKeys(
       alg: null,
       secret: box.seal(randomBytes(32).toString('base64url')),
       state: 'current',
+      activates_at: activatesAt,
     });
     result.created.push({ kid: cookieKid, kind: 'cookie', alg: null });
     return result;

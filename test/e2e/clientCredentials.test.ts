@@ -6,11 +6,13 @@ import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
-import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { discover } from '../helpers/relyingParty.ts';
 import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
 import { commandContext } from '../../src/cli/context.ts';
+import { rotateKeys } from '../../src/oidc/keys.ts';
+import { createSecretBox } from '../../src/secrets/secretBox.ts';
 import { runCommand } from '../../src/cli/run.ts';
 
 const ES_API = 'https://orders.api.test';
@@ -124,13 +126,13 @@ describe('client credentials with resource indicators', () => {
     assert.equal(payload.scope, 'orders:read');
   });
 
-  it('rotates keys: new tokens use the new key, tokens from the retired key still verify', async () => {
+  it('rotates keys at once with --now: new tokens use the new key, tokens from the retired key still verify', async () => {
     const before = await client.clientCredentialsGrant(config, { resource: ES_API, scope: 'orders:read' });
     const oldKid = decodeProtectedHeader(before.access_token).kid;
 
     const outcome = await runCommand(
       commandContext(server.config, database, () => server.reloadKeys()),
-      ['keys', 'rotate', '--json'],
+      ['keys', 'rotate', '--now', '--json'],
     );
     assert.equal(outcome.exitCode, 0, outcome.stderr);
     const rotation = JSON.parse(outcome.stdout) as { created: { kid: string; alg: string | null }[]; retired: { kid: string }[] };
@@ -156,6 +158,32 @@ describe('client credentials with resource indicators', () => {
     );
     await verify(before.access_token, ES_API);
     await verify(after.access_token, ES_API);
+  });
+
+  it('publishes a rotated key before any instance signs with it', async () => {
+    const jwks = async () =>
+      ((await (await fetch(new URL('/jwks', server.issuer))).json()) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
+    const signingKid = async () =>
+      decodeProtectedHeader((await client.clientCredentialsGrant(config, { resource: ES_API, scope: 'orders:read' })).access_token).kid;
+    const oldKid = await signingKid();
+    const rotation = await rotateKeys(
+      database.db,
+      createSecretBox(TEST_SECRET_KEY),
+      { signingRetentionSeconds: 3600, cookieRetentionSeconds: 3600, activationDelaySeconds: 60 },
+      ['ES256'],
+    );
+    const newKid = rotation.created.find((k) => k.alg === 'ES256')?.kid as string;
+    assert.ok(newKid);
+
+    assert.equal(await server.reloadKeys(), true, 'the instance notices the new key');
+    assert.ok((await jwks()).includes(newKid), 'the new key is published during the delay');
+    assert.equal(await signingKid(), oldKid, 'but the retired key still signs');
+
+    // The delay passes (moved here rather than waited for): the next reload switches signing.
+    await database.db('keys').where('kid', newKid).update({ activates_at: database.db.fn.now() });
+    assert.equal(await server.reloadKeys(), true);
+    assert.equal(await signingKid(), newKid);
+    assert.ok((await jwks()).includes(oldKid as string), 'the retired key stays published');
   });
 
   it('stops publishing a retired key once its retention has passed', async () => {
