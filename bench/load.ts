@@ -19,6 +19,8 @@ export interface Figures {
   requests: number;
   non2xx: number;
   errors: number;
+  /** CPU time of the server process per request (µs): steadier than req/s on a busy machine. */
+  cpu_us_per_request: number;
   /** SQL statements per request while measuring (Gatehouse only). */
   sql_per_request?: number;
   problems: string[];
@@ -27,9 +29,9 @@ export interface Figures {
 const MINT_CHUNK = 5000;
 // Refresh tokens per second of load when there is no warm-up to tell the real pace.
 const INITIAL_TOKENS_PER_SECOND = 4000;
-// The warm-up runs slower than steady state (the JIT is still at work): mint twice its pace.
-const POOL_MARGIN = 2;
-const warmupRequests = (options: LoadOptions) => Math.max(options.connections * 50, Math.round(1000 * options.warmup));
+// Head-room over the warm-up's steady pace: the measured run may go faster still.
+const POOL_MARGIN = 1.5;
+const warmupRequests = (options: LoadOptions) => Math.max(options.connections * 100, Math.round(2000 * options.warmup));
 const NOT_A_TOKEN = 'refresh-token-pool-exhausted';
 
 /** Single-use refresh tokens minted by the server under test, handed out one per request. */
@@ -48,7 +50,9 @@ class RefreshTokenPool {
 
   async fill(count: number) {
     while (this.tokens.length < count) {
-      this.tokens.push(...(await this.target.mintRefreshTokens(Math.min(MINT_CHUNK, count - this.tokens.length))));
+      const minted = await this.target.mintRefreshTokens(Math.min(MINT_CHUNK, count - this.tokens.length));
+      if (!minted.length) throw new Error('the server minted no refresh tokens');
+      this.tokens.push(...minted);
     }
   }
 
@@ -86,17 +90,45 @@ async function checkSample(scenario: Scenario, server: ServerUnderTest, request:
   scenario.check(JSON.parse(text) as Record<string, unknown>, server, sent);
 }
 
+/** Every response's latency (ms, sub-millisecond; autocannon's own histogram has 1 ms steps) and when it came. */
+interface Responses {
+  latencies: number[];
+  times: number[];
+}
+
 /** Loads `request` for `seconds`, or for `amount` requests in all when that is given. */
-function run(server: ServerUnderTest, request: ScenarioRequest, connections: number, length: { seconds: number } | { amount: number }) {
+async function run(
+  server: ServerUnderTest,
+  request: ScenarioRequest,
+  connections: number,
+  length: { seconds: number } | { amount: number },
+): Promise<{ result: autocannon.Result; responses: Responses }> {
   const { body } = request;
   const base = { method: request.method, path: request.path, headers: request.headers };
-  return autocannon({
+  const responses: Responses = { latencies: [], times: [] };
+  const instance = autocannon({
     url: server.url,
     connections,
     ...('amount' in length ? { amount: length.amount } : { duration: length.seconds }),
     timeout: 10,
     requests: [typeof body === 'function' ? { ...base, setupRequest: (r) => ({ ...r, body: body() }) } : { ...base, body }],
   });
+  instance.on('response', (_client, _status, _bytes, latency) => {
+    responses.latencies.push(latency);
+    responses.times.push(performance.now());
+  });
+  return { result: await instance, responses };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] : 0;
+}
+
+/** Requests per second over the second half of a run, when the JIT has done most of its work. */
+function steadyRate({ times }: Responses): number {
+  const half = Math.floor(times.length / 2);
+  const span = (times[times.length - 1] - times[half]) / 1000;
+  return span > 0 ? (times.length - 1 - half) / span : 0;
 }
 
 function failures(result: autocannon.Result): string[] {
@@ -128,45 +160,44 @@ export async function measureScenario(scenario: Scenario, target: TargetProcess,
       requests: 0,
       non2xx: 0,
       errors: 0,
+      cpu_us_per_request: 0,
       problems: [`sample check failed: ${(error as Error).message}`],
     };
   }
 
   if (options.warmup > 0) {
     // Refresh tokens are single-use, so that warm-up is a number of requests, not a time; its
-    // pace sizes the pool for the measured run (autocannon may overrun the duration by a second).
-    const started = performance.now();
+    // steady pace sizes the pool for the measured run (autocannon may overrun by up to a second).
     const warm = await run(
       server,
       request,
       options.connections,
       pool ? { amount: Math.min(pool.size, warmupRequests(options)) } : { seconds: options.warmup },
     );
-    problems.push(...failures(warm).map((p) => `warm-up: ${p}`));
-    if (pool) {
-      const rate = warm.requests.total / ((performance.now() - started) / 1000);
-      await pool.fill(Math.ceil(rate * (options.duration + 1) * POOL_MARGIN) + 1000);
-    }
+    problems.push(...failures(warm.result).map((p) => `warm-up: ${p}`));
+    await pool?.fill(Math.ceil(steadyRate(warm.responses) * (options.duration + 1) * POOL_MARGIN) + 1000);
   } else {
     await pool?.fill(Math.ceil(INITIAL_TOKENS_PER_SECOND * (options.duration + 1)));
   }
 
-  const queriesBefore = (await target.stats()).queries;
-  const result = await run(server, request, options.connections, { seconds: options.duration });
-  const queriesAfter = (await target.stats()).queries;
+  const before = await target.stats();
+  const { result, responses } = await run(server, request, options.connections, { seconds: options.duration });
+  const after = await target.stats();
   problems.push(...failures(result));
   if (pool?.exhausted) problems.push(`the refresh token pool ran dry (${pool.exhausted} requests sent an unusable token)`);
 
   const requests = result.requests.total;
+  const latencies = responses.latencies.sort((a, b) => a - b);
   return {
     rps: result.requests.average,
-    p50_ms: result.latency.p50,
-    p99_ms: result.latency.p99,
+    p50_ms: percentile(latencies, 50),
+    p99_ms: percentile(latencies, 99),
     requests,
     non2xx: result.non2xx,
     errors: result.errors,
-    ...(queriesBefore !== undefined && queriesAfter !== undefined && requests > 0
-      ? { sql_per_request: (queriesAfter - queriesBefore) / requests }
+    cpu_us_per_request: requests > 0 ? (after.cpu - before.cpu) / requests : 0,
+    ...(before.queries !== undefined && after.queries !== undefined && requests > 0
+      ? { sql_per_request: (after.queries - before.queries) / requests }
       : {}),
     problems,
   };

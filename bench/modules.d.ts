@@ -49,6 +49,8 @@ declare module 'autocannon' {
 
     interface Instance extends PromiseLike<Result> {
       stop(): void;
+      /** Each response: its status, size and latency in milliseconds (fractional). */
+      on(event: 'response', listener: (client: unknown, statusCode: number, bytes: number, latencyMs: number) => void): this;
     }
   }
 

@@ -7,7 +7,7 @@
 //
 // --json prints exactly one JSON line on stdout; progress goes to stderr. A scenario whose sample
 // answer is wrong, or that saw any non-2xx answer, socket error or timeout, is flagged (and
-// the exit code is 1); otherwise the run exits 0.
+// the exit code is 1); a bad option exits 2; otherwise the run exits 0.
 import { parseArgs } from 'node:util';
 import providerPackage from 'oidc-provider/package.json' with { type: 'json' };
 import { createScratchDatabase, type ScratchDatabase } from './database.ts';
@@ -62,6 +62,8 @@ interface Row {
   errors: number;
   baseline_non2xx: number;
   baseline_errors: number;
+  cpu_us_per_request: number;
+  baseline_cpu_us_per_request: number;
   sql_per_request?: number;
   ok: boolean;
   problems?: string[];
@@ -83,6 +85,8 @@ function row(ours: Figures, baseline: Figures): Row {
     errors: ours.errors,
     baseline_non2xx: baseline.non2xx,
     baseline_errors: baseline.errors,
+    cpu_us_per_request: Math.round(ours.cpu_us_per_request),
+    baseline_cpu_us_per_request: Math.round(baseline.cpu_us_per_request),
     ...(ours.sql_per_request !== undefined ? { sql_per_request: round(ours.sql_per_request, 2) } : {}),
     ok: problems.length === 0,
     ...(problems.length ? { problems } : {}),
@@ -95,7 +99,18 @@ function printTable(rows: Partial<Record<ScenarioName, Row>>, memory: Record<str
     `Gatehouse vs bare oidc-provider ${providerPackage.version} · database: ${database} · ${options.duration} s per scenario, ${options.connections} connections, ${options.warmup} s warm-up`,
   );
   out.push('');
-  const header = ['scenario', 'req/s', 'p50 ms', 'p99 ms', 'baseline req/s', 'ratio', 'SQL/req', 'status'];
+  const header = [
+    'scenario',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'baseline req/s',
+    'ratio',
+    'SQL/req',
+    'CPU µs/req',
+    'baseline CPU µs/req',
+    'status',
+  ];
   const lines = Object.entries(rows).map(([name, r]) => [
     name,
     r.rps.toFixed(1),
@@ -104,6 +119,8 @@ function printTable(rows: Partial<Record<ScenarioName, Row>>, memory: Record<str
     r.baseline_rps.toFixed(1),
     r.ratio.toFixed(2),
     r.sql_per_request?.toFixed(2) ?? '-',
+    String(r.cpu_us_per_request),
+    String(r.baseline_cpu_us_per_request),
     r.ok ? 'ok' : 'FLAGGED',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
@@ -118,7 +135,15 @@ function printTable(rows: Partial<Record<ScenarioName, Row>>, memory: Record<str
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  let options: Options;
+  try {
+    options = parseOptions(process.argv.slice(2));
+  } catch (error) {
+    log(
+      `${(error as Error).message}\nusage: npm run bench [-- --duration 10] [--warmup 1] [--connections 10] [--scenario NAME]... [--json]`,
+    );
+    return 2;
+  }
   const serverUrl = process.env.DATABASE_URL || undefined;
   let scratch: ScratchDatabase | undefined;
   const targets: TargetProcess[] = [];
@@ -133,16 +158,15 @@ async function main(): Promise<number> {
     if (serverUrl) scratch = await createScratchDatabase(serverUrl);
     log(`starting Gatehouse (${scratch ? 'PostgreSQL' : 'PGlite in memory'}) and the baseline…`);
     const profile = options.serverCpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfileDir}`] : [];
-    // Remembered as soon as each is up, so a failure of the other still stops it.
-    const started = async (spawning: Promise<TargetProcess>) => {
-      const target = await spawning;
-      targets.push(target);
-      return target;
-    };
-    const [gatehouse, baseline] = await Promise.all([
-      started(TargetProcess.spawn(new URL('./serve.ts', import.meta.url), { BENCH_DATABASE_URL: scratch?.url ?? '' }, profile)),
-      started(TargetProcess.spawn(new URL('./baseline.ts', import.meta.url), {})),
+    // Both are waited for, so that one failing to start never leaves the other running.
+    const spawned = await Promise.allSettled([
+      TargetProcess.spawn(new URL('./serve.ts', import.meta.url), { BENCH_DATABASE_URL: scratch?.url ?? '' }, profile),
+      TargetProcess.spawn(new URL('./baseline.ts', import.meta.url), {}),
     ]);
+    for (const result of spawned) if (result.status === 'fulfilled') targets.push(result.value);
+    const failed = spawned.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [gatehouse, baseline] = targets;
 
     const rows: Partial<Record<ScenarioName, Row>> = {};
     for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.name))) {
@@ -150,10 +174,9 @@ async function main(): Promise<number> {
       const ours = await measureScenario(scenario, gatehouse, options);
       log(`${scenario.name}: baseline…`);
       const theirs = await measureScenario(scenario, baseline, options);
-      rows[scenario.name] = row(ours, theirs);
-      log(
-        `${scenario.name}: ${rows[scenario.name]?.rps} req/s vs ${rows[scenario.name]?.baseline_rps} (${rows[scenario.name]?.ok ? 'ok' : 'FLAGGED'})`,
-      );
+      const figures = row(ours, theirs);
+      rows[scenario.name] = figures;
+      log(`${scenario.name}: ${figures.rps} req/s vs ${figures.baseline_rps} (${figures.ok ? 'ok' : 'FLAGGED'})`);
     }
 
     const [oursAfter, theirsAfter] = await Promise.all([gatehouse.stats(), baseline.stats()]);

@@ -7,7 +7,7 @@ import { openDatabase } from '../src/db/index.ts';
 import { setLogLevel } from '../src/http/logger.ts';
 import { commandContext } from '../src/cli/context.ts';
 import { registerClient } from '../src/cli/clientRegistration.ts';
-import { createResourceServer } from '../src/oidc/resourceServers.ts';
+import { createResourceServer, grantApiAccess } from '../src/oidc/resourceServers.ts';
 import { createUser } from '../src/accounts/index.ts';
 import { ACCOUNT_EMAIL, API_TOKEN_TTL, APIS, CLIENT_ID, GRANT_TYPES, REDIRECT_URI, mintRefreshTokens } from './fixtures.ts';
 import { freePort, serveTarget } from './target.ts';
@@ -46,7 +46,11 @@ await serveTarget(async () => {
     authMethod: 'client_secret_basic',
     applicationType: 'web',
   });
-  for (const api of Object.values(APIS)) await createResourceServer(db, { ...api, accessTokenTtl: API_TOKEN_TTL });
+  for (const api of Object.values(APIS)) {
+    await createResourceServer(db, { ...api, accessTokenTtl: API_TOKEN_TTL });
+    // Client credentials need the client to be allowed to the API (`gatehouse apis grant`).
+    await grantApiAccess(db, CLIENT_ID, api.identifier, null);
+  }
   const account = await createUser(db, { email: ACCOUNT_EMAIL, password: 'bench-password-1', emailVerified: true }, config.bcryptCost);
 
   return {

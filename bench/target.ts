@@ -16,6 +16,8 @@ export interface Ready {
 
 export interface Stats {
   rss: number;
+  /** CPU time (user + system) the process has used so far, in microseconds. */
+  cpu: number;
   /** SQL statements sent so far (undefined where there is no database). */
   queries?: number;
 }
@@ -45,32 +47,39 @@ export async function freePort(): Promise<number> {
   });
 }
 
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
 /** Child side: start the target, announce it, serve the bench's requests until told to stop. */
 export async function serveTarget(start: () => Promise<Target>): Promise<void> {
   if (!process.send) throw new Error('run this through bench/run.ts (it needs an IPC channel)');
   const send = (message: Ready | Reply) => process.send?.(message);
-  const target = await start();
+  let target: Target | undefined;
+  // The one way out: the channel closes, because the bench said stop or because it died.
+  process.once('disconnect', () => {
+    void Promise.resolve(target?.close()).finally(() => process.exit(0));
+  });
+  target = await start();
+  const running = target;
   process.on('message', (message: Request) => {
+    if (message.type === 'stop') return process.disconnect();
     void (async () => {
-      if (message.type === 'stop') {
-        await target.close();
-        process.disconnect();
-        // Everything is closed, so the process should end on its own; if a handle lingers, say so.
-        setTimeout(() => {
-          process.stderr.write('warning: the server process still had open handles after close\n');
-          process.exit(0);
-        }, 2000).unref();
-        return;
-      }
       try {
-        if (message.type === 'mint') send({ id: message.id, type: 'minted', tokens: await target.mintRefreshTokens(message.count) });
-        else send({ id: message.id, type: 'stats', stats: { rss: process.memoryUsage().rss, queries: target.queries?.() } });
+        if (message.type === 'mint') send({ id: message.id, type: 'minted', tokens: await running.mintRefreshTokens(message.count) });
+        else
+          send({
+            id: message.id,
+            type: 'stats',
+            stats: { rss: process.memoryUsage().rss, cpu: cpuMicros(), queries: running.queries?.() },
+          });
       } catch (error) {
         send({ id: message.id, type: 'failed', message: (error as Error).stack ?? String(error) });
       }
     })();
   });
-  send({ type: 'ready', ...target.ready });
+  send({ type: 'ready', ...running.ready });
 }
 
 /** Parent side: a running server process. */
@@ -119,7 +128,8 @@ export class TargetProcess {
 
   async mintRefreshTokens(count: number): Promise<string[]> {
     const reply = await this.request({ type: 'mint', count });
-    return reply.type === 'minted' ? reply.tokens : [];
+    if (reply.type !== 'minted') throw new Error('unexpected reply');
+    return reply.tokens;
   }
 
   async stats(): Promise<Stats> {
