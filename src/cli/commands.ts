@@ -181,11 +181,7 @@ export const COMMANDS: Command[] = [
     usage: 'clients delete CLIENT_ID',
     positionals: ['CLIENT_ID'],
     async run(ctx, _values, [clientId]) {
-      const deleted = await ctx.database.db.transaction(async (trx): Promise<number> => {
-        await trx('oidc_payloads').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
-        return trx('clients').where('client_id', clientId).delete();
-      });
-      if (!deleted) throw new CommandError(`No client with id ${clientId}`);
+      if (!(await ctx.clients.delete(clientId))) throw new CommandError(`No client with id ${clientId}`);
       await audit(ctx.database.db, { type: 'client.deleted', clientId });
       return { deleted: clientId };
     },

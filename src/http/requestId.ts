@@ -16,9 +16,12 @@ export async function requestId(ctx: Context, next: Next) {
     try {
       await next();
     } finally {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      // The path only: query strings carry codes, tokens and state.
-      logger.http('request', { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
+      // Formatting a line nobody will see costs as much as serving a JWKS request: skip it.
+      if (logger.isLevelEnabled('http')) {
+        const ms = Number(process.hrtime.bigint() - started) / 1e6;
+        // The path only: query strings carry codes, tokens and state.
+        logger.http('request', { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 });
+      }
     }
   });
 }

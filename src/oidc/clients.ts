@@ -5,6 +5,7 @@
 // are encrypted with SECRET_KEY.
 import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import { containsNul } from '../db/text.ts';
+import { readCache } from '../db/readCache.ts';
 import type { Db } from '../db/index.ts';
 import { sha256, constantTimeEqual, type SecretBox } from '../secrets/secretBox.ts';
 
@@ -103,6 +104,8 @@ export class ClientExistsError extends Error {
 }
 
 export function createClientStore(db: Db, box: SecretBox): ClientStore {
+  const cache = readCache<AdapterPayload>(db, 'clients');
+
   function toRow(metadata: ClientMetadata, registeredBy: RegisteredBy) {
     const { client_id, client_secret, ...rest } = metadata as Record<string, unknown> & { client_id: string; client_secret?: string };
     const columns: Record<string, unknown> = {};
@@ -134,20 +137,36 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
       .insert(row)
       .onConflict('client_id')
       .merge(Object.keys(row).filter((k) => k !== 'registered_by' && k !== 'client_id'));
+    cache.forget(metadata.client_id);
+  }
+
+  /** Deletes a client and every artefact issued to it, in one transaction. */
+  async function remove(clientId: string): Promise<boolean> {
+    const deleted = await db.transaction(async (trx): Promise<number> => {
+      await trx('oidc_payloads').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
+      return trx('clients').where('client_id', clientId).delete();
+    });
+    cache.forget(clientId);
+    // Its API access rows went with it (on delete cascade).
+    readCache(db, 'api-access').clear();
+    return deleted > 0;
   }
 
   const adapter: Adapter = {
     async find(id) {
       if (containsNul(id)) return undefined;
-      const row = await db<ClientRow>('clients').where('client_id', id).first();
-      return row ? rowToMetadata(row, box) : undefined;
+      // Every token request looks its client up; see readCache.ts for how fresh this stays.
+      return cache.get(id, async () => {
+        const row = await db<ClientRow>('clients').where('client_id', id).first();
+        return row ? rowToMetadata(row, box) : undefined;
+      });
     },
     async upsert(id, payload) {
       if (containsNul(payload)) throw new errors.InvalidClientMetadata('client metadata contains a NUL character');
       await save({ ...(payload as ClientMetadata), client_id: id }, 'dynamic_registration');
     },
     async destroy(id) {
-      await db('clients').where('client_id', id).delete();
+      await remove(id);
     },
     async findByUid() {
       return undefined;
@@ -175,6 +194,6 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
     create,
     list: () => db<ClientRow>('clients').orderBy('created_at'),
     get: (clientId) => db<ClientRow>('clients').where('client_id', clientId).first(),
-    delete: async (clientId) => (await db('clients').where('client_id', clientId).delete()) > 0,
+    delete: remove,
   };
 }

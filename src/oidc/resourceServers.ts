@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import { SIGNING_ALGS } from './keys.ts';
+import { readCache } from '../db/readCache.ts';
 
 export interface ResourceServerRow {
   identifier: string;
@@ -58,11 +59,19 @@ export async function createResourceServer(db: Db, input: NewResourceServer): Pr
   }
 }
 
+// Both are read on every token request for an API; see readCache.ts for how fresh they stay.
+const apiCache = (db: Db) => readCache<ResourceServerRow>(db, 'apis');
+const accessCache = (db: Db) => readCache<ClientApiAccess>(db, 'api-access');
+
 export const findResourceServer = (db: Db, identifier: string) =>
-  db<ResourceServerRow>('resource_servers').where('identifier', identifier).first();
+  apiCache(db).get(identifier, () => db<ResourceServerRow>('resource_servers').where('identifier', identifier).first());
 export const listResourceServers = (db: Db) => db<ResourceServerRow>('resource_servers').orderBy('created_at');
-export const deleteResourceServer = async (db: Db, identifier: string) =>
-  (await db('resource_servers').where('identifier', identifier).delete()) > 0;
+export async function deleteResourceServer(db: Db, identifier: string): Promise<boolean> {
+  const deleted = await db('resource_servers').where('identifier', identifier).delete();
+  apiCache(db).forget(identifier);
+  accessCache(db).clear(); // its access rows went with it (on delete cascade)
+  return deleted > 0;
+}
 
 /** The longest lifetime of a JWT we sign, which is how long a retired key must stay published. */
 export async function longestJwtLifetime(db: Db, idTokenTtl: number): Promise<number> {
@@ -96,6 +105,7 @@ export async function grantApiAccess(db: Db, clientId: string, resource: string,
       .onConflict(['client_id', 'resource'])
       .merge(['scopes'])
       .returning('*');
+    accessCache(db).forget(accessKey(clientId, resource));
     return row as ClientApiAccess;
   } catch (error) {
     if ((error as { code?: string }).code === '23503') throw new UnknownClientOrApiError(clientId, resource);
@@ -110,11 +120,18 @@ export class UnknownScopeError extends Error {
   }
 }
 
-export const revokeApiAccess = async (db: Db, clientId: string, resource: string) =>
-  (await db('client_api_access').where({ client_id: clientId, resource }).delete()) > 0;
+const accessKey = (clientId: string, resource: string) => JSON.stringify([clientId, resource]);
+
+export async function revokeApiAccess(db: Db, clientId: string, resource: string): Promise<boolean> {
+  const deleted = await db('client_api_access').where({ client_id: clientId, resource }).delete();
+  accessCache(db).forget(accessKey(clientId, resource));
+  return deleted > 0;
+}
 
 export const findApiAccess = (db: Db, clientId: string, resource: string) =>
-  db<ClientApiAccess>('client_api_access').where({ client_id: clientId, resource }).first();
+  accessCache(db).get(accessKey(clientId, resource), () =>
+    db<ClientApiAccess>('client_api_access').where({ client_id: clientId, resource }).first(),
+  );
 
 export const listApiAccess = (db: Db, resource: string) =>
   db<ClientApiAccess>('client_api_access').where({ resource }).orderBy('created_at');

@@ -117,6 +117,17 @@ describe('embedded database: npm start and the CLI side by side', () => {
     });
     assert.equal(token.status, 400);
     assert.equal(((await token.json()) as { error: string }).error, 'invalid_request', 'authenticated, but not allowed client_credentials');
+    // Deleting it through the CLI takes effect in the server at once (no stale cached client).
+    assert.equal((await cli(env, ['clients', 'delete', clientId])).code, 0);
+    const afterDelete = await fetch(`http://127.0.0.1:${port}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(afterDelete.status, 401);
     const failure = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password', 'again-password']);
     assert.equal(failure.code, 1);
     assert.equal(failure.stderr, 'An account with this email already exists\n');

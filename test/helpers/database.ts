@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openDatabase, type Database } from '../../src/db/index.ts';
+import { clearReadCaches } from '../../src/db/readCache.ts';
 
 export interface TestDatabase extends Database {
   /** The connection string of this test's own database (undefined on PGlite). */
@@ -50,5 +51,6 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 
 /** Empties every table but the migration bookkeeping, between tests that share a database. */
 export async function truncateAll(database: Database): Promise<void> {
+  clearReadCaches(database.db);
   await database.db.raw('truncate oidc_payloads, client_api_access, clients, resource_servers, keys, users, audit_events, rate_limits');
 }
