@@ -1,7 +1,7 @@
 // Composes the HTTP application: security middleware first, then our routes (health, hosted
 // screens), then oidc-provider for every protocol endpoint.
 import Koa from 'koa';
-import mount from 'koa-mount';
+import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Database, Db } from './db/index.ts';
@@ -32,30 +32,34 @@ export function createApp(config: Config, database: Database, slot: ProviderSlot
   app.use(errorHandler);
   app.use(securityHeaders({ hsts: config.env === 'production' }));
   if (config.env === 'production') app.use(requireIssuerHost(config.issuer));
-  app.use(staticFiles());
+  // Protocol requests go straight to oidc-provider; only our own paths pass through our routers
+  // first (what they do not answer still reaches the provider, for its 404s).
   const health = healthRoutes(db);
-  app.use(health.routes());
-  app.use(async (ctx, next) => {
+  const interactions = interactionRoutes({ config, db, loginThrottle: createLoginThrottle(database), provider: () => slot.current });
+  const home: Koa.Middleware = async (ctx, next) => {
     if (ctx.path !== '/' || ctx.method !== 'GET') return next();
     ctx.type = 'html';
     ctx.body = await renderPage('home', { title: 'Gatehouse', issuer: config.issuer });
-  });
-  const interactions = interactionRoutes({ config, db, loginThrottle: createLoginThrottle(database), provider: () => slot.current });
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
-  app.use(providerMount(slot));
+  };
+  const ours = compose([staticFiles(), health.routes(), home, interactions.routes(), interactions.allowedMethods()] as Koa.Middleware[]);
+  const provider = providerMiddleware(slot);
+  app.use((ctx, next) => (isOwnPath(ctx.path) ? ours(ctx, () => provider(ctx, next)) : provider(ctx, next)));
   return app;
 }
 
-// koa-mount composes a provider's middleware once; keep one composition per provider instance.
-function providerMount(slot: ProviderSlot): Koa.Middleware {
-  const mounted = new WeakMap<Provider, Koa.Middleware>();
+const isOwnPath = (path: string) =>
+  path === '/' || path === '/healthz' || path === '/readyz' || path.startsWith('/static/') || path.startsWith('/interaction/');
+
+// The provider is a Koa application of its own; mounted at the root, running its middleware
+// against our context is all koa-mount would do. One composition per provider instance.
+function providerMiddleware(slot: ProviderSlot): Koa.Middleware {
+  const composed = new WeakMap<Provider, Koa.Middleware>();
   return (ctx, next) => {
     const provider = slot.current;
-    let middleware = mounted.get(provider);
+    let middleware = composed.get(provider);
     if (!middleware) {
-      middleware = mount(provider as unknown as Koa);
-      mounted.set(provider, middleware);
+      middleware = compose((provider as unknown as Koa).middleware) as Koa.Middleware;
+      composed.set(provider, middleware);
     }
     return middleware(ctx, next);
   };
