@@ -10,7 +10,7 @@
 // the exit code is 1); a bad option exits 2; otherwise the run exits 0.
 import { parseArgs } from 'node:util';
 import providerPackage from 'oidc-provider/package.json' with { type: 'json' };
-import { createScratchDatabase, type ScratchDatabase } from './database.ts';
+import { createScratchDatabase, type ScratchDatabase } from '../test/helpers/database.ts';
 import { measureScenario, type Figures, type LoadOptions } from './load.ts';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import { TargetProcess } from './target.ts';
@@ -155,7 +155,7 @@ async function main(): Promise<number> {
   process.once('SIGINT', () => void cleanUp().finally(() => process.exit(130)));
 
   try {
-    if (serverUrl) scratch = await createScratchDatabase(serverUrl);
+    if (serverUrl) scratch = await createScratchDatabase(serverUrl, 'gatehouse_bench');
     log(`starting Gatehouse (${scratch ? 'PostgreSQL' : 'PGlite in memory'}) and the baseline…`);
     const profile = options.serverCpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.serverCpuProfileDir}`] : [];
     // Both are waited for, so that one failing to start never leaves the other running.

@@ -2,7 +2,7 @@
 // counted as the server's. This is the contract between the two: the child announces itself
 // once ready, then answers the bench's requests (mint refresh tokens, report RSS and SQL count).
 import { fork, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../test/helpers/freePort.ts';
 
 export interface Ready {
   type: 'ready';
@@ -36,16 +36,7 @@ export interface Target {
   close(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 function cpuMicros(): number {
   const { user, system } = process.cpuUsage();

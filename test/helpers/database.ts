@@ -19,18 +19,29 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     const database = await openDatabase({ memory: true });
     return { ...database, dispose: () => database.close() };
   }
-  const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
-  await adminQuery(serverUrl, `create database ${name}`);
-  const url = withDatabase(serverUrl, name);
-  const database = await openDatabase({ databaseUrl: url, poolMax: 5 });
+  const scratch = await createScratchDatabase(serverUrl);
+  const database = await openDatabase({ databaseUrl: scratch.url, poolMax: 5 });
   return {
     ...database,
-    url,
+    url: scratch.url,
     dispose: async () => {
       await database.close();
-      await adminQuery(serverUrl, `drop database if exists ${name} with (force)`);
+      await scratch.drop();
     },
   };
+}
+
+export interface ScratchDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** An empty database of its own on the PostgreSQL server at `serverUrl`, dropped by drop(). */
+export async function createScratchDatabase(serverUrl: string, prefix = 'gatehouse_test'): Promise<ScratchDatabase> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await adminQuery(serverUrl, `create database ${name}`);
+  return { name, url: withDatabase(serverUrl, name), drop: () => adminQuery(serverUrl, `drop database if exists ${name} with (force)`) };
 }
 
 export function withDatabase(url: string, name: string): string {

@@ -3,12 +3,10 @@
 // server when DATABASE_URL is set, otherwise PGlite served over the wire protocol by
 // @electric-sql/pglite-socket (the same PGlite, just reachable over TCP).
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import { freePort } from './server.ts';
-import { withDatabase } from './database.ts';
+import { createScratchDatabase } from './database.ts';
 
 export interface UnpluggableDatabase {
   /** Connection string that goes through the relay. */
@@ -21,20 +19,9 @@ export interface UnpluggableDatabase {
 async function backend(): Promise<{ host: string; port: number; database: string; dispose(): Promise<void> }> {
   const serverUrl = process.env.DATABASE_URL;
   if (serverUrl) {
-    const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
-    const admin = async (sql: string) => {
-      const c = new pg.Client({ connectionString: withDatabase(serverUrl, 'postgres') });
-      await c.connect();
-      await c.query(sql).finally(() => c.end());
-    };
-    await admin(`create database ${name}`);
+    const scratch = await createScratchDatabase(serverUrl);
     const parsed = new URL(serverUrl);
-    return {
-      host: parsed.hostname,
-      port: Number(parsed.port || 5432),
-      database: name,
-      dispose: () => admin(`drop database if exists ${name} with (force)`),
-    };
+    return { host: parsed.hostname, port: Number(parsed.port || 5432), database: scratch.name, dispose: scratch.drop };
   }
   const pglite = await PGlite.create();
   const port = await freePort();
