@@ -17,6 +17,8 @@ const UPSERT_SQL = `insert into oidc_payloads (model, id, payload, grant_id, use
   values ($1, $2, $3, $4, $5, $6, $7)
   on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
     user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`;
+// The same statement with knex's placeholders, for the embedded database.
+const UPSERT_SQL_KNEX = UPSERT_SQL.replace(/\$\d/g, '?');
 
 export class KnexAdapter implements Adapter {
   private readonly model: string;
@@ -64,7 +66,7 @@ export class KnexAdapter implements Adapter {
       }
       return;
     }
-    await this.db.raw(UPSERT_SQL.replace(/\$\d/g, '?'), values);
+    await this.db.raw(UPSERT_SQL_KNEX, values);
   }
 
   // Lookups by a value the client sent: one with a NUL cannot exist, so nothing is found.

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../helpers/server.ts';
+import { basicAuth } from '../helpers/relyingParty.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -107,26 +108,18 @@ describe('embedded database: npm start and the CLI side by side', () => {
     assert.equal(client.code, 0, client.stderr);
     const { client_id: clientId, client_secret: secret } = JSON.parse(client.stdout);
     // The client works at once against the running server.
-    const token = await fetch(`http://127.0.0.1:${port}/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
-      },
-      body: 'grant_type=client_credentials',
-    });
+    const clientCredentials = () =>
+      fetch(`http://127.0.0.1:${port}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, secret) },
+        body: 'grant_type=client_credentials',
+      });
+    const token = await clientCredentials();
     assert.equal(token.status, 400);
     assert.equal(((await token.json()) as { error: string }).error, 'invalid_request', 'authenticated, but not allowed client_credentials');
     // Deleting it through the CLI takes effect in the server at once (no stale cached client).
     assert.equal((await cli(env, ['clients', 'delete', clientId])).code, 0);
-    const afterDelete = await fetch(`http://127.0.0.1:${port}/token`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
-      },
-      body: 'grant_type=client_credentials',
-    });
+    const afterDelete = await clientCredentials();
     assert.equal(afterDelete.status, 401);
     const failure = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password', 'again-password']);
     assert.equal(failure.code, 1);

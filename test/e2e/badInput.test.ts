@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { Browser, findForm } from '../helpers/browserForm.ts';
 import { ALICE, createAlice, createClient } from '../helpers/fixtures.ts';
-import { RP_REDIRECT, authorizationRequest, discover, exchangeCode } from '../helpers/relyingParty.ts';
+import { RP_REDIRECT, authorizationRequest, basicAuth, discover, exchangeCode } from '../helpers/relyingParty.ts';
 
 const INITIAL_ACCESS_TOKEN = 'initial-access-token-for-bad-input';
 
@@ -37,8 +37,6 @@ describe('bad input', () => {
   });
 
   const url = (path: string) => new URL(path, server.issuer).toString();
-  const basic = (id: string, secret: string) =>
-    `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
   /** Signs Alice in and returns the callback URL carrying a fresh code. */
   async function obtainCode(cfg: client.Configuration, params: Record<string, string> = {}) {
@@ -50,7 +48,7 @@ describe('bad input', () => {
     return { request, callback: page.url, code: new URL(page.url).searchParams.get('code') as string };
   }
 
-  async function tokenRequest(body: Record<string, string>, auth = basic(clientId, clientSecret)) {
+  async function tokenRequest(body: Record<string, string>, auth = basicAuth(clientId, clientSecret)) {
     const response = await fetch(url('/token'), {
       method: 'POST',
       headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
@@ -156,9 +154,9 @@ describe('bad input', () => {
     });
 
     it('refuses a wrong client secret and an unknown client with invalid_client', async () => {
-      const wrong = await tokenRequest({ grant_type: 'client_credentials' }, basic(clientId, 'wrong-secret'));
+      const wrong = await tokenRequest({ grant_type: 'client_credentials' }, basicAuth(clientId, 'wrong-secret'));
       assert.deepEqual([wrong.status, wrong.body.error], [401, 'invalid_client']);
-      const unknown = await tokenRequest({ grant_type: 'client_credentials' }, basic('nobody', 'secret'));
+      const unknown = await tokenRequest({ grant_type: 'client_credentials' }, basicAuth('nobody', 'secret'));
       assert.deepEqual([unknown.status, unknown.body.error], [401, 'invalid_client']);
     });
 
@@ -225,7 +223,7 @@ describe('bad input', () => {
       for (const [path, description] of Object.entries(expected)) {
         const response = await fetch(url(path), {
           method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, clientSecret) },
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
           body: '%E0%A4%A&&=&grant_type[]=x&token[]=y',
         });
         assert.equal(response.status, 400, path);
@@ -393,7 +391,7 @@ describe('bad input', () => {
 
       const introspection = await fetch(url('/token/introspection'), {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic(clientId, clientSecret) },
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, clientSecret) },
         body: 'token=a%00b',
       });
       assert.deepEqual(await introspection.json(), { active: false });

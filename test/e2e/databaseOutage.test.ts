@@ -7,7 +7,7 @@ import { unpluggableDatabase, type UnpluggableDatabase } from '../helpers/unplug
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { openDatabase, type Database } from '../../src/db/index.ts';
-import { RP_REDIRECT } from '../helpers/relyingParty.ts';
+import { RP_REDIRECT, basicAuth } from '../helpers/relyingParty.ts';
 
 describe('database outage', () => {
   let relay: UnpluggableDatabase;
@@ -39,7 +39,7 @@ describe('database outage', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+        authorization: basicAuth(clientId, clientSecret),
       },
       body: 'grant_type=client_credentials',
     });

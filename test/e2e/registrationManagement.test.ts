@@ -4,6 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { basicAuth } from '../helpers/relyingParty.ts';
 
 const INITIAL_ACCESS_TOKEN = 'initial-access-token-management';
 
@@ -54,7 +55,7 @@ describe('client registration management (RFC 7592)', () => {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${registration.client_id}:${secret}`).toString('base64')}`,
+        authorization: basicAuth(registration.client_id, secret),
       },
       body: 'grant_type=client_credentials',
     });

@@ -42,3 +42,8 @@ export function exchangeCode(config: client.Configuration, callbackUrl: string, 
     expectedNonce: request.nonce,
   });
 }
+
+/** An HTTP Basic client authentication header (RFC 6749 2.3.1: id and secret form-encoded). */
+export function basicAuth(clientId: string, clientSecret: string): string {
+  return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+}
