@@ -5,6 +5,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { containsNul } from '../db/text.ts';
 import type { Db } from '../db/index.ts';
 import type { ClientStore } from './clients.ts';
+import { payloadWriterFor } from './payloadWriter.ts';
 
 interface PayloadRow {
   payload: AdapterPayload;
@@ -12,13 +13,6 @@ interface PayloadRow {
 }
 
 const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
-
-const UPSERT_SQL = `insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
-  values ($1, $2, $3, $4, $5, $6, $7)
-  on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
-    user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`;
-// The same statement with knex's placeholders, for the embedded database.
-const UPSERT_SQL_KNEX = UPSERT_SQL.replace(/\$\d/g, '?');
 
 export class KnexAdapter implements Adapter {
   private readonly model: string;
@@ -44,29 +38,17 @@ export class KnexAdapter implements Adapter {
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     // Request parameters end up in payloads (state, nonce, …); a NUL among them is bad input.
     if (containsNul(payload) || containsNul(id)) throw new errors.InvalidRequest('request contains a NUL character');
-    const values = [
-      this.model,
+    // Every artefact is written through the database's one writer, which commits rows that
+    // arrive together in one statement (see payloadWriter.ts).
+    await payloadWriterFor(this.db).write({
+      model: this.model,
       id,
-      JSON.stringify(payload),
-      payload.grantId ?? null,
-      payload.userCode ?? null,
-      payload.uid ?? null,
-      expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-    ];
-    // Every token issued is one of these: on a PostgreSQL server it runs as a named prepared
-    // statement straight on a pooled connection, which saves knex building it each time.
-    if (this.db.client.config.client === 'pg') {
-      // Announced like any knex query, so query listeners (the benchmark's counter) still see it.
-      this.db.emit('query', { sql: UPSERT_SQL, bindings: values, method: 'raw' });
-      const connection = await this.db.client.acquireConnection();
-      try {
-        await connection.query({ name: 'gatehouse_oidc_upsert', text: UPSERT_SQL, values });
-      } finally {
-        await this.db.client.releaseConnection(connection);
-      }
-      return;
-    }
-    await this.db.raw(UPSERT_SQL_KNEX, values);
+      payload: JSON.stringify(payload),
+      grantId: payload.grantId ?? null,
+      userCode: payload.userCode ?? null,
+      uid: payload.uid ?? null,
+      expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+    });
   }
 
   // Lookups by a value the client sent: one with a NUL cannot exist, so nothing is found.

@@ -7,7 +7,7 @@ import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from '
 import { containsNul } from '../db/text.ts';
 import { readCache } from '../db/readCache.ts';
 import type { Db } from '../db/index.ts';
-import { sha256, constantTimeEqual, type SecretBox } from '../secrets/secretBox.ts';
+import { sha256, constantTimeEqual, matchesSha256, type SecretBox } from '../secrets/secretBox.ts';
 
 export const HASHED_SECRET_PREFIX = 'sha256:';
 const SEALED_SECRET_PREFIX = 'enc:';
@@ -80,7 +80,7 @@ function exposedSecret(stored: string | null, box: SecretBox): string | undefine
 export function matchesClientSecret(stored: string | undefined, presented: string): boolean {
   if (!stored) return false;
   if (stored.startsWith(HASHED_SECRET_PREFIX)) {
-    return constantTimeEqual(stored, HASHED_SECRET_PREFIX + sha256(presented));
+    return matchesSha256(stored.slice(HASHED_SECRET_PREFIX.length), presented);
   }
   return constantTimeEqual(stored, presented);
 }

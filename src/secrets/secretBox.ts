@@ -1,7 +1,7 @@
 // Encrypts secrets at rest (signing keys, cookie keys, symmetric client secrets) with a key
 // derived from SECRET_KEY. AES-256-GCM authenticates as well as hides: a tampered row fails to
 // open instead of yielding a wrong key.
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, createHash, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hash, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const VERSION = 'v1';
 
@@ -31,10 +31,18 @@ export function createSecretBox(secretKey: string): SecretBox {
 
 /** Digest for high-entropy secrets that are only ever compared (client secrets, tokens). */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
+  return hash('sha256', value, 'hex');
+}
+
+/** True when `value` hashes to the hex `digest`, compared in constant time. */
+export function matchesSha256(digest: string, value: string): boolean {
+  // Runs on every token request of a confidential client: one hash, no string building.
+  const expected = Buffer.from(digest, 'hex');
+  const actual = hash('sha256', value, 'buffer');
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
 export function constantTimeEqual(a: string, b: string): boolean {
   // Compare fixed-length digests so neither length nor content leaks through timing.
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+  return timingSafeEqual(hash('sha256', a, 'buffer'), hash('sha256', b, 'buffer'));
 }

@@ -432,6 +432,93 @@ describe('KnexAdapter: unique lookups', () => {
   });
 });
 
+describe('KnexAdapter: group commit of concurrent writes', () => {
+  /** Runs `work` and counts the upsert statements it sent to the database. */
+  async function countUpsertStatements(work: () => Promise<unknown>): Promise<number> {
+    let statements = 0;
+    const listener = (query: { sql: string }) => {
+      if (/^insert into oidc_payloads/.test(query.sql)) statements++;
+    };
+    db.on('query', listener);
+    try {
+      await work();
+    } finally {
+      db.off('query', listener);
+    }
+    return statements;
+  }
+
+  const token = (n: number): [string, AdapterPayload] => [`at-${n}`, { ...SAMPLES.AccessToken, jti: `at-${n}`, grantId: `grant-${n}` }];
+
+  it('commits rows that arrive while a statement runs together, and every caller sees its row', async () => {
+    const tokens = adapter('AccessToken');
+    const rows = Array.from({ length: 50 }, (_, n) => token(n));
+    // The first row goes at once; the 49 that arrive while it is in flight share the next statement.
+    const statements = await countUpsertStatements(() => Promise.all(rows.map(([id, payload]) => tokens.upsert(id, payload, 600))));
+    assert.equal(statements, 2);
+    assert.equal(await rowCount(), 50);
+    for (const [id, payload] of rows) assert.deepEqual(await tokens.find(id), payload);
+    const grantIds = await db('oidc_payloads').whereNotNull('grant_id').count<{ count: string | number }[]>('* as count');
+    assert.equal(Number(grantIds[0].count), 50, 'lookup columns are written for every row of a statement');
+  });
+
+  it('splits a burst larger than one statement takes (200 rows) into several', async () => {
+    const tokens = adapter('AccessToken');
+    const rows = Array.from({ length: 450 }, (_, n) => token(n));
+    const statements = await countUpsertStatements(() => Promise.all(rows.map(([id, payload]) => tokens.upsert(id, payload, 600))));
+    assert.equal(statements, 4); // 1, then 200, 200 and 49
+    assert.equal(await rowCount(), 450);
+  });
+
+  it('keeps the last of two concurrent writes of the same row, in the order they were made', async () => {
+    const sessions = adapter('Session');
+    await Promise.all([
+      sessions.upsert('sess-1', SAMPLES.Session, 600), // goes alone
+      sessions.upsert('sess-2', { ...SAMPLES.Session, jti: 'sess-2', uid: 'uid-2', accountId: 'first' }, 600),
+      sessions.upsert('sess-2', { ...SAMPLES.Session, jti: 'sess-2', uid: 'uid-2b', accountId: 'second' }, 60),
+    ]);
+    assert.equal((await sessions.find('sess-2'))?.accountId, 'second');
+    assert.equal((await sessions.findByUid('uid-2b'))?.jti, 'sess-2');
+    assert.equal(await sessions.findByUid('uid-2'), undefined);
+    assert.deepEqual(await rowKeys(), ['Session:sess-1', 'Session:sess-2']);
+  });
+
+  it('fails only the row the database refuses; the rest of its statement commits', async () => {
+    const codes = adapter('DeviceCode');
+    const tokens = adapter('AccessToken');
+    const results = await Promise.allSettled([
+      tokens.upsert('at-first', { ...SAMPLES.AccessToken, jti: 'at-first' }, 600), // goes alone
+      codes.upsert('dc-1', SAMPLES.DeviceCode, 600),
+      tokens.upsert('at-a', { ...SAMPLES.AccessToken, jti: 'at-a' }, 600),
+      codes.upsert('dc-2', { ...SAMPLES.DeviceCode, jti: 'dc-2' }, 600), // same user code as dc-1
+      tokens.upsert('at-b', { ...SAMPLES.AccessToken, jti: 'at-b' }, 600),
+    ]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
+    );
+    assert.equal(((results[3] as PromiseRejectedResult).reason as { code?: string }).code, '23505');
+    assert.deepEqual(await rowKeys(), ['AccessToken:at-a', 'AccessToken:at-b', 'AccessToken:at-first', 'DeviceCode:dc-1']);
+  });
+
+  it('round-trips values that need quoting inside a statement of several rows', async () => {
+    const interactions = adapter('Interaction');
+    const awkward = ['quote " and backslash \\', 'comma, {braces} and (parens)', "apostrophe ' and NULL", 'unicode é 東京 🔑', ''];
+    const rows = awkward.map((text, n): [string, AdapterPayload] => [
+      `int-${n} ${text}`,
+      { ...SAMPLES.Interaction, jti: `int-${n} ${text}`, uid: `uid ${text} ${n}`, params: { state: text } },
+    ]);
+    await Promise.all([
+      interactions.upsert('int-first', SAMPLES.Interaction, 600),
+      ...rows.map(([id, payload]) => interactions.upsert(id, payload, 600)),
+    ]);
+    for (const [id, payload] of rows) {
+      assert.deepEqual(await interactions.find(id), payload);
+      assert.deepEqual(await interactions.findByUid(payload.uid as string), payload);
+    }
+  });
+});
+
 describe('sweepExpired', () => {
   it('deletes expired rows in batches and keeps live and permanent rows', async () => {
     await insertExpired('AccessToken', 'old-1');
@@ -521,6 +608,9 @@ describe('Client model through knexAdapterFactory', () => {
     assert.equal(matchesClientSecret(stored, 'wrong-secret'), false);
     assert.equal(matchesClientSecret(stored, stored), false); // the digest is not the secret
     assert.equal(matchesClientSecret(undefined, basicClient.client_secret), false);
+    // A damaged digest matches nothing rather than throwing.
+    assert.equal(matchesClientSecret(stored.slice(0, -2), basicClient.client_secret), false);
+    assert.equal(matchesClientSecret('sha256:not-hex', basicClient.client_secret), false);
   });
 
   it('keeps the digest when the found metadata is written back (RFC 7592 update)', async () => {
