@@ -1,5 +1,5 @@
 // Measuring one scenario on one server: check a sample answer, warm up, then load it with
-// autocannon for the set duration. Every non-2xx answer, socket error and timeout is counted and
+// autocannon, round by round. Every non-2xx answer, socket error and timeout is counted and
 // turned into a problem, so a scenario that errs is flagged rather than reported as fast.
 import { request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
@@ -7,6 +7,7 @@ import type { Scenario, ScenarioRequest, ServerUnderTest } from './scenarios.ts'
 import type { TargetProcess } from './target.ts';
 
 export interface LoadOptions {
+  /** Seconds of measured load per server and scenario, over all its rounds. */
   duration: number;
   warmup: number;
   connections: number;
@@ -143,62 +144,97 @@ function failures(result: autocannon.Result): string[] {
   return problems;
 }
 
-export async function measureScenario(scenario: Scenario, target: TargetProcess, options: LoadOptions): Promise<Figures> {
-  const server: ServerUnderTest = target.ready;
-  const pool = scenario.consumesRefreshTokens ? new RefreshTokenPool(target) : undefined;
-  const problems: string[] = [];
-  await pool?.fill(warmupRequests(options) + 1);
-  const request = scenario.request(server, pool?.take ?? (() => NOT_A_TOKEN));
+/**
+ * One scenario on one server, measured in rounds: the caller alternates the rounds of the two
+ * servers, so that a slow spell of this shared machine falls on both rather than on whichever
+ * happened to be running.
+ */
+export class ScenarioMeasurement {
+  private readonly target: TargetProcess;
+  private readonly options: LoadOptions;
+  private readonly pool?: RefreshTokenPool;
+  private readonly request: ScenarioRequest;
+  private readonly problems: string[] = [];
+  private readonly latencies: number[] = [];
+  /** Responses per second while warming up, to size the refresh token pool (0: not known). */
+  private pace = 0;
+  private requests = 0;
+  private seconds = 0;
+  private non2xx = 0;
+  private errors = 0;
+  private cpu = 0;
+  private queries?: number;
+  private failedSample = false;
 
-  try {
-    await checkSample(scenario, server, request);
-  } catch (error) {
+  private constructor(scenario: Scenario, target: TargetProcess, options: LoadOptions, pool?: RefreshTokenPool) {
+    this.target = target;
+    this.options = options;
+    this.pool = pool;
+    this.request = scenario.request(target.ready, pool?.take ?? (() => NOT_A_TOKEN));
+  }
+
+  /** Checks a sample answer, then warms the server up. */
+  static async prepare(scenario: Scenario, target: TargetProcess, options: LoadOptions): Promise<ScenarioMeasurement> {
+    const pool = scenario.consumesRefreshTokens ? new RefreshTokenPool(target) : undefined;
+    await pool?.fill(warmupRequests(options) + 1);
+    const measurement = new ScenarioMeasurement(scenario, target, options, pool);
+    try {
+      await checkSample(scenario, target.ready, measurement.request);
+    } catch (error) {
+      measurement.failedSample = true;
+      measurement.problems.push(`sample check failed: ${(error as Error).message}`);
+      return measurement;
+    }
+    await measurement.warmUp();
+    return measurement;
+  }
+
+  private async warmUp(): Promise<void> {
+    if (this.options.warmup <= 0) return;
+    const { pool } = this;
+    // Refresh tokens are single-use, so that warm-up is a number of requests, not a time.
+    const length = pool ? { amount: Math.min(pool.size, warmupRequests(this.options)) } : { seconds: this.options.warmup };
+    const warm = await run(this.target.ready, this.request, this.options.connections, length);
+    this.problems.push(...failures(warm.result).map((p) => `warm-up: ${p}`));
+    this.pace = steadyRate(warm.responses);
+  }
+
+  /** Loads the server for `seconds` and adds what it saw to the totals. */
+  async round(seconds: number): Promise<void> {
+    if (this.failedSample) return;
+    // Enough tokens for the round at the warm-up's pace, with head-room (autocannon may
+    // overrun by up to a second, and the round may go faster than the warm-up).
+    const pace = this.pace || INITIAL_TOKENS_PER_SECOND;
+    await this.pool?.fill(Math.ceil(pace * (seconds + 1) * POOL_MARGIN) + 1000);
+
+    const before = await this.target.stats();
+    const { result, responses } = await run(this.target.ready, this.request, this.options.connections, { seconds });
+    const after = await this.target.stats();
+    this.problems.push(...failures(result));
+    this.requests += result.requests.total;
+    this.seconds += result.duration;
+    this.non2xx += result.non2xx;
+    this.errors += result.errors;
+    this.cpu += after.cpu - before.cpu;
+    if (before.queries !== undefined && after.queries !== undefined) this.queries = (this.queries ?? 0) + after.queries - before.queries;
+    for (const latency of responses.latencies) this.latencies.push(latency);
+  }
+
+  figures(): Figures {
+    const { requests, pool } = this;
+    const problems = [...this.problems];
+    if (pool?.exhausted) problems.push(`the refresh token pool ran dry (${pool.exhausted} requests sent an unusable token)`);
+    const latencies = this.latencies.sort((a, b) => a - b);
     return {
-      rps: 0,
-      p50_ms: 0,
-      p99_ms: 0,
-      requests: 0,
-      non2xx: 0,
-      errors: 0,
-      cpu_us_per_request: 0,
-      problems: [`sample check failed: ${(error as Error).message}`],
+      rps: this.seconds > 0 ? requests / this.seconds : 0,
+      p50_ms: percentile(latencies, 50),
+      p99_ms: percentile(latencies, 99),
+      requests,
+      non2xx: this.non2xx,
+      errors: this.errors,
+      cpu_us_per_request: requests > 0 ? this.cpu / requests : 0,
+      ...(this.queries !== undefined && requests > 0 ? { sql_per_request: this.queries / requests } : {}),
+      problems,
     };
   }
-
-  if (options.warmup > 0) {
-    // Refresh tokens are single-use, so that warm-up is a number of requests, not a time; its
-    // steady pace sizes the pool for the measured run (autocannon may overrun by up to a second).
-    const warm = await run(
-      server,
-      request,
-      options.connections,
-      pool ? { amount: Math.min(pool.size, warmupRequests(options)) } : { seconds: options.warmup },
-    );
-    problems.push(...failures(warm.result).map((p) => `warm-up: ${p}`));
-    await pool?.fill(Math.ceil(steadyRate(warm.responses) * (options.duration + 1) * POOL_MARGIN) + 1000);
-  } else {
-    await pool?.fill(Math.ceil(INITIAL_TOKENS_PER_SECOND * (options.duration + 1)));
-  }
-
-  const before = await target.stats();
-  const { result, responses } = await run(server, request, options.connections, { seconds: options.duration });
-  const after = await target.stats();
-  problems.push(...failures(result));
-  if (pool?.exhausted) problems.push(`the refresh token pool ran dry (${pool.exhausted} requests sent an unusable token)`);
-
-  const requests = result.requests.total;
-  const latencies = responses.latencies.sort((a, b) => a - b);
-  return {
-    rps: result.requests.average,
-    p50_ms: percentile(latencies, 50),
-    p99_ms: percentile(latencies, 99),
-    requests,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    cpu_us_per_request: requests > 0 ? (after.cpu - before.cpu) / requests : 0,
-    ...(before.queries !== undefined && after.queries !== undefined && requests > 0
-      ? { sql_per_request: (after.queries - before.queries) / requests }
-      : {}),
-    problems,
-  };
 }

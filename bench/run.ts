@@ -2,8 +2,13 @@
 // scenario, on loopback with autocannon. Each server runs in its own process (so its RSS is its
 // own); Gatehouse runs on a fresh database on the DATABASE_URL server, or on PGlite in memory.
 //
-//   npm run bench [-- --duration 10] [--warmup 1] [--connections 10] [--scenario NAME]... [--json]
-//                    [--server-cpu-prof DIR]   (writes a V8 CPU profile of the Gatehouse process)
+//   npm run bench [-- --duration 10] [--rounds 5] [--warmup 1] [--connections 10] [--scenario NAME]...
+//                    [--json] [--server-cpu-prof DIR]   (writes a V8 CPU profile of the Gatehouse process)
+//
+// Each server gets --duration seconds of load per scenario, in --rounds rounds that alternate
+// between the two (Gatehouse, baseline, baseline, Gatehouse, …): on a shared 2-core machine the
+// speed drifts by a quarter from minute to minute, and alternating puts the drift on both sides
+// of the ratio instead of on whichever server ran during a slow spell.
 //
 // --json prints exactly one JSON line on stdout; progress goes to stderr. A scenario whose sample
 // answer is wrong, or that saw any non-2xx answer, socket error or timeout, is flagged (and
@@ -11,11 +16,12 @@
 import { parseArgs } from 'node:util';
 import providerPackage from 'oidc-provider/package.json' with { type: 'json' };
 import { createScratchDatabase, type ScratchDatabase } from '../test/helpers/database.ts';
-import { measureScenario, type Figures, type LoadOptions } from './load.ts';
+import { ScenarioMeasurement, type Figures, type LoadOptions } from './load.ts';
 import { SCENARIO_NAMES, SCENARIOS, type ScenarioName } from './scenarios.ts';
 import { TargetProcess } from './target.ts';
 
 interface Options extends LoadOptions {
+  rounds: number;
   json: boolean;
   scenarios: ScenarioName[];
   serverCpuProfileDir?: string;
@@ -26,6 +32,7 @@ function parseOptions(argv: string[]): Options {
     args: argv,
     options: {
       duration: { type: 'string', default: '10' },
+      rounds: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '10' },
       scenario: { type: 'string', multiple: true },
@@ -34,7 +41,7 @@ function parseOptions(argv: string[]): Options {
     },
     strict: true,
   });
-  const number = (name: 'duration' | 'warmup' | 'connections', min: number) => {
+  const number = (name: 'duration' | 'rounds' | 'warmup' | 'connections', min: number) => {
     const value = Number(values[name]);
     if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number of at least ${min}`);
     return value;
@@ -44,6 +51,7 @@ function parseOptions(argv: string[]): Options {
   if (unknown.length) throw new Error(`unknown --scenario ${unknown.join(', ')}; choose from ${SCENARIO_NAMES.join(', ')}`);
   return {
     duration: Math.round(number('duration', 1)),
+    rounds: Math.round(number('rounds', 1)),
     warmup: number('warmup', 0),
     connections: Math.round(number('connections', 1)),
     json: values.json,
@@ -96,7 +104,7 @@ function row(ours: Figures, baseline: Figures): Row {
 function printTable(rows: Partial<Record<ScenarioName, Row>>, memory: Record<string, number>, database: string, options: Options) {
   const out: string[] = [];
   out.push(
-    `Gatehouse vs bare oidc-provider ${providerPackage.version} · database: ${database} · ${options.duration} s per scenario, ${options.connections} connections, ${options.warmup} s warm-up`,
+    `Gatehouse vs bare oidc-provider ${providerPackage.version} · database: ${database} · ${options.duration} s per scenario in ${options.rounds} alternating rounds, ${options.connections} connections, ${options.warmup} s warm-up`,
   );
   out.push('');
   const header = [
@@ -140,7 +148,7 @@ async function main(): Promise<number> {
     options = parseOptions(process.argv.slice(2));
   } catch (error) {
     log(
-      `${(error as Error).message}\nusage: npm run bench [-- --duration 10] [--warmup 1] [--connections 10] [--scenario NAME]... [--json]`,
+      `${(error as Error).message}\nusage: npm run bench [-- --duration 10] [--rounds 5] [--warmup 1] [--connections 10] [--scenario NAME]... [--json]`,
     );
     return 2;
   }
@@ -170,11 +178,16 @@ async function main(): Promise<number> {
 
     const rows: Partial<Record<ScenarioName, Row>> = {};
     for (const scenario of SCENARIOS.filter((s) => options.scenarios.includes(s.name))) {
-      log(`${scenario.name}: Gatehouse…`);
-      const ours = await measureScenario(scenario, gatehouse, options);
-      log(`${scenario.name}: baseline…`);
-      const theirs = await measureScenario(scenario, baseline, options);
-      const figures = row(ours, theirs);
+      log(`${scenario.name}: warming up…`);
+      const ours = await ScenarioMeasurement.prepare(scenario, gatehouse, options);
+      const theirs = await ScenarioMeasurement.prepare(scenario, baseline, options);
+      const roundSeconds = options.duration / options.rounds;
+      for (let round = 0; round < options.rounds; round++) {
+        log(`${scenario.name}: round ${round + 1} of ${options.rounds}…`);
+        const order = round % 2 === 0 ? [ours, theirs] : [theirs, ours];
+        for (const measurement of order) await measurement.round(roundSeconds);
+      }
+      const figures = row(ours.figures(), theirs.figures());
       rows[scenario.name] = figures;
       log(`${scenario.name}: ${figures.rps} req/s vs ${figures.baseline_rps} (${figures.ok ? 'ok' : 'FLAGGED'})`);
     }
