@@ -106,6 +106,7 @@ export class PayloadWriter {
 
 // One statement cannot upsert the same row twice; the later write of it is the one that counts.
 function lastWriteWins(rows: PayloadRow[]): PayloadRow[] {
+  if (rows.length === 1) return rows; // an idle server's every write: nothing to merge
   const byKey = new Map<string, PayloadRow>();
   for (const row of rows) {
     const key = `${row.model}\u0000${row.id}`; // NUL cannot occur in either (refused before)
