@@ -6,7 +6,7 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AdapterPayload } from 'oidc-provider';
 import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
-import type { Db } from '../../src/db/index.ts';
+import { openDatabase, type Db } from '../../src/db/index.ts';
 import { KnexAdapter, knexAdapterFactory, sweepExpired } from '../../src/oidc/adapter.ts';
 import { createClientStore, matchesClientSecret, type ClientRow } from '../../src/oidc/clients.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
@@ -499,6 +499,32 @@ describe('KnexAdapter: group commit of concurrent writes', () => {
     );
     assert.equal(((results[3] as PromiseRejectedResult).reason as { code?: string }).code, '23505');
     assert.deepEqual(await rowKeys(), ['AccessToken:at-a', 'AccessToken:at-b', 'AccessToken:at-first', 'DeviceCode:dc-1']);
+  });
+
+  it('writes with plain statements where the session already holds a statement of that name', async () => {
+    // What a pooler in transaction mode, or a server that shares one session, looks like: the
+    // connection's session knows a prepared statement this connection never made. One connection,
+    // so the session prepared here is the writer's.
+    const single = database.url ? await openDatabase({ databaseUrl: database.url, poolMax: 1 }) : undefined;
+    const target = single?.db ?? db;
+    try {
+      await target.raw('prepare gatehouse_upsert_payloads as select 1');
+      const tokens = new KnexAdapter('AccessToken', target);
+      for (const [id, payload] of [token(1), token(2)]) await tokens.upsert(id, payload, 600);
+      assert.deepEqual(await tokens.find('at-1'), token(1)[1]);
+      assert.deepEqual(await tokens.find('at-2'), token(2)[1]);
+    } finally {
+      await target.raw('deallocate gatehouse_upsert_payloads');
+      await single?.close();
+    }
+  });
+
+  it('writes the row of a caller who arrives just as the previous write settles', async () => {
+    // Each write starts on the heels of the last one, while the writer is still giving its
+    // connection back: none may be left waiting.
+    const tokens = adapter('AccessToken');
+    for (let n = 0; n < 20; n++) await tokens.upsert(...token(n), 600);
+    assert.equal(await rowCount(), 20);
   });
 
   it('round-trips values that need quoting inside a statement of several rows', async () => {
