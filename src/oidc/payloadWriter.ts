@@ -120,7 +120,8 @@ export class PayloadWriter {
    */
   private async commit(connection: Queryable, batch: PendingWrite[]): Promise<void> {
     try {
-      await this.upsert(connection, batch.map((pending) => pending.row));
+      const rows = batch.map((pending) => pending.row);
+      await this.upsert(connection, rows);
       for (const pending of batch) pending.resolve();
       return;
     } catch (error) {
