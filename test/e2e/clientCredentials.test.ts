@@ -88,6 +88,30 @@ describe('client credentials with resource indicators', () => {
     assert.equal(introspection.scope, 'legacy');
   });
 
+  it("lets an API's client introspect another client's token, but only the owner revoke it", async () => {
+    const tokens = await client.clientCredentialsGrant(config, { resource: OPAQUE_API, scope: 'legacy' });
+    const api = await createClient(database, server.config, {
+      name: 'Legacy API',
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      postLogoutRedirectUris: [],
+    });
+    const apiConfig = await discover(server.issuer, api.client_id, api.client_secret);
+    // RFC 7662: the API checks the token it was handed.
+    const seen = await client.tokenIntrospection(apiConfig, tokens.access_token);
+    assert.equal(seen.active, true);
+    assert.equal(seen.client_id, clientId);
+    // RFC 7009 2.1: a token is revoked only by the client it was issued to.
+    await assert.rejects(
+      client.tokenRevocation(apiConfig, tokens.access_token),
+      (e: client.ResponseBodyError) =>
+        e.error === 'invalid_request' && e.error_description === 'client is not authorized to revoke the presented token',
+    );
+    assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
+    await client.tokenRevocation(config, tokens.access_token);
+    assert.equal((await client.tokenIntrospection(apiConfig, tokens.access_token)).active, false);
+  });
+
   it('refuses an unknown resource with invalid_target', async () => {
     await assert.rejects(
       client.clientCredentialsGrant(config, { resource: 'https://unknown.api.test', scope: 'x' }),
