@@ -1,10 +1,6 @@
 // The database door: opens PostgreSQL (DATABASE_URL) or the embedded PGlite under DATA_DIR,
 // and applies migrations. Everything else receives a `Db` (knex) and never knows which it got.
-import { join } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import ClientPgLite from 'knex-pglite';
-import { PGlite } from '@electric-sql/pglite';
-import { lockDataDir, type DataDirLock } from './dataDirLock.ts';
 import { migrate } from './migrate.ts';
 import { logger } from '../http/logger.ts';
 
@@ -27,7 +23,11 @@ export interface OpenOptions {
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
-  const database = options.databaseUrl ? openPostgres(options.databaseUrl, options.poolMax ?? 10) : await openPglite(options);
+  // PGlite (PostgreSQL compiled to WebAssembly) is loaded only when it is used: a server on
+  // PostgreSQL would otherwise carry its code in memory for nothing.
+  const database = options.databaseUrl
+    ? openPostgres(options.databaseUrl, options.poolMax ?? 10)
+    : await (await import('./pglite.ts')).openPglite(options);
   try {
     await migrate(database.db, database.url);
   } catch (error) {
@@ -55,42 +55,4 @@ function openPostgres(url: string, poolMax: number): Database {
     log: knexLog,
   });
   return { db, kind: 'postgres', url, close: () => db.destroy() };
-}
-
-// knex-pglite reports a delete as command "DEL", so knex returns the raw result instead of the
-// row count that `.delete()` promises on the pg driver. Naming the method in full fixes that.
-class PgLiteClient extends (ClientPgLite as unknown as new (
-  config: Knex.Config,
-) => { processResponse(obj: { method?: string }, runner: unknown): unknown }) {
-  override processResponse(obj: { method?: string }, runner: unknown) {
-    return super.processResponse(obj.method === 'del' ? { ...obj, method: 'delete' } : obj, runner);
-  }
-}
-
-async function openPglite(options: OpenOptions): Promise<Database> {
-  let lock: DataDirLock | undefined;
-  let pglite: PGlite;
-  if (options.memory) {
-    pglite = new PGlite();
-  } else {
-    const dataDir = options.dataDir ?? './data';
-    lock = lockDataDir(dataDir);
-    pglite = new PGlite(join(dataDir, 'pgdata'));
-  }
-  try {
-    await pglite.waitReady;
-  } catch (error) {
-    lock?.release();
-    throw error;
-  }
-  const db = knexFactory({ client: PgLiteClient, dialect: 'postgres', connection: { pglite } } as unknown as Knex.Config);
-  return {
-    db,
-    kind: 'pglite',
-    close: async () => {
-      await db.destroy();
-      if (!pglite.closed) await pglite.close();
-      lock?.release();
-    },
-  };
 }
