@@ -88,7 +88,7 @@ describe('client credentials with resource indicators', () => {
     assert.equal(introspection.scope, 'legacy');
   });
 
-  it("lets an API's client introspect another client's token, but only the owner revoke it", async () => {
+  it("lets an API's client introspect another client's token; only the owner revokes it", async () => {
     const tokens = await client.clientCredentialsGrant(config, { resource: OPAQUE_API, scope: 'legacy' });
     const api = await createClient(database, server.config, {
       name: 'Legacy API',
@@ -108,6 +108,17 @@ describe('client credentials with resource indicators', () => {
         e.error === 'invalid_request' && e.error_description === 'client is not authorized to revoke the presented token',
     );
     assert.equal((await client.tokenIntrospection(config, tokens.access_token)).active, true);
+    // A public client (a browser or mobile app) learns nothing about tokens not issued to it.
+    const app = await createClient(database, server.config, {
+      name: 'Mobile app',
+      authMethod: 'none',
+      applicationType: 'native',
+      redirectUris: ['http://127.0.0.1/callback'],
+      postLogoutRedirectUris: [],
+    });
+    const appConfig = await discover(server.issuer, app.client_id);
+    assert.deepEqual(await client.tokenIntrospection(appConfig, tokens.access_token), { active: false });
+
     await client.tokenRevocation(config, tokens.access_token);
     assert.equal((await client.tokenIntrospection(apiConfig, tokens.access_token)).active, false);
   });
