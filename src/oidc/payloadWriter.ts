@@ -69,6 +69,7 @@ export class PayloadWriter {
   private prepared: boolean;
   private queue: PendingWrite[] = [];
   private draining = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(db: Db) {
     this.db = db;
@@ -82,6 +83,12 @@ export class PayloadWriter {
       this.queue.push({ row, resolve, reject });
       void this.drain();
     });
+  }
+
+  /** Resolves once nothing is being written (the writer has given its connection back). */
+  whenIdle(): Promise<void> {
+    if (!this.draining && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   // One statement at a time, until nothing is waiting. Never throws: every row's caller is told.
@@ -112,7 +119,8 @@ export class PayloadWriter {
       this.draining = false;
     }
     // A row written while the connection was going back was left for us: take it now.
-    if (this.queue.length > 0) void this.drain();
+    if (this.queue.length > 0) return void this.drain();
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
   private async release(connection: Queryable | undefined): Promise<undefined> {
