@@ -22,7 +22,9 @@ export async function registerClient(
   ctx: CommandContext,
   input: ClientInput,
 ): Promise<{ client_id: string; client_secret?: string; metadata: ClientMetadata }> {
-  const clientId = input.clientId ?? randomBytes(16).toString('base64url');
+  // Hex, not base64url: an id that starts with '-' would read as an option on the command line
+  // (`gatehouse apis grant --client -x…`), which a CLI-made client must always be usable with.
+  const clientId = input.clientId ?? randomBytes(16).toString('hex');
   const needsSecret = input.authMethod !== 'none' && input.authMethod !== 'private_key_jwt';
   const metadata: ClientMetadata = {
     client_id: clientId,

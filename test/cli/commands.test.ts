@@ -99,7 +99,8 @@ describe('gatehouse CLI commands', () => {
         '--post-logout-redirect-uri',
         'https://app.example/bye',
       );
-      assert.equal(typeof created.client_id, 'string');
+      // 128 random bits in hex: never starting with '-', so the id can follow any option.
+      assert.match(created.client_id as string, /^[0-9a-f]{32}$/);
       assert.match(created.client_secret as string, /^[\w-]{43}$/);
       assert.deepEqual(created.grant_types, ['authorization_code', 'refresh_token']);
       assert.equal(created.token_endpoint_auth_method, 'client_secret_basic');
