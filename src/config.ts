@@ -26,6 +26,11 @@ const envSchema = z
       .optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     SECRET_KEY: z.string().min(32, 'SECRET_KEY must be at least 32 characters (use: openssl rand -base64 48)').optional(),
+    // The key SECRET_KEY replaced: it still opens what it sealed until `gatehouse secrets rotate`.
+    SECRET_KEY_PREVIOUS: z
+      .string()
+      .min(32, 'SECRET_KEY_PREVIOUS must be at least 32 characters (the SECRET_KEY being replaced)')
+      .optional(),
     LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('info'),
     INITIAL_ACCESS_TOKEN: z.string().min(16, 'INITIAL_ACCESS_TOKEN must be at least 16 characters').optional(),
     SMTP_URL: z
@@ -38,6 +43,12 @@ const envSchema = z
     SWEEP_INTERVAL_SECONDS: integer('SWEEP_INTERVAL_SECONDS', 1, 86400).default(300),
   })
   .superRefine((env, ctx) => {
+    if (env.SECRET_KEY_PREVIOUS && !env.SECRET_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SECRET_KEY_PREVIOUS'], message: 'SECRET_KEY_PREVIOUS needs SECRET_KEY set to the new key' });
+    }
+    if (env.SECRET_KEY_PREVIOUS && env.SECRET_KEY_PREVIOUS === env.SECRET_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['SECRET_KEY_PREVIOUS'], message: 'SECRET_KEY_PREVIOUS must differ from SECRET_KEY' });
+    }
     if (env.NODE_ENV !== 'production') return;
     if (!env.SECRET_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SECRET_KEY'], message: 'SECRET_KEY is required in production' });
@@ -64,6 +75,8 @@ export interface Config {
   databaseUrl: string | undefined;
   dataDir: string;
   secretKey: string;
+  /** Keys that still open what they sealed (SECRET_KEY_PREVIOUS); new values are sealed with secretKey. */
+  previousSecretKeys: string[];
   logLevel: (typeof LOG_LEVELS)[number];
   initialAccessToken: string | undefined;
   smtpUrl: string | undefined;
@@ -101,6 +114,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: env.DATABASE_URL,
     dataDir,
     secretKey: env.SECRET_KEY ?? developmentSecretKey(dataDir),
+    previousSecretKeys: env.SECRET_KEY_PREVIOUS ? [env.SECRET_KEY_PREVIOUS] : [],
     logLevel: env.LOG_LEVEL,
     initialAccessToken: env.INITIAL_ACCESS_TOKEN,
     smtpUrl: env.SMTP_URL,

@@ -5,7 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/index.ts';
-import { createSecretBox, type SecretBox } from './secrets/secretBox.ts';
+import { createSecretBox, SealedSecretError, type SecretBox } from './secrets/secretBox.ts';
+import { checkSealedSecrets, SecretKeyMismatchError } from './secrets/startCheck.ts';
 import { ensureKeys, loadKeys, keysFingerprint, sweepExpiredKeys, KEY_RELOAD_INTERVAL_SECONDS, type KeyMaterial } from './oidc/keys.ts';
 import { createClientStore, type ClientStore } from './oidc/clients.ts';
 import { sweepExpired } from './oidc/adapter.ts';
@@ -34,20 +35,18 @@ export interface StartOptions {
   beforeListen?: (started: { database: Database; reloadKeys: () => Promise<boolean> }) => Promise<{ close(): Promise<void> }>;
 }
 
-export class SecretKeyMismatchError extends Error {
-  constructor() {
-    super('SECRET_KEY cannot decrypt the keys stored in the database: it is not the key they were created with.');
-    this.name = 'SecretKeyMismatchError';
-  }
-}
+export { SecretKeyMismatchError, DamagedKeyError } from './secrets/startCheck.ts';
 
 async function readKeys(database: Database, box: SecretBox): Promise<KeyMaterial> {
+  // Every sealed value must open with SECRET_KEY (or SECRET_KEY_PREVIOUS) before anything is
+  // created with it; the check names what is wrong (see startCheck.ts).
+  await checkSealedSecrets(database.db, box);
   await ensureKeys(database.db, box);
   try {
     return await loadKeys(database.db, box);
   } catch (error) {
-    if ((error as Error).message.includes('authenticate') || (error as Error).message.includes('Unsupported state'))
-      throw new SecretKeyMismatchError();
+    // Another instance may have stored keys between the check and this read.
+    if (error instanceof SealedSecretError && error.problem === 'unknown-key') throw new SecretKeyMismatchError();
     throw error;
   }
 }
@@ -57,7 +56,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const ownsDatabase = !options.database;
   const database = options.database ?? (await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir }));
   const { db } = database;
-  const box = createSecretBox(config.secretKey);
+  const box = createSecretBox(config.secretKey, config.previousSecretKeys);
   const clients: ClientStore = createClientStore(db, box);
 
   let keys = await readKeys(database, box);

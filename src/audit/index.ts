@@ -12,6 +12,7 @@ export type AuditType =
   | 'api.access_granted'
   | 'api.access_revoked'
   | 'keys.rotated'
+  | 'secrets.rotated'
   | 'login.succeeded'
   | 'login.failed'
   | 'login.throttled'

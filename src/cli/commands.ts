@@ -23,6 +23,7 @@ import {
   listApiAccess,
 } from '../oidc/resourceServers.ts';
 import { audit } from '../audit/index.ts';
+import { SECRETS_COMMANDS } from './secrets.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -112,6 +113,7 @@ export const COMMANDS: Command[] = [
       return rows;
     },
   },
+  ...SECRETS_COMMANDS,
   {
     name: 'clients create',
     summary: 'Register a client; prints its id and, for confidential clients, its secret (shown once)',

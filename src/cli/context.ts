@@ -15,7 +15,7 @@ export interface CommandContext {
 }
 
 export function commandContext(config: Config, database: Database, afterKeyRotation?: () => Promise<unknown>): CommandContext {
-  const box = createSecretBox(config.secretKey);
+  const box = createSecretBox(config.secretKey, config.previousSecretKeys);
   return { config, database, box, clients: createClientStore(database.db, box), afterKeyRotation };
 }
 

@@ -7,10 +7,24 @@ import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from '
 import { containsNul } from '../db/text.ts';
 import { readCache } from '../db/readCache.ts';
 import type { Db } from '../db/index.ts';
-import { sha256, constantTimeEqual, matchesSha256, type SecretBox } from '../secrets/secretBox.ts';
+import { sha256, constantTimeEqual, matchesSha256, SealedSecretError, type SealContext, type SecretBox } from '../secrets/secretBox.ts';
+import type { SealedColumn } from '../secrets/sealedColumns.ts';
+import { logger } from '../http/logger.ts';
 
 export const HASHED_SECRET_PREFIX = 'sha256:';
 const SEALED_SECRET_PREFIX = 'enc:';
+
+// A sealed secret opens only as the secret of the client it was sealed for.
+const secretSealContext = (clientId: string): SealContext => ({ table: 'clients', rowId: clientId, purpose: 'client_secret' });
+
+/** Where clients keep sealed secrets, for `secrets rotate` and the start-up check. */
+export const SEALED_CLIENT_SECRETS: SealedColumn = {
+  table: 'clients',
+  idColumn: 'client_id',
+  column: 'client_secret',
+  prefix: SEALED_SECRET_PREFIX,
+  context: (row) => secretSealContext(row.client_id),
+};
 
 const COLUMN_FIELDS = [
   'client_name',
@@ -64,15 +78,17 @@ export function needsPlainSecret(metadata: Record<string, unknown>): boolean {
   );
 }
 
-function storedSecret(secret: string | undefined, metadata: Record<string, unknown>, box: SecretBox): string | null {
+function storedSecret(clientId: string, secret: string | undefined, metadata: Record<string, unknown>, box: SecretBox): string | null {
   if (!secret) return null;
   if (secret.startsWith(HASHED_SECRET_PREFIX)) return secret; // unchanged on update
-  return needsPlainSecret(metadata) ? SEALED_SECRET_PREFIX + box.seal(secret) : HASHED_SECRET_PREFIX + sha256(secret);
+  return needsPlainSecret(metadata)
+    ? SEALED_SECRET_PREFIX + box.seal(secret, secretSealContext(clientId))
+    : HASHED_SECRET_PREFIX + sha256(secret);
 }
 
-function exposedSecret(stored: string | null, box: SecretBox): string | undefined {
+function exposedSecret(clientId: string, stored: string | null, box: SecretBox): string | undefined {
   if (!stored) return undefined;
-  if (stored.startsWith(SEALED_SECRET_PREFIX)) return box.open(stored.slice(SEALED_SECRET_PREFIX.length));
+  if (stored.startsWith(SEALED_SECRET_PREFIX)) return box.open(stored.slice(SEALED_SECRET_PREFIX.length), secretSealContext(clientId));
   return stored;
 }
 
@@ -91,9 +107,22 @@ export function rowToMetadata(row: ClientRow, box: SecretBox): AdapterPayload {
     const value = row[field];
     if (value !== null && value !== undefined) metadata[field] = value;
   }
-  const secret = exposedSecret(row.client_secret, box);
+  const secret = exposedSecret(row.client_id, row.client_secret, box);
   if (secret) metadata.client_secret = secret;
   return metadata as AdapterPayload;
+}
+
+// A client whose stored secret does not open (sealed for another client, altered, or sealed with
+// a key this instance lacks) cannot authenticate: it gets invalid_client, and the operator a log
+// line that says why, instead of a server_error.
+function openClient(row: ClientRow, box: SecretBox): AdapterPayload {
+  try {
+    return rowToMetadata(row, box);
+  } catch (error) {
+    if (!(error instanceof SealedSecretError)) throw error;
+    logger.error('client secret does not open', { clientId: row.client_id, problem: error.problem, detail: error.message });
+    throw new errors.InvalidClientAuth(error.message);
+  }
 }
 
 export class ClientExistsError extends Error {
@@ -119,7 +148,7 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
     }
     return {
       client_id,
-      client_secret: storedSecret(client_secret, metadata as Record<string, unknown>, box),
+      client_secret: storedSecret(client_id, client_secret, metadata as Record<string, unknown>, box),
       grant_types: JSON.stringify(['authorization_code']),
       response_types: JSON.stringify(['code']),
       token_endpoint_auth_method: 'client_secret_basic',
@@ -158,7 +187,7 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
       // Every token request looks its client up; see readCache.ts for how fresh this stays.
       return cache.get(id, async () => {
         const row = await db<ClientRow>('clients').where('client_id', id).first();
-        return row ? rowToMetadata(row, box) : undefined;
+        return row ? openClient(row, box) : undefined;
       });
     },
     async upsert(id, payload) {

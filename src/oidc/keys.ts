@@ -4,7 +4,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Db } from '../db/index.ts';
-import type { SecretBox } from '../secrets/secretBox.ts';
+import type { SealContext, SecretBox } from '../secrets/secretBox.ts';
+import type { SealedColumn } from '../secrets/sealedColumns.ts';
 
 export const SIGNING_ALGS = ['RS256', 'ES256', 'PS256'] as const;
 /** How often every instance looks for rotated keys. */
@@ -38,6 +39,19 @@ export interface KeyRotationResult {
   retired: { kid: string; kind: string; alg: string | null; expiresAt: Date }[];
 }
 
+// A key's secret opens only as that row's key of that kind: a signing key copied over a cookie
+// key's row (or another signing key's) is refused instead of being used.
+const keySealContext = (kid: string, kind: string): SealContext => ({ table: 'keys', rowId: kid, purpose: kind });
+
+/** Where keys keep their sealed secrets, for `secrets rotate` and the start-up check. */
+export const SEALED_KEY_SECRETS: SealedColumn = {
+  table: 'keys',
+  idColumn: 'kid',
+  column: 'secret',
+  extraColumns: ['kind'],
+  context: (row) => keySealContext(row.kid, row.kind),
+};
+
 async function newSigningKey(alg: SigningAlg): Promise<{ kid: string; jwk: JWK }> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'ES256' ? {} : { modulusLength: 2048 }) });
   const jwk = await exportJWK(privateKey);
@@ -59,10 +73,17 @@ export async function ensureKeys(db: Db, box: SecretBox, algs: SigningAlg[] = DE
   for (const alg of algs) {
     if (has('signing', alg)) continue;
     const { kid, jwk } = await newSigningKey(alg);
-    rows.push({ kid, kind: 'signing', alg, secret: box.seal(JSON.stringify(jwk)), state: 'current' });
+    rows.push({ kid, kind: 'signing', alg, secret: box.seal(JSON.stringify(jwk), keySealContext(kid, 'signing')), state: 'current' });
   }
   if (!has('cookie', null)) {
-    rows.push({ kid: randomUUID(), kind: 'cookie', alg: null, secret: box.seal(randomBytes(32).toString('base64url')), state: 'current' });
+    const kid = randomUUID();
+    rows.push({
+      kid,
+      kind: 'cookie',
+      alg: null,
+      secret: box.seal(randomBytes(32).toString('base64url'), keySealContext(kid, 'cookie')),
+      state: 'current',
+    });
   }
   // The partial unique index allows one current key per (kind, alg): a racing instance's insert
   // is dropped and everyone loads the same winner.
@@ -88,8 +109,8 @@ function keysInUse(db: Db) {
 export async function loadKeys(db: Db, box: SecretBox): Promise<KeyMaterial> {
   const rows = await keysInUse(db);
   return {
-    signing: rows.filter((r) => r.kind === 'signing').map((r) => JSON.parse(box.open(r.secret)) as JWK),
-    cookie: rows.filter((r) => r.kind === 'cookie').map((r) => box.open(r.secret)),
+    signing: rows.filter((r) => r.kind === 'signing').map((r) => JSON.parse(box.open(r.secret, keySealContext(r.kid, r.kind))) as JWK),
+    cookie: rows.filter((r) => r.kind === 'cookie').map((r) => box.open(r.secret, keySealContext(r.kid, r.kind))),
     fingerprint: rows.map((r) => r.kid).join(','),
   };
 }
@@ -140,7 +161,7 @@ export async function rotateKeys(db: Db, box: SecretBox, policy: RotationPolicy,
         kid,
         kind: 'signing',
         alg,
-        secret: box.seal(JSON.stringify(jwk)),
+        secret: box.seal(JSON.stringify(jwk), keySealContext(kid, 'signing')),
         state: 'current',
         activates_at: activatesAt,
       });
@@ -151,7 +172,7 @@ export async function rotateKeys(db: Db, box: SecretBox, policy: RotationPolicy,
       kid: cookieKid,
       kind: 'cookie',
       alg: null,
-      secret: box.seal(randomBytes(32).toString('base64url')),
+      secret: box.seal(randomBytes(32).toString('base64url'), keySealContext(cookieKid, 'cookie')),
       state: 'current',
       activates_at: activatesAt,
     });

@@ -1,0 +1,60 @@
+// `secrets rotate`: re-seals every sealed value under the current SECRET_KEY, in the v2 format
+// that binds it to its row, inside one transaction. Either every value moves to the current key
+// or none does: a value that does not open stops the rotation and nothing is written, so the
+// previous key is never left as the only one that opens something.
+import type { Db } from '../db/index.ts';
+import { SealedSecretError, type SecretBox } from './secretBox.ts';
+import { SEALED_COLUMNS } from './sealedColumns.ts';
+import { describeCount, openedState, sealedRows, unreadable, type Unreadable } from './inventory.ts';
+import { audit } from '../audit/index.ts';
+
+export interface SecretsRotationResult {
+  /** The key everything is now sealed with. */
+  keyId: string;
+  /** Per table, values re-sealed (from SECRET_KEY_PREVIOUS or the old format). */
+  resealed: Record<string, number>;
+  /** Per table, values already sealed with the current key in the current format. */
+  unchanged: Record<string, number>;
+}
+
+export class SecretsRotationError extends Error {
+  readonly unreadable: Unreadable[];
+  constructor(problems: Unreadable[]) {
+    super(`Nothing was re-sealed: ${describeCount(problems)} do not open with SECRET_KEY or SECRET_KEY_PREVIOUS`);
+    this.name = 'SecretsRotationError';
+    this.unreadable = problems;
+  }
+}
+
+export async function rotateSecrets(db: Db, box: SecretBox): Promise<SecretsRotationResult> {
+  return db.transaction(async (trx) => {
+    const result: SecretsRotationResult = { keyId: box.currentKeyId, resealed: {}, unchanged: {} };
+    const problems: Unreadable[] = [];
+    for (const column of SEALED_COLUMNS) {
+      result.resealed[column.table] = 0;
+      result.unchanged[column.table] = 0;
+      // Locked, so a concurrent writer cannot slip an old-key value in behind the rotation.
+      for (const row of await sealedRows(trx, column, true)) {
+        let opened: ReturnType<typeof openedState>;
+        try {
+          opened = openedState(box, row);
+        } catch (error) {
+          if (!(error instanceof SealedSecretError)) throw error;
+          problems.push(unreadable(row, error));
+          continue;
+        }
+        if (opened.state === 'current') {
+          result.unchanged[column.table] += 1;
+          continue;
+        }
+        await trx(column.table)
+          .where(column.idColumn, row.rowId)
+          .update({ [column.column]: (column.prefix ?? '') + box.seal(opened.plain, row.context) });
+        result.resealed[column.table] += 1;
+      }
+    }
+    if (problems.length) throw new SecretsRotationError(problems);
+    await audit(trx, { type: 'secrets.rotated', details: { keyId: result.keyId, resealed: result.resealed } });
+    return result;
+  });
+}
