@@ -11,6 +11,7 @@ export type AuditType =
   | 'api.deleted'
   | 'api.access_granted'
   | 'api.access_revoked'
+  | 'api.resource_server_changed'
   | 'keys.rotated'
   | 'secrets.rotated'
   | 'login.succeeded'
@@ -20,7 +21,8 @@ export type AuditType =
   | 'consent.denied'
   | 'grant.revoked'
   | 'refresh_token.reused'
-  | 'authorization_code.replayed';
+  | 'authorization_code.replayed'
+  | 'device_code.replayed';
 
 export interface AuditEvent {
   type: AuditType;
@@ -46,4 +48,27 @@ export async function audit(db: Db, event: AuditEvent): Promise<void> {
     // Losing an audit row must not fail the user's request; the log line above still has it.
     logger.warn('audit write failed', { event: event.type, error: (error as Error).message });
   }
+}
+
+interface RequestState {
+  state: Record<string | symbol, unknown>;
+}
+
+const PENDING = Symbol('audit writes of this request');
+
+/**
+ * Audits from an event listener, which cannot be awaited where the event fires: the request
+ * holds its response until the record is written (see awaitRequestAudits), so whoever sees the
+ * answer can also find the record.
+ */
+export function auditDuringRequest(db: Db, ctx: RequestState, event: AuditEvent): void {
+  const pending = (ctx.state[PENDING] as Promise<void>[] | undefined) ?? [];
+  ctx.state[PENDING] = pending;
+  pending.push(audit(db, event));
+}
+
+/** Waits for the records auditDuringRequest started for this request (audit() never rejects). */
+export async function awaitRequestAudits(ctx: RequestState): Promise<void> {
+  const pending = ctx.state[PENDING] as Promise<void>[] | undefined;
+  if (pending) await Promise.all(pending);
 }

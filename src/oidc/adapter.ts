@@ -1,26 +1,38 @@
 // KnexAdapter: oidc-provider's persistence for every model, on PostgreSQL (server or PGlite).
-// Artefacts share one table keyed by (model, id); clients have their own table (see clients.ts).
+// Artefacts share one table keyed by (model, digest of the id); clients have their own table
+// (see clients.ts). What a row may hold is decided in storedArtefacts.ts: no usable credential.
 // An expired row is never returned, even before the sweeper has deleted it.
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { containsNul } from '../db/text.ts';
 import type { Db } from '../db/index.ts';
 import type { ClientStore } from './clients.ts';
 import { payloadWriterFor } from './payloadWriter.ts';
+import { artefactDigest, ArtefactProtection } from './storedArtefacts.ts';
+import { SealedSecretError, type SecretBox } from '../secrets/secretBox.ts';
+import { logger } from '../http/logger.ts';
+import { consumeOnce } from './singleUse.ts';
 
 interface PayloadRow {
-  payload: AdapterPayload;
+  id: string;
+  payload: Record<string, unknown>;
   consumed_at: Date | null;
 }
 
 const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
 
+// Replay detection (client-assertion and DPoP `jti`s) asks "is this id new?": its rows are
+// inserted, never overwritten, so of two requests carrying one id only one can get in.
+const INSERT_ONLY_MODELS = new Set(['ReplayDetection']);
+
 export class KnexAdapter implements Adapter {
   private readonly model: string;
   private readonly db: Db;
+  private readonly protection: ArtefactProtection;
 
-  constructor(model: string, db: Db) {
+  constructor(model: string, db: Db, protection: ArtefactProtection) {
     this.model = model;
     this.db = db;
+    this.protection = protection;
   }
 
   private live() {
@@ -30,59 +42,78 @@ export class KnexAdapter implements Adapter {
       .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()));
   }
 
-  private static toPayload(row: PayloadRow | undefined): AdapterPayload | undefined {
+  private toPayload(row: PayloadRow | undefined, value?: string): AdapterPayload | undefined {
     if (!row) return undefined;
-    return row.consumed_at ? { ...row.payload, consumed: epoch(row.consumed_at) } : row.payload;
+    let payload: AdapterPayload;
+    try {
+      payload = this.protection.reveal(this.model, row.id, row.payload, value);
+    } catch (error) {
+      // Sealed under a key no longer in the ring: this artefact cannot be used any more.
+      if (!(error instanceof SealedSecretError)) throw error;
+      logger.warn('artefact does not open; treated as gone', { model: this.model, problem: error.problem });
+      return undefined;
+    }
+    return row.consumed_at ? { ...payload, consumed: epoch(row.consumed_at) } : payload;
   }
 
   async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
     // Request parameters end up in payloads (state, nonce, …); a NUL among them is bad input.
     if (containsNul(payload) || containsNul(id)) throw new errors.InvalidRequest('request contains a NUL character');
+    const storedId = artefactDigest(id);
     // Every artefact is written through the database's one writer, which commits rows that
     // arrive together in one statement (see payloadWriter.ts).
     await payloadWriterFor(this.db).write({
       model: this.model,
-      id,
-      payload: JSON.stringify(payload),
-      grantId: payload.grantId ?? null,
-      userCode: payload.userCode ?? null,
+      id: storedId,
+      payload: JSON.stringify(this.protection.protect(this.model, storedId, payload)),
+      grantId: payload.grantId ? artefactDigest(payload.grantId) : null,
+      userCode: payload.userCode ? artefactDigest(payload.userCode) : null,
       uid: payload.uid ?? null,
       expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      insertOnly: INSERT_ONLY_MODELS.has(this.model),
     });
   }
 
   // Lookups by a value the client sent: one with a NUL cannot exist, so nothing is found.
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (containsNul(id)) return undefined;
-    return KnexAdapter.toPayload(await this.live().andWhere('id', id).first('payload', 'consumed_at'));
+    return this.toPayload(await this.live().andWhere('id', artefactDigest(id)).first('id', 'payload', 'consumed_at'), id);
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
     if (containsNul(userCode)) return undefined;
-    return KnexAdapter.toPayload(await this.live().andWhere('user_code', userCode).first('payload', 'consumed_at'));
+    const payload = this.toPayload(await this.live().andWhere('user_code', artefactDigest(userCode)).first('id', 'payload', 'consumed_at'));
+    // The row was found by this very code; oidc-provider compares it with the payload's.
+    return payload && { ...payload, userCode };
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     if (containsNul(uid)) return undefined;
-    return KnexAdapter.toPayload(await this.live().andWhere('uid', uid).first('payload', 'consumed_at'));
+    return this.toPayload(await this.live().andWhere('uid', uid).first('id', 'payload', 'consumed_at'));
   }
 
+  /** Only one caller can consume a row; the others are answered as replays (see singleUse.ts). */
   async consume(id: string): Promise<void> {
-    await this.db('oidc_payloads').where({ model: this.model, id }).update({ consumed_at: this.db.fn.now() });
+    await consumeOnce(this.db, this.model, artefactDigest(id));
   }
 
   async destroy(id: string): Promise<void> {
-    await this.db('oidc_payloads').where({ model: this.model, id }).delete();
+    await this.db('oidc_payloads')
+      .where({ model: this.model, id: artefactDigest(id) })
+      .delete();
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
-    await this.db('oidc_payloads').where({ model: this.model, grant_id: grantId }).delete();
+    await this.db('oidc_payloads')
+      .where({ model: this.model, grant_id: artefactDigest(grantId) })
+      .delete();
   }
 }
 
 /** The adapter factory handed to oidc-provider: Client gets the clients table, the rest one table. */
-export function knexAdapterFactory(db: Db, clients: ClientStore) {
-  return (model: string): Adapter => (model === 'Client' ? clients.adapter : new KnexAdapter(model, db));
+export function knexAdapterFactory(db: Db, clients: ClientStore, box: SecretBox) {
+  const protection = new ArtefactProtection(box);
+  return (model: string): Adapter => (model === 'Client' ? clients.adapter : new KnexAdapter(model, db, protection));
 }
 
 /**

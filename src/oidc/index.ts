@@ -6,16 +6,26 @@ import { UserFacingError } from '../http/errors.ts';
 import { knexAdapterFactory } from './adapter.ts';
 import { matchesClientSecret } from './clients.ts';
 import { protectStoredSecretDigests } from './registrationSecrets.ts';
+import { refuseConcurrentReplays } from './singleUse.ts';
 import { core } from './features/core.ts';
 import { registration } from './features/registration.ts';
 import { tokens } from './features/tokens.ts';
 import { logout } from './features/logout.ts';
 import { deviceFlow } from './features/deviceFlow.ts';
 import { resourceIndicators } from './features/resourceIndicators.ts';
+import { clientMetadata } from './features/clientMetadata.ts';
 
 export type { ProviderDeps } from './deps.ts';
 
-const FEATURE_MODULES: ((deps: ProviderDeps) => Configuration)[] = [core, tokens, registration, resourceIndicators, logout, deviceFlow];
+const FEATURE_MODULES: ((deps: ProviderDeps) => Configuration)[] = [
+  core,
+  clientMetadata,
+  tokens,
+  registration,
+  resourceIndicators,
+  logout,
+  deviceFlow,
+];
 
 export interface ProviderOptions {
   /** The interaction pipeline's prompts, in order (see src/interactions/pipeline.ts). */
@@ -25,7 +35,7 @@ export interface ProviderOptions {
 
 export function createProvider(deps: ProviderDeps, options: ProviderOptions): Provider {
   const configuration = mergeConfigurations(FEATURE_MODULES.map((feature) => feature(deps)));
-  configuration.adapter = knexAdapterFactory(deps.db, deps.clients);
+  configuration.adapter = knexAdapterFactory(deps.db, deps.clients, deps.box);
   configuration.interactions = {
     policy: options.policy,
     url: (_ctx, interaction) => options.interactionUrl(interaction.uid),
@@ -38,7 +48,8 @@ export function createProvider(deps: ProviderDeps, options: ProviderOptions): Pr
   provider.Client.prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, presented: string) {
     return matchesClientSecret(this.clientSecret, presented);
   };
-  protectStoredSecretDigests(provider);
+  protectStoredSecretDigests(provider, deps.config);
+  refuseConcurrentReplays(provider);
   requireFormPostsOnBrowserEndpoints(provider);
   return provider;
 }

@@ -11,6 +11,9 @@
 //   statement the last write of a (model, id) wins.
 // - A row the database refuses (a unique index, a bad value) fails alone: a refused statement
 //   is retried row by row, so the others in it still commit.
+// - An insert-only row (replay detection: "have I seen this id before?") is never overwritten:
+//   when its id is already there, or a row of the same id is ahead of it in the same burst, its
+//   caller is told with a DuplicateArtefactError and nothing changes.
 import { setImmediate as nextTurnOfTheEventLoop } from 'node:timers/promises';
 import type { Db } from '../db/index.ts';
 import { logger } from '../http/logger.ts';
@@ -24,6 +27,16 @@ export interface PayloadRow {
   userCode: string | null;
   uid: string | null;
   expiresAt: Date | null;
+  /** True for a row that must be new: an existing row of that (model, id) is a replay. */
+  insertOnly?: boolean;
+}
+
+/** An insert-only row whose (model, id) already exists. */
+export class DuplicateArtefactError extends Error {
+  constructor(model: string) {
+    super(`${model} already holds this id`);
+    this.name = 'DuplicateArtefactError';
+  }
 }
 
 interface PendingWrite {
@@ -40,6 +53,13 @@ const UPSERT_ROWS_SQL = `insert into oidc_payloads (model, id, payload, grant_id
     user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`;
 
 const UPSERT_STATEMENT_NAME = 'gatehouse_upsert_payloads';
+
+// The same rows, but an existing (model, id) is left alone; what was written comes back.
+const INSERT_NEW_ROWS_SQL = `insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+  select * from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
+  on conflict (model, id) do nothing returning model, id`;
+
+const INSERT_NEW_STATEMENT_NAME = 'gatehouse_insert_new_payloads';
 
 /** Enough to drain a burst in a few statements, small enough to keep one statement short. */
 const MAX_ROWS_PER_STATEMENT = 200;
@@ -75,6 +95,11 @@ export class PayloadWriter {
     this.db = db;
     this.onServer = db.client.config.client === 'pg';
     this.prepared = this.onServer;
+  }
+
+  /** False on the embedded database, and after a server turned out not to keep prepared statements. */
+  get usesPreparedStatements(): boolean {
+    return this.prepared;
   }
 
   /** Resolves once the row is committed; rejects with the database's error if it is not. */
@@ -133,6 +158,12 @@ export class PayloadWriter {
    * row (the rows not yet settled are then the caller's to reject; settling twice is harmless).
    */
   private async commit(connection: Queryable, batch: PendingWrite[]): Promise<void> {
+    const insertOnly = batch.filter((pending) => pending.row.insertOnly);
+    if (insertOnly.length > 0) {
+      await this.commitNew(connection, insertOnly);
+      batch = batch.filter((pending) => !pending.row.insertOnly);
+      if (batch.length === 0) return;
+    }
     try {
       const rows = batch.map((pending) => pending.row);
       await this.upsert(connection, rows);
@@ -146,15 +177,46 @@ export class PayloadWriter {
     for (const pending of batch) await this.commit(connection, [pending]);
   }
 
+  /** Insert-only rows: the first of each (model, id) that is not there yet wins; the rest are told. */
+  private async commitNew(connection: Queryable, pendings: PendingWrite[]): Promise<void> {
+    const first = new Map<string, PendingWrite>();
+    for (const pending of pendings) {
+      const key = rowKey(pending.row);
+      if (first.has(key)) pending.reject(new DuplicateArtefactError(pending.row.model));
+      else first.set(key, pending);
+    }
+    try {
+      const written = (await this.run(
+        connection,
+        INSERT_NEW_STATEMENT_NAME,
+        INSERT_NEW_ROWS_SQL,
+        [...first.values()].map((p) => p.row),
+      )) as {
+        rows: { model: string; id: string }[];
+      };
+      const inserted = new Set(written.rows.map(rowKey));
+      for (const [key, pending] of first) {
+        if (inserted.has(key)) pending.resolve();
+        else pending.reject(new DuplicateArtefactError(pending.row.model));
+      }
+    } catch (error) {
+      if (!blamesARow(error) || first.size === 1) throw error;
+      for (const pending of first.values()) await this.commitNew(connection, [pending]).catch(pending.reject);
+    }
+  }
+
   private async upsert(connection: Queryable, rows: PayloadRow[]): Promise<void> {
-    const values = toColumns(lastWriteWins(rows));
+    await this.run(connection, UPSERT_STATEMENT_NAME, UPSERT_ROWS_SQL, lastWriteWins(rows));
+  }
+
+  private async run(connection: Queryable, name: string, text: string, rows: PayloadRow[]): Promise<unknown> {
+    const values = toColumns(rows);
     // Announced like any knex query, so query listeners (the benchmark's counter) still see it.
-    this.db.emit('query', { sql: UPSERT_ROWS_SQL, bindings: values, method: 'raw' });
+    this.db.emit('query', { sql: text, bindings: values, method: 'raw' });
     if (this.prepared) {
       try {
         // pg's Client prepares the statement once per connection, and again on a new one.
-        await connection.query({ name: UPSERT_STATEMENT_NAME, text: UPSERT_ROWS_SQL, values });
-        return;
+        return await connection.query({ name, text, values });
       } catch (error) {
         if (!PREPARED_STATEMENT_TROUBLE.has(sqlState(error))) throw error;
         // Not executed; behind this connection sessions are shared or swapped (a pooler in
@@ -165,7 +227,7 @@ export class PayloadWriter {
         });
       }
     }
-    await connection.query(UPSERT_ROWS_SQL, values);
+    return connection.query(text, values);
   }
 }
 
@@ -174,12 +236,15 @@ function lastWriteWins(rows: PayloadRow[]): PayloadRow[] {
   if (rows.length === 1) return rows; // an idle server's every write: nothing to merge
   const byKey = new Map<string, PayloadRow>();
   for (const row of rows) {
-    const key = `${row.model}\u0000${row.id}`; // NUL cannot occur in either (refused before)
+    const key = rowKey(row);
     byKey.delete(key);
     byKey.set(key, row);
   }
   return [...byKey.values()];
 }
+
+// NUL cannot occur in either (refused before).
+const rowKey = (row: { model: string; id: string }) => `${row.model}\u0000${row.id}`;
 
 function toColumns(rows: PayloadRow[]): unknown[][] {
   const columns: unknown[][] = [[], [], [], [], [], [], []];

@@ -8,7 +8,9 @@ import type { AdapterPayload } from 'oidc-provider';
 import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
 import { openDatabase, type Db } from '../../src/db/index.ts';
 import { KnexAdapter, knexAdapterFactory, sweepExpired } from '../../src/oidc/adapter.ts';
-import { payloadWriterFor } from '../../src/oidc/payloadWriter.ts';
+import { DuplicateArtefactError, payloadWriterFor } from '../../src/oidc/payloadWriter.ts';
+import { artefactDigest, ArtefactProtection } from '../../src/oidc/storedArtefacts.ts';
+import { ConcurrentReplayError } from '../../src/oidc/singleUse.ts';
 import { createClientStore, matchesClientSecret, type ClientRow } from '../../src/oidc/clients.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 
@@ -30,26 +32,38 @@ beforeEach(async () => {
   await truncateAll(database);
 });
 
-const adapter = (model: string) => new KnexAdapter(model, db);
+const box = createSecretBox(SECRET_KEY);
+const protection = new ArtefactProtection(box);
+const adapter = (model: string) => new KnexAdapter(model, db, protection);
+
+/** `model:digest` keys, as rows are stored, from `model:value` pairs. */
+const stored = (...keys: string[]) =>
+  keys
+    .map((key) => {
+      const [model, id] = key.split(':');
+      return `${model}:${artefactDigest(id)}`;
+    })
+    .sort();
 
 const nowEpoch = () => Math.floor(Date.now() / 1000);
 
 /** Moves a row's expiry into the past, as if its lifetime had run out (no waiting). */
 async function expire(model: string, id: string): Promise<void> {
   const updated = await db('oidc_payloads')
-    .where({ model, id })
+    .where({ model, id: artefactDigest(id) })
     .update({ expires_at: db.raw("now() - interval '1 minute'") });
   assert.equal(updated, 1, `expected one ${model} row ${id} to expire`);
 }
 
 /** Inserts a row directly, bypassing upsert, with an expiry already in the past. */
 async function insertExpired(model: string, id: string, payload: AdapterPayload = { jti: id }): Promise<void> {
+  const storedId = artefactDigest(id);
   await db('oidc_payloads').insert({
     model,
-    id,
-    payload: JSON.stringify(payload),
-    grant_id: payload.grantId ?? null,
-    user_code: payload.userCode ?? null,
+    id: storedId,
+    payload: JSON.stringify(protection.protect(model, storedId, payload)),
+    grant_id: payload.grantId ? artefactDigest(payload.grantId) : null,
+    user_code: payload.userCode ? artefactDigest(payload.userCode) : null,
     uid: payload.uid ?? null,
     expires_at: db.raw("now() - interval '1 hour'"),
   });
@@ -209,8 +223,8 @@ describe('KnexAdapter: upsert and find', () => {
     assert.deepEqual(
       rows.map(({ model, grant_id, user_code, uid, consumed_at }) => ({ model, grant_id, user_code, uid, consumed_at })),
       [
-        { model: 'AccessToken', grant_id: 'grant-1', user_code: null, uid: null, consumed_at: null },
-        { model: 'DeviceCode', grant_id: null, user_code: 'BCDFGHJK', uid: null, consumed_at: null },
+        { model: 'AccessToken', grant_id: artefactDigest('grant-1'), user_code: null, uid: null, consumed_at: null },
+        { model: 'DeviceCode', grant_id: null, user_code: artefactDigest('BCDFGHJK'), uid: null, consumed_at: null },
         { model: 'Session', grant_id: null, user_code: null, uid: 'session-uid-1', consumed_at: null },
       ],
     );
@@ -234,14 +248,18 @@ describe('KnexAdapter: upsert and find', () => {
     assert.equal(await rowCount(), 1);
     assert.equal(await codes.findByUserCode('BCDFGHJK'), undefined);
     assert.deepEqual(await codes.findByUserCode('LMNPQRST'), approved);
-    const row = await db('oidc_payloads').where({ model: 'DeviceCode', id: 'dc-1' }).first('grant_id', 'user_code');
-    assert.deepEqual({ ...row }, { grant_id: 'grant-7', user_code: 'LMNPQRST' });
+    const row = await db('oidc_payloads')
+      .where({ model: 'DeviceCode', id: artefactDigest('dc-1') })
+      .first('grant_id', 'user_code');
+    assert.deepEqual({ ...row }, { grant_id: artefactDigest('grant-7'), user_code: artefactDigest('LMNPQRST') });
   });
 
   it('upsert again without expiresIn makes the row permanent', async () => {
     await adapter('Grant').upsert('g', SAMPLES.Grant, 60);
     await adapter('Grant').upsert('g', SAMPLES.Grant);
-    const row = await db('oidc_payloads').where({ model: 'Grant', id: 'g' }).first('expires_at');
+    const row = await db('oidc_payloads')
+      .where({ model: 'Grant', id: artefactDigest('g') })
+      .first('expires_at');
     assert.equal(row.expires_at, null);
   });
 
@@ -251,7 +269,7 @@ describe('KnexAdapter: upsert and find', () => {
     await adapter('AccessToken').upsert('shared', accessPayload, 3600);
     await adapter('RefreshToken').upsert('shared', refreshPayload, 3600);
 
-    assert.deepEqual(await rowKeys(), ['AccessToken:shared', 'RefreshToken:shared']);
+    assert.deepEqual(await rowKeys(), stored('AccessToken:shared', 'RefreshToken:shared'));
     assert.deepEqual(await adapter('AccessToken').find('shared'), accessPayload);
     assert.deepEqual(await adapter('RefreshToken').find('shared'), refreshPayload);
 
@@ -272,10 +290,10 @@ describe('KnexAdapter: upsert and find', () => {
 
 describe('KnexAdapter: expiry', () => {
   it('never returns a row whose expiry has passed, from find, findByUid or findByUserCode', async () => {
-    await adapter('AccessToken').upsert('at-1', SAMPLES.AccessToken, 1);
-    await adapter('Session').upsert('sess-1', SAMPLES.Session, 1);
-    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 1);
-    // Live right after the write.
+    await adapter('AccessToken').upsert('at-1', SAMPLES.AccessToken, 600);
+    await adapter('Session').upsert('sess-1', SAMPLES.Session, 600);
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    // Live while their lifetime lasts; then the database's clock passes their expiry (no waiting).
     assert.deepEqual(await adapter('AccessToken').find('at-1'), SAMPLES.AccessToken);
     assert.deepEqual(await adapter('Session').findByUid('session-uid-1'), SAMPLES.Session);
     assert.deepEqual(await adapter('DeviceCode').findByUserCode('BCDFGHJK'), SAMPLES.DeviceCode);
@@ -300,7 +318,9 @@ describe('KnexAdapter: expiry', () => {
 
   it('never expires a row upserted without expiresIn', async () => {
     await adapter('InitialAccessToken').upsert('iat-1', SAMPLES.InitialAccessToken);
-    const row = await db('oidc_payloads').where({ model: 'InitialAccessToken', id: 'iat-1' }).first('expires_at');
+    const row = await db('oidc_payloads')
+      .where({ model: 'InitialAccessToken', id: artefactDigest('iat-1') })
+      .first('expires_at');
     assert.equal(row.expires_at, null);
     assert.deepEqual(await adapter('InitialAccessToken').find('iat-1'), SAMPLES.InitialAccessToken);
     assert.equal(await sweepExpired(db), 0);
@@ -314,7 +334,8 @@ describe('KnexAdapter: consume', () => {
     const other: AdapterPayload = { ...SAMPLES.AuthorizationCode, jti: 'code-2' };
     await codes.upsert('code-1', SAMPLES.AuthorizationCode, 60);
     await codes.upsert('code-2', other, 60);
-    await adapter('AccessToken').upsert('code-1', SAMPLES.AccessToken, 60); // same id, other model
+    const sameId: AdapterPayload = { ...SAMPLES.AccessToken, jti: 'code-1' };
+    await adapter('AccessToken').upsert('code-1', sameId, 60); // same id, other model
 
     const before = nowEpoch();
     await codes.consume('code-1');
@@ -330,7 +351,7 @@ describe('KnexAdapter: consume', () => {
     assert.deepEqual(rest, SAMPLES.AuthorizationCode);
 
     assert.deepEqual(await codes.find('code-2'), other);
-    assert.deepEqual(await adapter('AccessToken').find('code-1'), SAMPLES.AccessToken);
+    assert.deepEqual(await adapter('AccessToken').find('code-1'), sameId);
   });
 
   it('shows the consumed mark through findByUserCode and findByUid too', async () => {
@@ -342,8 +363,8 @@ describe('KnexAdapter: consume', () => {
     assert.equal(typeof (await adapter('Session').findByUid('session-uid-1'))?.consumed, 'number');
   });
 
-  it('consume of an unknown id creates nothing', async () => {
-    await adapter('AuthorizationCode').consume('no-such-code');
+  it('consume of an unknown id is refused as a replay and creates nothing', async () => {
+    await assert.rejects(adapter('AuthorizationCode').consume('no-such-code'), ConcurrentReplayError);
     assert.equal(await rowCount(), 0);
     assert.equal(await adapter('AuthorizationCode').find('no-such-code'), undefined);
   });
@@ -358,7 +379,7 @@ describe('KnexAdapter: destroy', () => {
     await adapter('AccessToken').destroy('at-1');
 
     assert.equal(await adapter('AccessToken').find('at-1'), undefined);
-    assert.deepEqual(await rowKeys(), ['AccessToken:at-2', 'RefreshToken:at-1']);
+    assert.deepEqual(await rowKeys(), stored('AccessToken:at-2', 'RefreshToken:at-1'));
     // Destroying what is not there is not an error.
     await adapter('AccessToken').destroy('at-1');
     assert.equal(await rowCount(), 2);
@@ -404,7 +425,10 @@ describe('KnexAdapter: revokeByGrantId', () => {
 
     await tokens.revokeByGrantId('g1');
 
-    assert.deepEqual(await rowKeys(), ['AccessToken:at-g2', 'AccessToken:at-none', 'AuthorizationCode:code-g1', 'RefreshToken:rt-g1']);
+    assert.deepEqual(
+      await rowKeys(),
+      stored('AccessToken:at-g2', 'AccessToken:at-none', 'AuthorizationCode:code-g1', 'RefreshToken:rt-g1'),
+    );
     assert.equal(await tokens.find('at-g1-a'), undefined);
     assert.equal((await tokens.find('at-g2'))?.grantId, 'g2');
     assert.equal((await adapter('RefreshToken').find('rt-g1'))?.grantId, 'g1');
@@ -422,14 +446,14 @@ describe('KnexAdapter: unique lookups', () => {
         return true;
       },
     );
-    assert.deepEqual(await rowKeys(), ['DeviceCode:dc-1']);
+    assert.deepEqual(await rowKeys(), stored('DeviceCode:dc-1'));
     assert.deepEqual(await adapter('DeviceCode').findByUserCode('BCDFGHJK'), SAMPLES.DeviceCode);
   });
 
   it('refuses a second Session with the same uid (database index)', async () => {
     await adapter('Session').upsert('sess-1', SAMPLES.Session, 600);
     await assert.rejects(adapter('Session').upsert('sess-2', { ...SAMPLES.Session, jti: 'sess-2' }, 600), { code: '23505' });
-    assert.deepEqual(await rowKeys(), ['Session:sess-1']);
+    assert.deepEqual(await rowKeys(), stored('Session:sess-1'));
   });
 });
 
@@ -484,7 +508,7 @@ describe('KnexAdapter: group commit of concurrent writes', () => {
     assert.equal((await sessions.find('sess-2'))?.accountId, 'second');
     assert.equal((await sessions.findByUid('uid-2b'))?.jti, 'sess-2');
     assert.equal(await sessions.findByUid('uid-2'), undefined);
-    assert.deepEqual(await rowKeys(), ['Session:sess-1', 'Session:sess-2']);
+    assert.deepEqual(await rowKeys(), stored('Session:sess-1', 'Session:sess-2'));
   });
 
   it('fails only the row the database refuses; the rest of its statement commits', async () => {
@@ -502,24 +526,31 @@ describe('KnexAdapter: group commit of concurrent writes', () => {
       ['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled'],
     );
     assert.equal(((results[3] as PromiseRejectedResult).reason as { code?: string }).code, '23505');
-    assert.deepEqual(await rowKeys(), ['AccessToken:at-a', 'AccessToken:at-b', 'AccessToken:at-first', 'DeviceCode:dc-1']);
+    assert.deepEqual(await rowKeys(), stored('AccessToken:at-a', 'AccessToken:at-b', 'AccessToken:at-first', 'DeviceCode:dc-1'));
   });
 
-  it('writes with plain statements where the session already holds a statement of that name', async () => {
+  // Named prepared statements exist only on a PostgreSQL server; the embedded database always
+  // sends the statement text, so there is no fallback to take there.
+  const onServer = Boolean(process.env.DATABASE_URL);
+  it('writes with plain statements where the session already holds a statement of that name', {
+    skip: !onServer && 'PGlite never prepares named statements (CI runs this on PostgreSQL)',
+  }, async () => {
     // What a pooler in transaction mode, or a server that shares one session, looks like: the
-    // connection's session knows a prepared statement this connection never made. One connection,
-    // so the session prepared here is the writer's.
-    const single = database.url ? await openDatabase({ databaseUrl: database.url, poolMax: 1 }) : undefined;
-    const target = single?.db ?? db;
+    // connection's session knows a prepared statement this connection never made. One
+    // connection, so the session prepared here is the writer's.
+    const single = await openDatabase({ databaseUrl: database.url as string, poolMax: 1 });
     try {
-      await target.raw('prepare gatehouse_upsert_payloads as select 1');
-      const tokens = new KnexAdapter('AccessToken', target);
+      await single.db.raw('prepare gatehouse_upsert_payloads as select 1');
+      const writer = payloadWriterFor(single.db);
+      assert.equal(writer.usesPreparedStatements, true);
+      const tokens = new KnexAdapter('AccessToken', single.db, protection);
       for (const [id, payload] of [token(1), token(2)]) await tokens.upsert(id, payload, 600);
+      assert.equal(writer.usesPreparedStatements, false, 'the writer fell back to plain statements');
       assert.deepEqual(await tokens.find('at-1'), token(1)[1]);
       assert.deepEqual(await tokens.find('at-2'), token(2)[1]);
     } finally {
-      await target.raw('deallocate gatehouse_upsert_payloads');
-      await single?.close();
+      await single.db.raw('deallocate gatehouse_upsert_payloads');
+      await single.close();
     }
   });
 
@@ -544,7 +575,9 @@ describe('KnexAdapter: group commit of concurrent writes', () => {
     ]);
     for (const [id, payload] of rows) {
       assert.deepEqual(await interactions.find(id), payload);
-      assert.deepEqual(await interactions.findByUid(payload.uid as string), payload);
+      // Found by uid, not by its value: an interaction's value is not kept (see storedArtefacts.ts).
+      const { jti: _value, ...withoutValue } = payload;
+      assert.deepEqual(await interactions.findByUid(payload.uid as string), withoutValue);
     }
   });
 });
@@ -563,7 +596,7 @@ describe('sweepExpired', () => {
 
     assert.equal(await sweepExpired(db, 2), 5);
 
-    assert.deepEqual(await rowKeys(), ['AccessToken:live-1', 'Grant:forever-1', 'InitialAccessToken:forever-2', 'Session:live-2']);
+    assert.deepEqual(await rowKeys(), stored('AccessToken:live-1', 'Grant:forever-1', 'InitialAccessToken:forever-2', 'Session:live-2'));
     assert.equal(await sweepExpired(db, 2), 0);
   });
 
@@ -571,7 +604,7 @@ describe('sweepExpired', () => {
     for (const id of ['a', 'b', 'c', 'd']) await insertExpired('ReplayDetection', id);
     await adapter('ReplayDetection').upsert('live', { jti: 'live' }, 60);
     assert.equal(await sweepExpired(db, 2), 4);
-    assert.deepEqual(await rowKeys(), ['ReplayDetection:live']);
+    assert.deepEqual(await rowKeys(), stored('ReplayDetection:live'));
   });
 
   it('sweeps with the default batch size', async () => {
@@ -579,13 +612,12 @@ describe('sweepExpired', () => {
     await insertExpired('RefreshToken', 'old-1');
     await adapter('AccessToken').upsert('live', { jti: 'live' }, 60);
     assert.equal(await sweepExpired(db), 2);
-    assert.deepEqual(await rowKeys(), ['AccessToken:live']);
+    assert.deepEqual(await rowKeys(), stored('AccessToken:live'));
   });
 });
 
 describe('Client model through knexAdapterFactory', () => {
-  const box = createSecretBox(SECRET_KEY);
-  const factory = () => knexAdapterFactory(db, createClientStore(db, box));
+  const factory = () => knexAdapterFactory(db, createClientStore(db, box), box);
   const clientRow = (clientId: string): Promise<ClientRow | undefined> => db<ClientRow>('clients').where('client_id', clientId).first();
 
   const basicClient = {
@@ -602,7 +634,7 @@ describe('Client model through knexAdapterFactory', () => {
 
   it('hands the Client model to the client store and every other model to KnexAdapter', () => {
     const store = createClientStore(db, box);
-    const adapters = knexAdapterFactory(db, store);
+    const adapters = knexAdapterFactory(db, store, box);
     assert.equal(adapters('Client'), store.adapter);
     assert.ok(adapters('AccessToken') instanceof KnexAdapter);
   });
@@ -715,5 +747,104 @@ describe('Client model through knexAdapterFactory', () => {
     assert.equal(await clients.find('web-app'), undefined);
     assert.equal(await clientRow('web-app'), undefined);
     assert.equal((await clients.find('other-app'))?.client_id, 'other-app');
+  });
+});
+
+describe('KnexAdapter: no usable credential at rest', () => {
+  const interaction: AdapterPayload = {
+    ...SAMPLES.Interaction,
+    deviceCode: 'device-code-value-1',
+    parJti: 'par-value-1',
+    session: { accountId: 'user-1', uid: 'session-uid-1', cookie: 'session-cookie-value-1' },
+  };
+
+  it('stores neither the value of any artefact nor a user code nor a credential an interaction carries', async () => {
+    for (const [model, payload] of Object.entries(SAMPLES)) await adapter(model).upsert(payload.jti as string, payload, 3600);
+    await adapter('Interaction').upsert('int-with-secrets', { ...interaction, jti: 'int-with-secrets' }, 3600);
+    const dump = JSON.stringify(await db('oidc_payloads').select('*'));
+    // Two ids are no credential and stay readable: an interaction's own id, in its resume URL
+    // (resuming takes the interaction cookie, which only our cookie keys sign), and a grant's
+    // id, which tokens name (no endpoint accepts a grant id).
+    const values = Object.values(SAMPLES).filter((p) => p.kind !== 'Interaction' && p.kind !== 'Grant');
+    const secrets = [...values.map((p) => p.jti as string), 'BCDFGHJK', 'device-code-value-1', 'par-value-1', 'session-cookie-value-1'];
+    for (const secret of secrets) assert.equal(dump.includes(secret), false, `the table holds ${secret}`);
+    // …and everything still reads back whole.
+    assert.deepEqual(await adapter('Interaction').find('int-with-secrets'), { ...interaction, jti: 'int-with-secrets' });
+    assert.deepEqual(await adapter('Session').findByUid('session-uid-1'), SAMPLES.Session);
+    assert.deepEqual(await adapter('DeviceCode').findByUserCode('BCDFGHJK'), SAMPLES.DeviceCode);
+  });
+
+  it('treats a row whose sealed fields were copied from another row as gone', async () => {
+    await adapter('Session').upsert('sess-1', SAMPLES.Session, 600);
+    await adapter('Session').upsert('sess-2', { ...SAMPLES.Session, jti: 'sess-2', uid: 'uid-2' }, 600);
+    const source = await db('oidc_payloads')
+      .where({ model: 'Session', id: artefactDigest('sess-1') })
+      .first('payload');
+    await db('oidc_payloads')
+      .where({ model: 'Session', id: artefactDigest('sess-2') })
+      .update({ payload: JSON.stringify({ ...source.payload, uid: 'uid-2' }) });
+    assert.equal(await adapter('Session').findByUid('uid-2'), undefined);
+    assert.equal((await adapter('Session').findByUid('session-uid-1'))?.jti, 'sess-1');
+  });
+});
+
+describe('KnexAdapter: single use under concurrency', () => {
+  const PARALLEL = 8;
+
+  async function seedGrant() {
+    await adapter('Grant').upsert('grant-1', SAMPLES.Grant, 3600);
+    await adapter('AuthorizationCode').upsert('code-1', SAMPLES.AuthorizationCode, 60);
+    await adapter('AccessToken').upsert('at-1', SAMPLES.AccessToken, 3600);
+    await adapter('RefreshToken').upsert('rt-1', SAMPLES.RefreshToken, 3600);
+    await adapter('AccessToken').upsert('at-other', { ...SAMPLES.AccessToken, jti: 'at-other', grantId: 'grant-2' }, 3600);
+  }
+
+  it('lets exactly one of N parallel consumes of a code win; the others revoke its grant and every token of it', async () => {
+    await seedGrant();
+    const codes = Array.from({ length: PARALLEL }, () => adapter('AuthorizationCode'));
+    const results = await Promise.allSettled(codes.map((a) => a.consume('code-1')));
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    for (const result of results.filter((r) => r.status === 'rejected')) {
+      const error = (result as PromiseRejectedResult).reason;
+      assert.ok(error instanceof ConcurrentReplayError);
+      assert.equal(error.error, 'invalid_grant');
+      assert.equal(error.error_detail, 'authorization code already consumed'); // as oidc-provider's own replay check says
+    }
+    assert.deepEqual(await rowKeys(), stored('AccessToken:at-other'), 'the grant, its code and its tokens are gone');
+  });
+
+  it('answers a refresh token consumed twice with the words of a sequential reuse', async () => {
+    await seedGrant();
+    await adapter('RefreshToken').consume('rt-1');
+    await assert.rejects(adapter('RefreshToken').consume('rt-1'), {
+      name: 'ConcurrentReplayError',
+      error: 'invalid_grant',
+      error_detail: 'refresh token already used',
+      grantId: 'grant-1',
+    });
+    assert.equal(await adapter('Grant').find('grant-1'), undefined);
+  });
+
+  it('answers a pushed request consumed twice with invalid_request_uri', async () => {
+    await adapter('PushedAuthorizationRequest').upsert('par-1', SAMPLES.PushedAuthorizationRequest, 60);
+    const results = await Promise.allSettled(
+      Array.from({ length: PARALLEL }, () => adapter('PushedAuthorizationRequest').consume('par-1')),
+    );
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    for (const result of results.filter((r) => r.status === 'rejected'))
+      assert.equal((result as PromiseRejectedResult).reason.error, 'invalid_request_uri');
+  });
+
+  it('lets one of N parallel replay-detection writes of one id in, and refuses the rest and any later one', async () => {
+    const replay = adapter('ReplayDetection');
+    const results = await Promise.allSettled(
+      Array.from({ length: PARALLEL }, () => replay.upsert('replay-1', SAMPLES.ReplayDetection, 60)),
+    );
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    for (const result of results.filter((r) => r.status === 'rejected'))
+      assert.ok((result as PromiseRejectedResult).reason instanceof DuplicateArtefactError);
+    await assert.rejects(replay.upsert('replay-1', SAMPLES.ReplayDetection, 60), DuplicateArtefactError);
+    await replay.upsert('replay-2', { ...SAMPLES.ReplayDetection, jti: 'replay-2' }, 60);
+    assert.deepEqual(await rowKeys(), stored('ReplayDetection:replay-1', 'ReplayDetection:replay-2'));
   });
 });

@@ -1,0 +1,89 @@
+// Single-use artefacts stay single-use under concurrency. oidc-provider reads a code (or refresh
+// token, device code, pushed request), checks that it is not consumed, then consumes it: two
+// requests with the same code can both pass the check. So consuming is one conditional write that
+// only one request can win, and the others are answered exactly as a sequential replay is: the
+// same protocol error, and the grant (with every token issued from it) revoked.
+import { errors } from 'oidc-provider';
+import type Provider from 'oidc-provider';
+import type { Db } from '../db/index.ts';
+import { DuplicateArtefactError } from './payloadWriter.ts';
+
+/** A race loser: the artefact had just been consumed by a concurrent request. */
+export class ConcurrentReplayError extends errors.InvalidGrant {
+  readonly model: string;
+  /** The grant that was revoked because of the replay (absent when it was already gone). */
+  readonly grantId?: string;
+
+  constructor(model: string, description: string, grantId?: string) {
+    super(description);
+    this.model = model;
+    this.grantId = grantId;
+  }
+}
+
+// oidc-provider's own words for a sequential replay of each model, so both answers match.
+const ALREADY_USED: Record<string, string> = {
+  AuthorizationCode: 'authorization code already consumed',
+  RefreshToken: 'refresh token already used',
+  DeviceCode: 'device code already consumed',
+  BackchannelAuthenticationRequest: 'backchannel authentication request already consumed',
+};
+
+// What oidc-provider's revoke helper deletes with a grant.
+const ISSUED_FROM_A_GRANT = [
+  'AccessToken',
+  'RefreshToken',
+  'AuthorizationCode',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+  'PreAuthorizedCode',
+];
+
+/** Marks the row consumed if nobody has; otherwise revokes its grant and throws the replay error. */
+export async function consumeOnce(db: Db, model: string, storedId: string): Promise<void> {
+  const won: number = await db('oidc_payloads')
+    .where({ model, id: storedId })
+    .whereNull('consumed_at')
+    .update({ consumed_at: db.fn.now() });
+  if (won === 1) return;
+  if (model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
+  const grantId = await revokeGrantOf(db, model, storedId);
+  throw new ConcurrentReplayError(model, ALREADY_USED[model] ?? 'already consumed', grantId);
+}
+
+/**
+ * Deletes the grant of a row and everything issued from it, in one statement. Tokens the race's
+ * winner writes after this are orphans: every use of a token looks its grant up first.
+ */
+async function revokeGrantOf(db: Db, model: string, storedId: string): Promise<string | undefined> {
+  const result = await db.raw(
+    `with source as (select grant_id, payload->>'grantId' as plain_grant_id from oidc_payloads where model = ? and id = ? and grant_id is not null),
+      revoked as (
+        delete from oidc_payloads
+        where (model = any(?::text[]) and grant_id in (select grant_id from source))
+           or (model = 'Grant' and id in (select grant_id from source))
+        returning 1)
+    select (select plain_grant_id from source) as grant_id, (select count(*) from revoked) as revoked`,
+    [model, storedId, ISSUED_FROM_A_GRANT],
+  );
+  return (result.rows[0]?.grant_id as string | null) ?? undefined;
+}
+
+/**
+ * oidc-provider's ReplayDetection.unique() looks an id up, then saves it: two requests with one
+ * client-assertion or DPoP `jti` can both find nothing. Its rows are insert-only (adapter.ts),
+ * so the second save fails; here that failure becomes the "not unique" answer oidc-provider
+ * turns into its own protocol error.
+ */
+export function refuseConcurrentReplays(provider: Provider): void {
+  const model = (provider as unknown as { ReplayDetection: { unique(...args: unknown[]): Promise<boolean> } }).ReplayDetection;
+  const unique = model.unique.bind(model);
+  model.unique = async (...args: unknown[]) => {
+    try {
+      return await unique(...args);
+    } catch (error) {
+      if (error instanceof DuplicateArtefactError) return false;
+      throw error;
+    }
+  };
+}
