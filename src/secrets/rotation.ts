@@ -20,7 +20,9 @@ export interface SecretsRotationResult {
 export class SecretsRotationError extends Error {
   readonly unreadable: Unreadable[];
   constructor(problems: Unreadable[]) {
-    super(`Nothing was re-sealed: ${describeCount(problems)} do not open with SECRET_KEY or SECRET_KEY_PREVIOUS`);
+    super(
+      `Nothing was re-sealed: ${describeCount(problems)} ${problems.length === 1 ? 'does' : 'do'} not open with SECRET_KEY or SECRET_KEY_PREVIOUS`,
+    );
     this.name = 'SecretsRotationError';
     this.unreadable = problems;
   }

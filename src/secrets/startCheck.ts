@@ -37,7 +37,12 @@ async function noteHandover(db: Db, box: SecretBox): Promise<void> {
   }
 }
 
-const keyIdsOf = (values: Unreadable[]) => [...new Set(values.map((u) => u.keyId ?? 'none: the old format'))].join(', ');
+function keyIdsOf(values: Unreadable[]): string {
+  const ids = [...new Set(values.map((u) => u.keyId ?? 'none: the old format'))];
+  return `key id${ids.length === 1 ? '' : 's'} ${ids.join(', ')}`;
+}
+
+const are = (values: unknown[]) => (values.length === 1 ? 'is' : 'are');
 
 async function keyMismatch(db: Db, box: SecretBox, inventory: SecretsInventory, unknown: Unreadable[]): Promise<SecretKeyMismatchError> {
   const keyIds = [...new Set(unknown.map((u) => u.keyId).filter((id): id is string => id !== undefined))];
@@ -49,12 +54,12 @@ async function keyMismatch(db: Db, box: SecretBox, inventory: SecretsInventory, 
     : [];
   if (unknown.every((u) => u.keyId !== undefined && handedOver.includes(u.keyId))) {
     return new SecretKeyMismatchError(
-      `SECRET_KEY_PREVIOUS was removed before "gatehouse secrets rotate" re-sealed everything: ${describeCount(unknown)} are still sealed with the previous key (key id ${keyIdsOf(unknown)}). Set SECRET_KEY_PREVIOUS to that key again, run "gatehouse secrets rotate", then remove it.`,
+      `SECRET_KEY_PREVIOUS was removed before "gatehouse secrets rotate" re-sealed everything: ${describeCount(unknown)} ${are(unknown)} still sealed with the previous key (${keyIdsOf(unknown)}). Set SECRET_KEY_PREVIOUS to that key again, run "gatehouse secrets rotate", then remove it.`,
     );
   }
   if (readableCount(inventory) === 0) return new SecretKeyMismatchError();
   return new SecretKeyMismatchError(
-    `${describeCount(unknown)} are sealed with a key that is neither SECRET_KEY nor SECRET_KEY_PREVIOUS (key id ${keyIdsOf(unknown)}). If SECRET_KEY was changed, set SECRET_KEY_PREVIOUS to the key that sealed them and run "gatehouse secrets rotate".`,
+    `${describeCount(unknown)} ${are(unknown)} sealed with a key that is neither SECRET_KEY nor SECRET_KEY_PREVIOUS (${keyIdsOf(unknown)}). If SECRET_KEY was changed, set SECRET_KEY_PREVIOUS to the key that sealed them and run "gatehouse secrets rotate".`,
   );
 }
 
