@@ -236,7 +236,7 @@ describe('client credentials with resource indicators', () => {
   it('keeps signing keys encrypted at rest', async () => {
     const rows = await database.db('keys').select('secret');
     for (const { secret } of rows) {
-      assert.match(secret, /^v1\./);
+      assert.match(secret, /^v2\.[\w-]{12}\./, 'sealed format v2, naming the key that sealed it');
       assert.doesNotMatch(secret, /"d"|"kty"/);
     }
   });
