@@ -102,6 +102,11 @@ function decrypt(key: Buffer, iv: string, tag: string, data: string, aad?: Buffe
   return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8');
 }
 
+function keyIdOf(sealed: string): string | undefined {
+  const parts = sealed.split('.');
+  return parts[0] === VERSION && parts.length === 5 ? parts[1] : undefined;
+}
+
 /**
  * A box over a keyring: seals with `currentKey` (SECRET_KEY), opens with it or any of
  * `previousKeys` (SECRET_KEY_PREVIOUS).
@@ -149,13 +154,8 @@ export function createSecretBox(currentKey: string, previousKeys: readonly strin
       }
       throw new SealedSecretError('malformed', place);
     },
-    keyIdOf(sealed) {
-      const parts = sealed.split('.');
-      return parts[0] === VERSION && parts.length === 5 ? parts[1] : undefined;
-    },
-    needsReseal(sealed) {
-      return this.keyIdOf(sealed) !== current.id;
-    },
+    keyIdOf,
+    needsReseal: (sealed) => keyIdOf(sealed) !== current.id,
     deriveKey: (purpose) => derive(current.secret, purpose),
     derivedKeys: (purpose) => ring.map((k) => derive(k.secret, purpose)),
   };
