@@ -16,6 +16,10 @@ export interface ClientInput {
   scope?: string;
   applicationType: 'web' | 'native';
   clientId?: string;
+  /** The API a client-credentials request without `resource` is for. */
+  defaultApi?: string;
+  /** Lets a legacy confidential client use the code flow without PKCE. */
+  allowCodeWithoutPkce?: boolean;
 }
 
 export async function registerClient(
@@ -36,6 +40,8 @@ export async function registerClient(
     token_endpoint_auth_method: input.authMethod as ClientMetadata['token_endpoint_auth_method'],
     application_type: input.applicationType,
     ...(input.scope ? { scope: input.scope } : {}),
+    ...(input.defaultApi ? { default_resource: input.defaultApi } : {}),
+    ...(input.allowCodeWithoutPkce ? { allow_code_without_pkce: true } : {}),
     ...(needsSecret ? { client_secret: randomBytes(32).toString('base64url') } : {}),
   };
   try {

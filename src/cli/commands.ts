@@ -21,6 +21,8 @@ import {
   grantApiAccess,
   revokeApiAccess,
   listApiAccess,
+  ResourceServerClientError,
+  setResourceServerClient,
 } from '../oidc/resourceServers.ts';
 import { audit } from '../audit/index.ts';
 import { SECRETS_COMMANDS } from './secrets.ts';
@@ -57,7 +59,11 @@ async function withValidation<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     if (error instanceof ZodError) throw new CommandError('Invalid input', zodProblems(error));
-    if ([EmailTakenError, ResourceServerExistsError, UnknownScopeError, UnknownClientOrApiError].some((type) => error instanceof type)) {
+    if (
+      [EmailTakenError, ResourceServerExistsError, UnknownScopeError, UnknownClientOrApiError, ResourceServerClientError].some(
+        (type) => error instanceof type,
+      )
+    ) {
       throw new CommandError((error as Error).message);
     }
     throw error;
@@ -118,7 +124,7 @@ export const COMMANDS: Command[] = [
     name: 'clients create',
     summary: 'Register a client; prints its id and, for confidential clients, its secret (shown once)',
     usage:
-      'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID]',
+      'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID] [--default-api URI] [--allow-code-without-pkce]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -129,6 +135,8 @@ export const COMMANDS: Command[] = [
       scope: { type: 'string' },
       native: { type: 'boolean' },
       'client-id': { type: 'string' },
+      'default-api': { type: 'string' },
+      'allow-code-without-pkce': { type: 'boolean' },
     },
     async run(ctx, values) {
       const authMethod = values.public ? 'none' : (str(values['auth-method']) ?? 'client_secret_basic');
@@ -152,6 +160,8 @@ export const COMMANDS: Command[] = [
         scope: str(values.scope),
         applicationType: values.native ? 'native' : 'web',
         clientId,
+        defaultApi: str(values['default-api']),
+        allowCodeWithoutPkce: Boolean(values['allow-code-without-pkce']),
       });
       await audit(ctx.database.db, { type: 'client.created', clientId: created.client_id, details: { via: 'cli' } });
       return created.client_secret ? { ...created.metadata, client_secret: created.client_secret } : created.metadata;
@@ -264,7 +274,7 @@ export const COMMANDS: Command[] = [
     name: 'apis create',
     summary: 'Register an API (resource server) that clients can get access tokens for',
     usage:
-      'apis create --identifier https://api.example.com --name NAME [--scope read --scope write] [--format jwt|opaque] [--alg ES256|RS256|PS256] [--ttl SECONDS]',
+      'apis create --identifier https://api.example.com --name NAME [--scope read --scope write] [--format jwt|opaque] [--alg ES256|RS256|PS256] [--ttl SECONDS] [--resource-server-client CLIENT_ID]',
     options: {
       identifier: { type: 'string' },
       name: { type: 'string' },
@@ -272,6 +282,7 @@ export const COMMANDS: Command[] = [
       format: { type: 'string' },
       alg: { type: 'string' },
       ttl: { type: 'string' },
+      'resource-server-client': { type: 'string' },
     },
     async run(ctx, values) {
       const api = await withValidation(() =>
@@ -282,9 +293,13 @@ export const COMMANDS: Command[] = [
           accessTokenFormat: (str(values.format) ?? 'jwt') as 'jwt',
           signingAlg: (str(values.alg) ?? 'ES256') as 'ES256',
           accessTokenTtl: values.ttl === undefined ? undefined : Number(values.ttl),
+          resourceServerClient: str(values['resource-server-client']),
         }),
       );
-      await audit(ctx.database.db, { type: 'api.created', details: { identifier: api.identifier } });
+      await audit(ctx.database.db, {
+        type: 'api.created',
+        details: { identifier: api.identifier, resource_server_client_id: api.resource_server_client_id },
+      });
       return api;
     },
   },
@@ -322,6 +337,23 @@ export const COMMANDS: Command[] = [
         details: { resource: access.resource, scopes: access.scopes },
       });
       return { ...access, scopes: access.scopes ?? 'all' };
+    },
+  },
+  {
+    name: 'apis resource-server',
+    summary: "Name the client an API runs as: besides a token's own client, the only one that may introspect tokens for the API",
+    usage: 'apis resource-server --api IDENTIFIER (--client CLIENT_ID | --none)',
+    options: { api: { type: 'string' }, client: { type: 'string' }, none: { type: 'boolean' } },
+    async run(ctx, values) {
+      const clientId = str(values.client);
+      if (Boolean(clientId) === Boolean(values.none)) throw new CommandError('Give either --client CLIENT_ID or --none');
+      const api = await withValidation(() => setResourceServerClient(ctx.database.db, required(values, 'api'), clientId ?? null));
+      await audit(ctx.database.db, {
+        type: 'api.resource_server_changed',
+        clientId: api.resource_server_client_id ?? undefined,
+        details: { identifier: api.identifier, resource_server_client_id: api.resource_server_client_id },
+      });
+      return api;
     },
   },
   {

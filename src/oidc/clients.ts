@@ -10,6 +10,8 @@ import type { Db } from '../db/index.ts';
 import { sha256, constantTimeEqual, matchesSha256, SealedSecretError, type SealContext, type SecretBox } from '../secrets/secretBox.ts';
 import type { SealedColumn } from '../secrets/sealedColumns.ts';
 import { logger } from '../http/logger.ts';
+import { API_SCOPE, joinScope, splitScope } from './features/clientMetadata.ts';
+import { findResourceServer, undefinedApiScopes } from './resourceServers.ts';
 
 export const HASHED_SECRET_PREFIX = 'sha256:';
 const SEALED_SECRET_PREFIX = 'enc:';
@@ -35,6 +37,8 @@ const COLUMN_FIELDS = [
   'token_endpoint_auth_method',
   'application_type',
   'scope',
+  'default_resource',
+  'allow_code_without_pkce',
 ] as const;
 const JSON_COLUMNS = new Set(['redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types']);
 
@@ -49,6 +53,8 @@ export interface ClientRow {
   token_endpoint_auth_method: string;
   application_type: string;
   scope: string | null;
+  default_resource: string | null;
+  allow_code_without_pkce: boolean;
   metadata: Record<string, unknown>;
   registered_by: 'cli' | 'dynamic_registration';
   created_at: Date;
@@ -132,11 +138,43 @@ export class ClientExistsError extends Error {
   }
 }
 
+export class UnknownDefaultApiError extends Error {
+  constructor(resource: string) {
+    super(`${resource} is not a registered API`);
+    this.name = 'UnknownDefaultApiError';
+  }
+}
+
+/**
+ * What is wrong with the APIs a client's metadata names (its default API, the API scopes in its
+ * `scope`), which only the database knows; undefined when nothing is.
+ */
+export async function apiReferenceProblem(db: Db, metadata: ClientMetadata): Promise<string | undefined> {
+  const fields = metadata as Record<string, unknown>;
+  const defaultApi = fields.default_resource;
+  if (typeof defaultApi === 'string' && !(await findResourceServer(db, defaultApi)))
+    return `default_resource ${defaultApi} is not a registered API`;
+  const apiScopes = splitScope(joinScope(fields.scope, fields[API_SCOPE])).api?.split(' ') ?? [];
+  const unknown = await undefinedApiScopes(db, apiScopes);
+  if (unknown.length) return `scope must only contain OpenID scopes and scopes of registered APIs; not known: ${unknown.join(' ')}`;
+  return undefined;
+}
+
 export function createClientStore(db: Db, box: SecretBox): ClientStore {
   const cache = readCache<AdapterPayload>(db, 'clients');
 
   function toRow(metadata: ClientMetadata, registeredBy: RegisteredBy) {
-    const { client_id, client_secret, ...rest } = metadata as Record<string, unknown> & { client_id: string; client_secret?: string };
+    const {
+      client_id,
+      client_secret,
+      [API_SCOPE]: apiScope,
+      ...rest
+    } = metadata as Record<string, unknown> & {
+      client_id: string;
+      client_secret?: string;
+    };
+    // What oidc-provider hands back holds the client's API scopes apart (see clientMetadata.ts).
+    rest.scope = joinScope(rest.scope, apiScope) ?? null;
     const columns: Record<string, unknown> = {};
     const extra: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(rest)) {
@@ -152,6 +190,9 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
       grant_types: JSON.stringify(['authorization_code']),
       response_types: JSON.stringify(['code']),
       token_endpoint_auth_method: 'client_secret_basic',
+      // An update that leaves these out clears them (RFC 7592 §2.2: the request replaces).
+      default_resource: null,
+      allow_code_without_pkce: false,
       ...columns,
       metadata: JSON.stringify(extra),
       registered_by: registeredBy,
@@ -162,10 +203,19 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
   /** Registers or (RFC 7592) updates a client; an update keeps who registered it originally. */
   async function save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void> {
     const row = toRow(metadata, registeredBy);
-    await db('clients')
-      .insert(row)
-      .onConflict('client_id')
-      .merge(Object.keys(row).filter((k) => k !== 'registered_by' && k !== 'client_id'));
+    const problem = await apiReferenceProblem(db, metadata);
+    if (problem) throw new errors.InvalidClientMetadata(problem);
+    try {
+      await db('clients')
+        .insert(row)
+        .onConflict('client_id')
+        .merge(Object.keys(row).filter((k) => k !== 'registered_by' && k !== 'client_id'));
+    } catch (error) {
+      // The default API was deleted since it was checked.
+      if ((error as { code?: string }).code === '23503')
+        throw new errors.InvalidClientMetadata(`${String(metadata.default_resource)} is not a registered API`);
+      throw error;
+    }
     cache.forget(metadata.client_id);
   }
 
@@ -176,8 +226,10 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
       return trx('clients').where('client_id', clientId).delete();
     });
     cache.forget(clientId);
-    // Its API access rows went with it (on delete cascade).
+    // Its API access rows went with it (on delete cascade), and an API it was the resource
+    // server of no longer names it (set null).
     readCache(db, 'api-access').clear();
+    readCache(db, 'apis').clear();
     return deleted > 0;
   }
 
@@ -213,6 +265,7 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
       await db('clients').insert(toRow(metadata, 'cli'));
     } catch (error) {
       if ((error as { code?: string }).code === '23505') throw new ClientExistsError(metadata.client_id);
+      if ((error as { code?: string }).code === '23503') throw new UnknownDefaultApiError(String(metadata.default_resource));
       throw error;
     }
   }

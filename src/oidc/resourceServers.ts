@@ -1,6 +1,8 @@
 // APIs (resource servers, RFC 8707) that clients may ask tokens for. Each says its scopes and
 // whether its access tokens are opaque (looked up by introspection) or JWTs signed with one of
-// our keys (verified by the API against JWKS).
+// our keys (verified by the API against JWKS). An API may name the confidential client it runs
+// as (its resource server client): besides a token's own client, only that client may
+// introspect the tokens issued for the API.
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import { SIGNING_ALGS } from './keys.ts';
@@ -13,6 +15,8 @@ export interface ResourceServerRow {
   access_token_format: 'opaque' | 'jwt';
   signing_alg: string | null;
   access_token_ttl: number;
+  /** The client the API authenticates as to introspect its tokens; null: none. */
+  resource_server_client_id: string | null;
   created_at: Date;
 }
 
@@ -28,6 +32,7 @@ export const newResourceServerSchema = z
     accessTokenFormat: z.enum(['opaque', 'jwt']).default('jwt'),
     signingAlg: z.enum(SIGNING_ALGS).default('ES256'),
     accessTokenTtl: z.number().int().min(60).max(86400).default(3600),
+    resourceServerClient: z.string().min(1).optional(),
   })
   .strict();
 export type NewResourceServer = z.input<typeof newResourceServerSchema>;
@@ -41,6 +46,7 @@ export class ResourceServerExistsError extends Error {
 
 export async function createResourceServer(db: Db, input: NewResourceServer): Promise<ResourceServerRow> {
   const data = newResourceServerSchema.parse(input);
+  if (data.resourceServerClient) await assertResourceServerClient(db, data.resourceServerClient);
   try {
     const [row] = await db('resource_servers')
       .insert({
@@ -50,11 +56,13 @@ export async function createResourceServer(db: Db, input: NewResourceServer): Pr
         access_token_format: data.accessTokenFormat,
         signing_alg: data.accessTokenFormat === 'jwt' ? data.signingAlg : null,
         access_token_ttl: data.accessTokenTtl,
+        resource_server_client_id: data.resourceServerClient ?? null,
       })
       .returning('*');
     return row as ResourceServerRow;
   } catch (error) {
     if ((error as { code?: string }).code === '23505') throw new ResourceServerExistsError(data.identifier);
+    if ((error as { code?: string }).code === '23503') throw new ResourceServerClientError(`No client ${data.resourceServerClient}`);
     throw error;
   }
 }
@@ -70,7 +78,40 @@ export async function deleteResourceServer(db: Db, identifier: string): Promise<
   const deleted = await db('resource_servers').where('identifier', identifier).delete();
   apiCache(db).forget(identifier);
   accessCache(db).clear(); // its access rows went with it (on delete cascade)
+  readCache(db, 'clients').clear(); // clients that had it as their default API lost it (set null)
   return deleted > 0;
+}
+
+export class ResourceServerClientError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ResourceServerClientError';
+  }
+}
+
+// A public client cannot authenticate, so it could never introspect on the API's behalf.
+async function assertResourceServerClient(db: Db, clientId: string): Promise<void> {
+  const client = await db('clients').where('client_id', clientId).first('token_endpoint_auth_method');
+  if (!client) throw new ResourceServerClientError(`No client ${clientId}`);
+  if (client.token_endpoint_auth_method === 'none')
+    throw new ResourceServerClientError(`Client ${clientId} is public (it has no credentials), so it cannot be an API's resource server`);
+}
+
+/** Names the client an API runs as (null: none), the one other client that may introspect its tokens. */
+export async function setResourceServerClient(db: Db, identifier: string, clientId: string | null): Promise<ResourceServerRow> {
+  if (clientId !== null) await assertResourceServerClient(db, clientId);
+  const [row] = await db('resource_servers').where('identifier', identifier).update({ resource_server_client_id: clientId }).returning('*');
+  apiCache(db).forget(identifier);
+  if (!row) throw new ResourceServerClientError(`No API ${identifier}`);
+  return row as ResourceServerRow;
+}
+
+/** The scopes among `scopes` that no registered API defines. */
+export async function undefinedApiScopes(db: Db, scopes: string[]): Promise<string[]> {
+  if (!scopes.length) return [];
+  const rows = await db<ResourceServerRow>('resource_servers').select('scopes');
+  const defined = new Set(rows.flatMap((r) => r.scopes));
+  return scopes.filter((s) => !defined.has(s));
 }
 
 /** The longest lifetime of a JWT we sign, which is how long a retired key must stay published. */

@@ -214,6 +214,7 @@ describe('gatehouse CLI commands', () => {
           access_token_format: 'jwt',
           signing_alg: 'RS256',
           access_token_ttl: 900,
+          resource_server_client_id: null,
           created_at: undefined,
         },
       );
@@ -261,6 +262,148 @@ describe('gatehouse CLI commands', () => {
         /has no access/,
       );
       assert.deepEqual(await json('apis', 'delete', 'https://api.example'), { deleted: 'https://api.example' });
+    });
+  });
+
+  describe('token policies', () => {
+    // Each test has an API of its own, so none depends on what another left behind.
+    const createApi = (identifier: string, ...extra: string[]) =>
+      json('apis', 'create', '--identifier', identifier, '--name', 'Ledger', '--scope', 'ledger:read', ...extra);
+    const worker = (...extra: string[]) => json('clients', 'create', '--name', 'Worker', '--grant-type', 'client_credentials', ...extra);
+
+    it("names an API's resource server client at creation or later, and refuses one that cannot authenticate", async () => {
+      const ledgerClient = await worker();
+      const api = await createApi('https://ledger.example', '--resource-server-client', ledgerClient.client_id as string);
+      assert.equal(api.resource_server_client_id, ledgerClient.client_id);
+      assert.equal((await json('apis', 'show', 'https://ledger.example')).resource_server_client_id, ledgerClient.client_id);
+
+      const spa = await json('clients', 'create', '--name', 'SPA', '--redirect-uri', 'http://localhost:5173/cb', '--public');
+      const refusals: [string[], string][] = [
+        [
+          ['--api', 'https://ledger.example', '--client', spa.client_id as string],
+          `Client ${spa.client_id} is public (it has no credentials), so it cannot be an API's resource server\n`,
+        ],
+        [['--api', 'https://ledger.example', '--client', 'nobody'], 'No client nobody\n'],
+        [['--api', 'https://nowhere.example', '--none'], 'No API https://nowhere.example\n'],
+        [['--api', 'https://ledger.example'], 'Give either --client CLIENT_ID or --none\n'],
+        [['--api', 'https://ledger.example', '--client', 'x', '--none'], 'Give either --client CLIENT_ID or --none\n'],
+      ];
+      for (const [args, message] of refusals) {
+        const outcome = await run('apis', 'resource-server', ...args);
+        assert.equal(outcome.exitCode, 1, args.join(' '));
+        assert.equal(outcome.stderr, message, args.join(' '));
+      }
+      const atCreation = await run(
+        'apis',
+        'create',
+        '--identifier',
+        'https://other.example',
+        '--name',
+        'Other',
+        '--resource-server-client',
+        spa.client_id as string,
+      );
+      assert.equal(
+        atCreation.stderr,
+        `Client ${spa.client_id} is public (it has no credentials), so it cannot be an API's resource server\n`,
+      );
+      assert.equal(await database.db('resource_servers').where('identifier', 'https://other.example').first(), undefined);
+
+      assert.equal((await json('apis', 'resource-server', '--api', 'https://ledger.example', '--none')).resource_server_client_id, null);
+      const renamed = await json(
+        'apis',
+        'resource-server',
+        '--api',
+        'https://ledger.example',
+        '--client',
+        ledgerClient.client_id as string,
+      );
+      assert.equal(renamed.resource_server_client_id, ledgerClient.client_id);
+      // Deleting the client clears it from the API.
+      await json('clients', 'delete', ledgerClient.client_id as string);
+      assert.equal((await json('apis', 'show', 'https://ledger.example')).resource_server_client_id, null);
+    });
+
+    it('gives a client a default API, which must be registered, and forgets it when the API goes', async () => {
+      await createApi('https://ledger2.example');
+      const created = await worker('--default-api', 'https://ledger2.example');
+      assert.equal(created.default_resource, 'https://ledger2.example');
+      assert.equal((await json('clients', 'show', created.client_id as string)).default_resource, 'https://ledger2.example');
+      const unknown = await run(
+        'clients',
+        'create',
+        '--name',
+        'Lost',
+        '--grant-type',
+        'client_credentials',
+        '--default-api',
+        'https://nowhere.example',
+      );
+      assert.equal(unknown.exitCode, 1);
+      assert.equal(unknown.stderr, 'Invalid client: default_resource https://nowhere.example is not a registered API\n');
+      const malformed = await run('clients', 'create', '--name', 'Lost', '--grant-type', 'client_credentials', '--default-api', 'ledger');
+      assert.equal(malformed.stderr, 'Invalid client: default_resource must be an absolute URI without a fragment\n');
+      await json('apis', 'delete', 'https://ledger2.example');
+      assert.equal((await json('clients', 'show', created.client_id as string)).default_resource, null);
+    });
+
+    it('accepts the scopes of registered APIs in --scope, and no others', async () => {
+      await createApi('https://ledger3.example');
+      const app = await json(
+        'clients',
+        'create',
+        '--name',
+        'App',
+        '--redirect-uri',
+        'https://app.example/cb',
+        '--scope',
+        'openid ledger:read',
+      );
+      assert.equal(app.scope, 'openid ledger:read');
+      assert.equal((await json('clients', 'show', app.client_id as string)).scope, 'openid ledger:read');
+      const unknown = await run(
+        'clients',
+        'create',
+        '--name',
+        'App',
+        '--redirect-uri',
+        'https://app.example/cb',
+        '--scope',
+        'openid ledger:write',
+      );
+      assert.equal(unknown.exitCode, 1);
+      assert.equal(
+        unknown.stderr,
+        'Invalid client: scope must only contain OpenID scopes and scopes of registered APIs; not known: ledger:write\n',
+      );
+    });
+
+    it('lets a confidential client off PKCE only when asked, and never a public one', async () => {
+      const legacy = await json(
+        'clients',
+        'create',
+        '--name',
+        'Legacy',
+        '--redirect-uri',
+        'https://legacy.example/cb',
+        '--allow-code-without-pkce',
+      );
+      assert.equal(legacy.allow_code_without_pkce, true);
+      assert.equal((await json('clients', 'show', legacy.client_id as string)).allow_code_without_pkce, true);
+      const modern = await json('clients', 'create', '--name', 'Modern', '--redirect-uri', 'https://modern.example/cb');
+      assert.equal((await json('clients', 'show', modern.client_id as string)).allow_code_without_pkce, false);
+      const spa = await run(
+        'clients',
+        'create',
+        '--name',
+        'SPA',
+        '--redirect-uri',
+        'http://localhost:5173/cb',
+        '--public',
+        '--allow-code-without-pkce',
+      );
+      assert.equal(spa.exitCode, 1);
+      assert.equal(spa.stderr, 'Invalid client: allow_code_without_pkce is not allowed for a public client: it must use PKCE\n');
     });
   });
 

@@ -1,6 +1,7 @@
 // Machine-to-machine: client credentials with resource indicators (RFC 8707). JWT access tokens
 // (RFC 9068) are verified against our JWKS as an API would; opaque ones through introspection.
-// Key rotation keeps tokens signed by the retired key verifiable.
+// Key rotation keeps tokens signed by the retired key verifiable. Without `resource`, a token is
+// for the client's default API or not issued at all: no audience-less tokens.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
@@ -9,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { discover } from '../helpers/relyingParty.ts';
-import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
+import { createResourceServer, grantApiAccess, setResourceServerClient } from '../../src/oidc/resourceServers.ts';
 import { commandContext } from '../../src/cli/context.ts';
 import { rotateKeys } from '../../src/oidc/keys.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
@@ -97,7 +98,9 @@ describe('client credentials with resource indicators', () => {
       postLogoutRedirectUris: [],
     });
     const apiConfig = await discover(server.issuer, api.client_id, api.client_secret);
-    // RFC 7662: the API checks the token it was handed.
+    // RFC 7662: the API checks the token it was handed, once it is known as the API's client.
+    assert.deepEqual(await client.tokenIntrospection(apiConfig, tokens.access_token), { active: false });
+    await setResourceServerClient(database.db, OPAQUE_API, api.client_id);
     const seen = await client.tokenIntrospection(apiConfig, tokens.access_token);
     assert.equal(seen.active, true);
     assert.equal(seen.client_id, clientId);
@@ -121,6 +124,44 @@ describe('client credentials with resource indicators', () => {
 
     await client.tokenRevocation(config, tokens.access_token);
     assert.equal((await client.tokenIntrospection(apiConfig, tokens.access_token)).active, false);
+  });
+
+  it('refuses a request without resource from a client that has no default API', async () => {
+    await assert.rejects(
+      client.clientCredentialsGrant(config, { scope: 'orders:read' }),
+      (e: client.ResponseBodyError) =>
+        e.error === 'invalid_target' && e.error_description === 'a resource parameter is required: this client has no default API',
+    );
+    await assert.rejects(
+      client.clientCredentialsGrant(config, {}),
+      (e: client.ResponseBodyError) =>
+        e.error === 'invalid_target' && e.error_description === 'a resource parameter is required: this client has no default API',
+    );
+  });
+
+  it("issues a token for the client's default API when the request names no resource", async () => {
+    const defaulted = await createClient(database, server.config, {
+      name: 'Defaulted worker',
+      redirectUris: [],
+      grantTypes: ['client_credentials'],
+      postLogoutRedirectUris: [],
+      defaultApi: ES_API,
+    });
+    const worker = await discover(server.issuer, defaulted.client_id, defaulted.client_secret);
+    // The default names the audience; access to it is still granted separately.
+    await assert.rejects(
+      client.clientCredentialsGrant(worker, { scope: 'orders:read' }),
+      (e: client.ResponseBodyError) => e.error === 'invalid_target' && e.error_description === `client is not allowed to access ${ES_API}`,
+    );
+    await grantApiAccess(database.db, defaulted.client_id, ES_API, null);
+    const tokens = await client.clientCredentialsGrant(worker, { scope: 'orders:read' });
+    const { payload } = await verify(tokens.access_token, ES_API);
+    assert.equal(payload.aud, ES_API);
+    assert.equal(payload.scope, 'orders:read');
+    // An explicit resource still wins over the default.
+    await grantApiAccess(database.db, defaulted.client_id, RS_API, null);
+    const explicit = await client.clientCredentialsGrant(worker, { resource: RS_API, scope: 'billing:read' });
+    assert.equal((await verify(explicit.access_token, RS_API)).payload.aud, RS_API);
   });
 
   it('refuses an unknown resource with invalid_target', async () => {

@@ -1,12 +1,16 @@
 // Client registration management (RFC 7592): read, update and delete with the registration
 // access token; the stored secret digest is never shown and the client's own secret still works.
+// Registration (RFC 7591) accepts the scopes of registered APIs and a default API in a client's
+// metadata, and refuses what only an operator may set.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { basicAuth } from '../helpers/relyingParty.ts';
+import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
 
 const INITIAL_ACCESS_TOKEN = 'initial-access-token-management';
+const ORDERS_API = 'https://orders.api.test';
 
 interface Registration {
   client_id: string;
@@ -15,6 +19,8 @@ interface Registration {
   registration_client_uri: string;
   client_name?: string;
   redirect_uris: string[];
+  scope?: string;
+  default_resource?: string;
 }
 
 describe('client registration management (RFC 7592)', () => {
@@ -25,18 +31,28 @@ describe('client registration management (RFC 7592)', () => {
   before(async () => {
     database = await createTestDatabase();
     server = await startTestServer(database, { INITIAL_ACCESS_TOKEN });
-    const response = await fetch(new URL('/reg', server.issuer), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${INITIAL_ACCESS_TOKEN}` },
-      body: JSON.stringify({
-        client_name: 'Managed',
-        redirect_uris: ['https://rp.example/cb'],
-        grant_types: ['authorization_code', 'client_credentials'],
-      }),
+    await createResourceServer(database.db, {
+      identifier: ORDERS_API,
+      name: 'Orders',
+      scopes: ['orders:read', 'orders:write'],
+      accessTokenFormat: 'opaque',
+    });
+    const response = await register({
+      client_name: 'Managed',
+      redirect_uris: ['https://rp.example/cb'],
+      grant_types: ['authorization_code', 'client_credentials'],
     });
     assert.equal(response.status, 201);
     registration = (await response.json()) as Registration;
+    await grantApiAccess(database.db, registration.client_id, ORDERS_API, null);
   });
+
+  const register = (metadata: Record<string, unknown>) =>
+    fetch(new URL('/reg', server.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${INITIAL_ACCESS_TOKEN}` },
+      body: JSON.stringify(metadata),
+    });
 
   after(async () => {
     await server?.close();
@@ -50,15 +66,121 @@ describe('client registration management (RFC 7592)', () => {
       body: body ? JSON.stringify(body) : undefined,
     });
 
-  const clientCredentials = (secret: string) =>
+  const clientCredentials = (
+    secret: string,
+    params: Record<string, string> = { resource: ORDERS_API },
+    clientId = registration.client_id,
+  ) =>
     fetch(new URL('/token', server.issuer), {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: basicAuth(registration.client_id, secret),
+        authorization: basicAuth(clientId, secret),
       },
-      body: 'grant_type=client_credentials',
+      body: new URLSearchParams({ grant_type: 'client_credentials', ...params }),
     });
+
+  const clientCount = async () => Number((await database.db('clients').count('* as n').first())?.n);
+
+  it('accepts the scopes of registered APIs in scope, stores and shows them, and issues no others', async () => {
+    const response = await register({
+      client_name: 'Order reader',
+      redirect_uris: ['https://rp.example/cb'],
+      grant_types: ['authorization_code', 'client_credentials'],
+      scope: 'openid orders:read',
+    });
+    assert.equal(response.status, 201, await response.clone().text());
+    const reader = (await response.json()) as Registration & Record<string, unknown>;
+    assert.equal(reader.scope, 'openid orders:read');
+    assert.equal(reader.api_scope, undefined);
+    assert.equal((await database.db('clients').where('client_id', reader.client_id).first()).scope, 'openid orders:read');
+    const read = await fetch(reader.registration_client_uri, { headers: { authorization: `Bearer ${reader.registration_access_token}` } });
+    assert.equal(((await read.json()) as Registration).scope, 'openid orders:read');
+
+    // Granted every scope of the API, the client still gets only the API scopes it registered.
+    await grantApiAccess(database.db, reader.client_id, ORDERS_API, null);
+    const token = await clientCredentials(
+      reader.client_secret as string,
+      { resource: ORDERS_API, scope: 'orders:read orders:write' },
+      reader.client_id,
+    );
+    assert.equal(token.status, 200);
+    assert.equal(((await token.json()) as { scope?: string }).scope, 'orders:read');
+  });
+
+  it('refuses a scope that is neither an OpenID scope nor one of a registered API', async () => {
+    const before = await clientCount();
+    const response = await register({
+      client_name: 'Greedy',
+      redirect_uris: ['https://rp.example/cb'],
+      scope: 'openid orders:read billing:admin',
+    });
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), {
+      error: 'invalid_client_metadata',
+      error_description: 'scope must only contain OpenID scopes and scopes of registered APIs; not known: billing:admin',
+    });
+    assert.equal(await clientCount(), before);
+  });
+
+  it('accepts a registered API as default_resource, the audience of client credentials without resource', async () => {
+    const response = await register({
+      client_name: 'Defaulted worker',
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['client_credentials'],
+      default_resource: ORDERS_API,
+    });
+    assert.equal(response.status, 201, await response.clone().text());
+    const worker = (await response.json()) as Registration & { client_secret: string };
+    assert.equal(worker.default_resource, ORDERS_API);
+    assert.equal((await database.db('clients').where('client_id', worker.client_id).first()).default_resource, ORDERS_API);
+    await grantApiAccess(database.db, worker.client_id, ORDERS_API, null);
+    const token = await clientCredentials(worker.client_secret, { scope: 'orders:read' }, worker.client_id);
+    assert.equal(token.status, 200);
+    const { access_token } = (await token.json()) as { access_token: string };
+    const introspection = await fetch(new URL('/token/introspection', server.issuer), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(worker.client_id, worker.client_secret) },
+      body: new URLSearchParams({ token: access_token }),
+    });
+    assert.equal(((await introspection.json()) as { aud?: string }).aud, ORDERS_API);
+  });
+
+  it('refuses a default_resource that is not a registered API', async () => {
+    const before = await clientCount();
+    const response = await register({
+      client_name: 'Lost',
+      redirect_uris: ['https://rp.example/cb'],
+      default_resource: 'https://nowhere.api.test',
+    });
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), {
+      error: 'invalid_client_metadata',
+      error_description: 'default_resource https://nowhere.api.test is not a registered API',
+    });
+    const malformed = await register({ client_name: 'Lost', redirect_uris: ['https://rp.example/cb'], default_resource: 'not a uri' });
+    assert.deepEqual(await malformed.json(), {
+      error: 'invalid_client_metadata',
+      error_description: 'default_resource must be an absolute URI without a fragment',
+    });
+    assert.equal(await clientCount(), before);
+  });
+
+  it('refuses a registration that lets itself off PKCE: only an operator may', async () => {
+    const before = await clientCount();
+    const response = await register({ client_name: 'Legacy', redirect_uris: ['https://rp.example/cb'], allow_code_without_pkce: true });
+    assert.equal(response.status, 400);
+    assert.deepEqual(await response.json(), {
+      error: 'invalid_client_metadata',
+      error_description: 'allow_code_without_pkce can only be set by an operator (gatehouse clients create --allow-code-without-pkce)',
+    });
+    assert.equal(await clientCount(), before);
+    // Asking for the default is no request for anything.
+    const plain = await register({ client_name: 'Modern', redirect_uris: ['https://rp.example/cb'], allow_code_without_pkce: false });
+    assert.equal(plain.status, 201);
+    assert.equal(((await plain.json()) as Record<string, unknown>).allow_code_without_pkce, undefined);
+  });
 
   it('reads the registration without exposing the stored secret digest', async () => {
     const response = await manage('GET');

@@ -1,7 +1,8 @@
 // The protocol core: claims and scopes, lifetimes, PKCE, cookies, accounts and the error page.
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
-import { findUserById, userClaims } from '../../accounts/index.ts';
+import { findUserById, userClaims, userFromJson } from '../../accounts/index.ts';
+import { accountKey, takeSetAside } from '../readAhead.ts';
 import { renderPage } from '../../http/views.ts';
 
 export const TTL = {
@@ -35,6 +36,9 @@ export const PROFILE_CLAIMS = [
   'updated_at',
 ];
 
+/** The scopes of OpenID Connect itself; any other scope value belongs to a registered API. */
+export const OIDC_SCOPES: readonly string[] = ['openid', 'offline_access', 'profile', 'email'];
+
 export function core({ db, keys }: ProviderDeps): Configuration {
   return {
     claims: {
@@ -43,7 +47,7 @@ export function core({ db, keys }: ProviderDeps): Configuration {
       profile: PROFILE_CLAIMS,
       email: ['email', 'email_verified'],
     },
-    scopes: ['openid', 'offline_access', 'profile', 'email'],
+    scopes: [...OIDC_SCOPES],
     conformIdTokenClaims: true,
     jwks: { keys: keys.signing as never[] },
     cookies: {
@@ -52,9 +56,10 @@ export function core({ db, keys }: ProviderDeps): Configuration {
       short: { signed: true, httpOnly: true, sameSite: 'lax' },
     },
     pkce: {
-      // S256 only (oidc-provider does not accept plain); required for public clients and
-      // for anyone who starts it.
-      required: (_ctx, client) => client.clientAuthMethod === 'none',
+      // S256 only (oidc-provider does not accept plain), required on every code flow (OAuth 2.1,
+      // RFC 9700 §2.1.1). An operator may let a legacy confidential client off (`gatehouse
+      // clients create --allow-code-without-pkce`); a public client, never.
+      required: (_ctx, client) => client.clientAuthMethod === 'none' || client.allow_code_without_pkce !== true,
     },
     ttl: {
       ...TTL,
@@ -77,7 +82,9 @@ export function core({ db, keys }: ProviderDeps): Configuration {
       introspectionSigningAlgValues: ['RS256', 'ES256', 'PS256'],
     },
     async findAccount(_ctx, sub) {
-      const user = await findUserById(db, sub);
+      // The token being used may have brought the account's row along (see oidc/readAhead.ts).
+      const setAside = takeSetAside<Record<string, unknown>>(accountKey(sub));
+      const user = setAside === undefined ? await findUserById(db, sub) : setAside && userFromJson(setAside);
       if (!user) return undefined;
       return { accountId: user.id, claims: async () => userClaims(user) as { sub: string } };
     },

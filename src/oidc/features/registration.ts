@@ -2,9 +2,12 @@
 // INITIAL_ACCESS_TOKEN. Without it, the endpoint is not offered at all.
 import type { Configuration } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
+import type { Config } from '../../config.ts';
+
+export const registrationEnabled = (config: Config): boolean => Boolean(config.initialAccessToken);
 
 export function registration({ config }: ProviderDeps): Configuration {
-  if (!config.initialAccessToken) return { features: { registration: { enabled: false } } };
+  if (!registrationEnabled(config)) return { features: { registration: { enabled: false } } };
   return {
     features: {
       registration: {

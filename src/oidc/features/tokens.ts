@@ -2,19 +2,31 @@
 // Who may introspect or revoke what is decided here, on purpose, rather than left to
 // oidc-provider's defaults (which say so on the console every time they run).
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { ProviderDeps } from '../deps.ts';
+import { findResourceServer } from '../resourceServers.ts';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 const isPublic = (client: Client) => client.clientAuthMethod === 'none';
 
-export function tokens(): Configuration {
+export function tokens({ db }: ProviderDeps): Configuration {
+  // RFC 7662 §4: a client learns about a token only if it was issued to it, or if it is the
+  // resource server of the API the token is for (`gatehouse apis resource-server`). Refresh
+  // tokens have no audience, so only their own client ever sees them. Anyone else (any other
+  // confidential client, including one self-registered with the initial access token) is told
+  // `{"active":false}`, as for an unknown token.
+  async function mayIntrospect(client: Client, token: { clientId?: string; aud?: unknown }): Promise<boolean> {
+    if (token.clientId === client.clientId) return true;
+    if (isPublic(client) || typeof token.aud !== 'string') return false;
+    const api = await findResourceServer(db, token.aud);
+    return api?.resource_server_client_id === client.clientId;
+  }
+
   return {
     features: {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        // Any authenticated confidential client may introspect (that is how an API checks the
-        // opaque tokens other clients present to it); a public client only its own tokens.
-        allowedPolicy: async (_ctx, client, token) => !isPublic(client) || token.clientId === client.clientId,
+        allowedPolicy: async (_ctx, client, token) => mayIntrospect(client, token as { clientId?: string; aud?: unknown }),
       },
       revocation: {
         enabled: true,
