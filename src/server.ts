@@ -1,7 +1,7 @@
 // Starting and stopping one Gatehouse instance: database, keys, provider, HTTP, background jobs.
 // Used by `npm start` (main.ts), by the tests (random port) and by the benchmark.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/index.ts';
@@ -33,6 +33,25 @@ export interface StartOptions {
   keyWatchIntervalMs?: number;
   /** Runs once everything but the HTTP port is ready; what it returns is closed on close(). */
   beforeListen?: (started: { database: Database; reloadKeys: () => Promise<boolean> }) => Promise<{ close(): Promise<void> }>;
+  /**
+   * A socket already listening (see listenOnFreePort), served instead of binding config.port,
+   * so the issuer can name a port the system picked. Closed with the server; if the start
+   * fails it is still the caller's to close.
+   */
+  listener?: NetServer;
+}
+
+/**
+ * Listens on a port the system picks (port 0) and says which. Binding first and keeping the
+ * socket is what makes it ours: a port found free, closed and bound again later may be taken
+ * by then. Nobody connects before the port is announced, so nothing waits on it meanwhile.
+ */
+export function listenOnFreePort(host: string): Promise<{ listener: NetServer; port: number }> {
+  return new Promise((resolve, reject) => {
+    const listener = createNetServer();
+    listener.once('error', reject);
+    listener.listen(0, host, () => resolve({ listener, port: (listener.address() as AddressInfo).port }));
+  });
 }
 
 export { SecretKeyMismatchError, DamagedKeyError } from './secrets/startCheck.ts';
@@ -93,7 +112,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(config.port, config.host, () => resolve());
+      if (options.listener) server.listen(options.listener, () => resolve());
+      else server.listen(config.port, config.host, () => resolve());
     });
   } catch (error) {
     await companion?.close();

@@ -1,8 +1,9 @@
 // The CLI's commands run in-process against a test database: every command, --json output, and
-// the operator mistakes each one must explain.
-import { describe, it, before, after } from 'node:test';
+// the operator mistakes each one must explain. Every test starts from empty tables, so none
+// depends on running first or on what another one created.
+import { describe, it, before, beforeEach, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
 import { loadConfig } from '../../src/config.ts';
 import { commandContext, type CommandContext } from '../../src/cli/context.ts';
 import { runCommand } from '../../src/cli/run.ts';
@@ -18,6 +19,8 @@ describe('gatehouse CLI commands', () => {
     const config = loadConfig({ NODE_ENV: 'test', SECRET_KEY: TEST_SECRET_KEY, BCRYPT_COST: '4', DATA_DIR: '/nonexistent-test-data-dir' });
     ctx = commandContext(config, database);
   });
+
+  beforeEach(() => truncateAll(database));
 
   after(async () => {
     await database?.dispose();
@@ -111,7 +114,10 @@ describe('gatehouse CLI commands', () => {
       assert.deepEqual(shown.redirect_uris, ['https://app.example/cb']);
       assert.equal(shown.registered_by, 'cli');
       const listed = await json<{ client_id: string; client_secret?: string }[]>('clients', 'list');
-      assert.ok(listed.some((c) => c.client_id === created.client_id && c.client_secret === undefined));
+      assert.deepEqual(
+        listed.map((c) => [c.client_id, c.client_secret]),
+        [[created.client_id, undefined]],
+      );
 
       const stored = await database.db('clients').where('client_id', String(created.client_id)).first();
       assert.equal(stored.client_secret.startsWith('sha256:'), true);
