@@ -1,6 +1,7 @@
 // `npm start`: validate configuration, start the server, stop cleanly on SIGTERM/SIGINT.
+import type { Server } from 'node:net';
 import { loadConfig, ConfigError, type Config } from './config.ts';
-import { startServer } from './server.ts';
+import { listenOnFreePort, startServer } from './server.ts';
 import { logger } from './http/logger.ts';
 import { startAdminSocket } from './cli/adminSocket.ts';
 
@@ -15,9 +16,18 @@ async function main() {
     }
     throw error;
   }
+  // PORT=0 lets the system pick the port. The default issuer names the port, so it is bound
+  // first and the configuration read again with the port we got (an ISSUER set stays as set).
+  let listener: Server | undefined;
+  if (config.port === 0) {
+    const bound = await listenOnFreePort(config.host);
+    listener = bound.listener;
+    config = loadConfig({ ...process.env, PORT: String(bound.port) });
+  }
   // The admin socket is opened before the HTTP port, so a DATA_DIR it cannot live in stops the
   // start instead of leaving a server the CLI cannot reach.
   const running = await startServer(config, {
+    listener,
     beforeListen: config.databaseUrl ? undefined : (started) => startAdminSocket(config, started.database, started.reloadKeys),
   });
 

@@ -2,7 +2,8 @@
 // `gatehouse` commands in another terminal while it runs (handed to the server over its admin
 // socket), a second server on the same DATA_DIR refused, and a clean stop on SIGTERM.
 // DATABASE_URL is removed from the children's environment: this is about the embedded path.
-import { describe, it, before, after } from 'node:test';
+// The server gets PORT=0 and tells us the port it was given, so no port is picked in advance.
+import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
@@ -10,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/server.ts';
 import { basicAuth } from '../helpers/relyingParty.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -21,12 +21,12 @@ interface Finished {
   stderr: string;
 }
 
-function childEnv(dataDir: string, port: number): NodeJS.ProcessEnv {
+function childEnv(dataDir: string): NodeJS.ProcessEnv {
   const { DATABASE_URL, ...env } = process.env;
   return {
     ...env,
     DATA_DIR: dataDir,
-    PORT: String(port),
+    PORT: '0',
     HOST: '127.0.0.1',
     BCRYPT_COST: '4',
     LOG_LEVEL: 'info',
@@ -64,14 +64,10 @@ async function waitForOutput(child: ChildProcess, pattern: RegExp): Promise<stri
 
 describe('embedded database: npm start and the CLI side by side', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-embedded-'));
-  let port: number;
-  let env: NodeJS.ProcessEnv;
+  const env = childEnv(dataDir);
   let server: ChildProcess | undefined;
-
-  before(async () => {
-    port = await freePort();
-    env = childEnv(dataDir, port);
-  });
+  /** The port the running server was given (PORT=0), read from what it printed. */
+  let port: number;
 
   after(() => {
     server?.kill('SIGKILL');
@@ -87,8 +83,16 @@ describe('embedded database: npm start and the CLI side by side', () => {
 
   it('starts, says where it is and how to begin, and serves discovery', async () => {
     server = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env });
-    const banner = await waitForOutput(server, /Next, in another terminal:[\s\S]*clients create/);
-    assert.match(banner, new RegExp(`Gatehouse is running: http://localhost:${port}`));
+    // Both the banner and the log line that says where it listens (in either order).
+    const banner = await waitForOutput(
+      server,
+      /^(?=[\s\S]*"gatehouse started".*\n)(?=[\s\S]*Next, in another terminal:[\s\S]*clients create)/,
+    );
+    port = Number(/Gatehouse is running: http:\/\/localhost:(\d+)\n/.exec(banner)?.[1]);
+    assert.ok(port > 0, banner);
+    // The issuer names the port the server listens on: PORT=0 is resolved before the issuer.
+    const started = JSON.parse(banner.split('\n').find((line) => line.includes('"gatehouse started"')) as string);
+    assert.equal(started.listening, `http://127.0.0.1:${port}`);
     assert.match(banner, new RegExp(`Discovery: +http://localhost:${port}/.well-known/openid-configuration`));
     assert.match(banner, /users create --email/);
     const discovery = (await (await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration`)).json()) as { issuer: string };
@@ -141,7 +145,7 @@ describe('embedded database: npm start and the CLI side by side', () => {
   });
 
   it('refuses a second server on the same data directory with a clear message', async () => {
-    const second = await finished(spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: { ...env, PORT: String(await freePort()) } }));
+    const second = await finished(spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env }));
     assert.equal(second.code, 1);
     assert.match(
       second.stderr,

@@ -1,12 +1,10 @@
-// Starts a real Gatehouse on a random loopback port, on the given test database.
-import { freePort } from './freePort.ts';
+// Starts a real Gatehouse on a random loopback port, on the given test database. The port is
+// bound first and kept (listenOnFreePort), so the issuer names it and nobody can take it between.
 import { loadConfig, type Config } from '../../src/config.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { listenOnFreePort, startServer, type RunningServer } from '../../src/server.ts';
 import type { Database } from '../../src/db/index.ts';
 
 export const TEST_SECRET_KEY = 'test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz';
-
-export { freePort };
 
 export interface TestServer extends RunningServer {
   issuer: string;
@@ -15,18 +13,23 @@ export interface TestServer extends RunningServer {
 
 /** The issuer is http://localhost:<port> (a secure context for browsers); we listen on 127.0.0.1. */
 export async function startTestServer(database: Database, env: Record<string, string> = {}): Promise<TestServer> {
-  const port = await freePort();
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: `http://localhost:${port}`,
-    SECRET_KEY: TEST_SECRET_KEY,
-    BCRYPT_COST: '4',
-    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-    DATA_DIR: '/nonexistent-test-data-dir',
-    ...env,
-  });
-  const running = await startServer(config, { database });
-  return { ...running, issuer: config.issuer, config };
+  const { listener, port } = await listenOnFreePort('127.0.0.1');
+  try {
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: `http://localhost:${port}`,
+      SECRET_KEY: TEST_SECRET_KEY,
+      BCRYPT_COST: '4',
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
+      DATA_DIR: '/nonexistent-test-data-dir',
+      ...env,
+    });
+    const running = await startServer(config, { database, listener });
+    return { ...running, issuer: config.issuer, config };
+  } catch (error) {
+    listener.close();
+    throw error;
+  }
 }
