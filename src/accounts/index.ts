@@ -119,6 +119,11 @@ export async function verifyPassword(db: Db, email: string, password: string, bc
 }
 
 /** The claims a user can release; oidc-provider keeps only those the granted scopes allow. */
+/** A users row that came as JSON (`to_jsonb`), with its times as Dates again. */
+export function userFromJson(row: Record<string, unknown>): User {
+  return { ...(row as unknown as User), created_at: new Date(row.created_at as string), updated_at: new Date(row.updated_at as string) };
+}
+
 export function userClaims(user: User): Record<string, unknown> {
   return {
     sub: user.id,

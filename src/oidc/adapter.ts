@@ -11,6 +11,7 @@ import { artefactDigest, ArtefactProtection } from './storedArtefacts.ts';
 import { SealedSecretError, type SecretBox } from '../secrets/secretBox.ts';
 import { logger } from '../http/logger.ts';
 import { consumeOnce } from './singleUse.ts';
+import { accountKey, grantKey, inReadAheadScope, setAside, takeSetAside } from './readAhead.ts';
 
 interface PayloadRow {
   id: string;
@@ -23,6 +24,24 @@ const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
 // Replay detection (client-assertion and DPoP `jti`s) asks "is this id new?": its rows are
 // inserted, never overwritten, so of two requests carrying one id only one can get in.
 const INSERT_ONLY_MODELS = new Set(['ReplayDetection']);
+
+// Tokens whose use goes on to look up their grant and account (see readAhead.ts).
+const READ_AHEAD_MODELS = new Set(['RefreshToken', 'AuthorizationCode', 'AccessToken', 'DeviceCode']);
+
+const READ_AHEAD_SQL = `select t.id, t.payload, t.consumed_at,
+    g.id as grant_stored_id, g.payload as grant_payload, g.consumed_at as grant_consumed_at,
+    to_jsonb(u) as account
+  from oidc_payloads t
+  left join oidc_payloads g on g.model = 'Grant' and g.id = t.grant_id and (g.expires_at is null or g.expires_at > now())
+  left join users u on u.id = t.payload->>'accountId'
+  where t.model = ? and t.id = ? and (t.expires_at is null or t.expires_at > now())`;
+
+interface ReadAheadRow extends PayloadRow {
+  grant_stored_id: string | null;
+  grant_payload: Record<string, unknown> | null;
+  grant_consumed_at: Date | null;
+  account: Record<string, unknown> | null;
+}
 
 export class KnexAdapter implements Adapter {
   private readonly model: string;
@@ -77,7 +96,27 @@ export class KnexAdapter implements Adapter {
   // Lookups by a value the client sent: one with a NUL cannot exist, so nothing is found.
   async find(id: string): Promise<AdapterPayload | undefined> {
     if (containsNul(id)) return undefined;
-    return this.toPayload(await this.live().andWhere('id', artefactDigest(id)).first('id', 'payload', 'consumed_at'), id);
+    const storedId = artefactDigest(id);
+    if (READ_AHEAD_MODELS.has(this.model) && inReadAheadScope()) return this.toPayload(await this.findReadingAhead(storedId), id);
+    if (this.model === 'Grant') {
+      const setAsideRow = takeSetAside<PayloadRow>(grantKey(storedId));
+      if (setAsideRow !== undefined) return this.toPayload(setAsideRow ?? undefined, id);
+    }
+    return this.toPayload(await this.live().andWhere('id', storedId).first('id', 'payload', 'consumed_at'), id);
+  }
+
+  /** The token's row; its grant's and account's rows are set aside for this request. */
+  private async findReadingAhead(storedId: string): Promise<PayloadRow | undefined> {
+    const result = await this.db.raw(READ_AHEAD_SQL, [this.model, storedId]);
+    const row = result.rows[0] as ReadAheadRow | undefined;
+    if (!row) return undefined;
+    const grantStoredId = row.payload.grantId ? artefactDigest(row.payload.grantId as string) : undefined;
+    if (grantStoredId) {
+      const grant = row.grant_payload && { id: grantStoredId, payload: row.grant_payload, consumed_at: row.grant_consumed_at };
+      setAside(grantKey(grantStoredId), grant);
+    }
+    if (typeof row.payload.accountId === 'string') setAside(accountKey(row.payload.accountId), row.account);
+    return row;
   }
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {

@@ -11,6 +11,9 @@
 //   statement the last write of a (model, id) wins.
 // - A row the database refuses (a unique index, a bad value) fails alone: a refused statement
 //   is retried row by row, so the others in it still commit.
+// - Consuming a row (marking a code or refresh token used) goes through the writer too, joining
+//   the same statement as the rows around it: it is one conditional update per row that only one
+//   caller can win, and each caller learns whether it won.
 // - An insert-only row (replay detection: "have I seen this id before?") is never overwritten:
 //   when its id is already there, or a row of the same id is ahead of it in the same burst, its
 //   caller is told with a DuplicateArtefactError and nothing changes.
@@ -45,6 +48,14 @@ interface PendingWrite {
   reject: (error: unknown) => void;
 }
 
+interface PendingConsume {
+  model: string;
+  id: string;
+  /** true for the one caller that marked the row consumed, false for everyone else. */
+  resolve: (won: boolean) => void;
+  reject: (error: unknown) => void;
+}
+
 // unnest() turns one array per column into rows, so one statement text serves any
 // number of rows.
 const UPSERT_ROWS_SQL = `insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
@@ -60,6 +71,26 @@ const INSERT_NEW_ROWS_SQL = `insert into oidc_payloads (model, id, payload, gran
   on conflict (model, id) do nothing returning model, id`;
 
 const INSERT_NEW_STATEMENT_NAME = 'gatehouse_insert_new_payloads';
+
+// Marks rows consumed unless they already are; the rows this statement consumed come back.
+const CONSUME_SQL = `update oidc_payloads p set consumed_at = now()
+  from unnest($1::text[], $2::text[]) as c(model, id)
+  where p.model = c.model and p.id = c.id and p.consumed_at is null
+  returning p.model, p.id`;
+
+const CONSUME_STATEMENT_NAME = 'gatehouse_consume_payloads';
+
+// Both in one statement (a data-modifying WITH runs to completion whether or not it is read).
+// Only for rows other than the consumed ones: one statement must not change a row twice.
+const CONSUME_AND_UPSERT_SQL = `with consumed as (
+    update oidc_payloads p set consumed_at = now()
+    from unnest($8::text[], $9::text[]) as c(model, id)
+    where p.model = c.model and p.id = c.id and p.consumed_at is null
+    returning p.model, p.id),
+  written as (${UPSERT_ROWS_SQL})
+  select model, id from consumed`;
+
+const CONSUME_AND_UPSERT_STATEMENT_NAME = 'gatehouse_consume_and_upsert_payloads';
 
 /** Enough to drain a burst in a few statements, small enough to keep one statement short. */
 const MAX_ROWS_PER_STATEMENT = 200;
@@ -88,6 +119,7 @@ export class PayloadWriter {
   private readonly onServer: boolean;
   private prepared: boolean;
   private queue: PendingWrite[] = [];
+  private consumes: PendingConsume[] = [];
   private draining = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -110,9 +142,21 @@ export class PayloadWriter {
     });
   }
 
+  /** Marks the row consumed; resolves true for the one caller that did, false for all others. */
+  consume(model: string, id: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.consumes.push({ model, id, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  private get idle(): boolean {
+    return !this.draining && this.queue.length === 0 && this.consumes.length === 0;
+  }
+
   /** Resolves once nothing is being written (the writer has given its connection back). */
   whenIdle(): Promise<void> {
-    if (!this.draining && this.queue.length === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -122,14 +166,15 @@ export class PayloadWriter {
     this.draining = true;
     let connection: Queryable | undefined;
     try {
-      while (this.queue.length > 0) {
+      while (this.queue.length > 0 || this.consumes.length > 0) {
         const batch = this.queue.splice(0, MAX_ROWS_PER_STATEMENT);
+        const consumes = this.consumes.splice(0, MAX_ROWS_PER_STATEMENT);
         try {
           connection ??= (await this.db.client.acquireConnection()) as Queryable;
-          await this.commit(connection, batch);
+          await this.commit(connection, batch, consumes);
         } catch (error) {
           // The connection may be broken: the pool decides, and the next batch gets a sound one.
-          for (const pending of batch) pending.reject(error);
+          for (const pending of [...batch, ...consumes]) pending.reject(error);
           connection = await this.release(connection);
           continue;
         }
@@ -144,7 +189,7 @@ export class PayloadWriter {
       this.draining = false;
     }
     // A row written while the connection was going back was left for us: take it now.
-    if (this.queue.length > 0) return void this.drain();
+    if (this.queue.length > 0 || this.consumes.length > 0) return void this.drain();
     for (const resolve of this.idleWaiters.splice(0)) resolve();
   }
 
@@ -157,13 +202,38 @@ export class PayloadWriter {
    * Commits a batch, settling each row it can; throws what blames the connection rather than a
    * row (the rows not yet settled are then the caller's to reject; settling twice is harmless).
    */
-  private async commit(connection: Queryable, batch: PendingWrite[]): Promise<void> {
+  private async commit(connection: Queryable, batch: PendingWrite[], consumes: PendingConsume[]): Promise<void> {
     const insertOnly = batch.filter((pending) => pending.row.insertOnly);
     if (insertOnly.length > 0) {
       await this.commitNew(connection, insertOnly);
       batch = batch.filter((pending) => !pending.row.insertOnly);
-      if (batch.length === 0) return;
     }
+    if (consumes.length === 0) return this.commitRows(connection, batch);
+    const written = new Set(batch.map((pending) => rowKey(pending.row)));
+    if (batch.length === 0 || consumes.some((c) => written.has(rowKey(c)))) {
+      await this.commitConsumes(connection, consumes);
+      return this.commitRows(connection, batch);
+    }
+    try {
+      const values = [...toColumns(lastWriteWins(batch.map((pending) => pending.row))), ...consumeColumns(consumes)];
+      const result = (await this.run(connection, CONSUME_AND_UPSERT_STATEMENT_NAME, CONSUME_AND_UPSERT_SQL, values)) as ConsumedRows;
+      settleConsumes(consumes, result);
+      for (const pending of batch) pending.resolve();
+    } catch (error) {
+      if (!blamesARow(error)) throw error;
+      // A row spoilt the statement, and with it the consumes: take them apart.
+      await this.commitConsumes(connection, consumes);
+      await this.commitRows(connection, batch);
+    }
+  }
+
+  private async commitConsumes(connection: Queryable, consumes: PendingConsume[]): Promise<void> {
+    const result = (await this.run(connection, CONSUME_STATEMENT_NAME, CONSUME_SQL, consumeColumns(consumes))) as ConsumedRows;
+    settleConsumes(consumes, result);
+  }
+
+  private async commitRows(connection: Queryable, batch: PendingWrite[]): Promise<void> {
+    if (batch.length === 0) return;
     try {
       const rows = batch.map((pending) => pending.row);
       await this.upsert(connection, rows);
@@ -174,7 +244,7 @@ export class PayloadWriter {
       if (batch.length === 1) return batch[0].reject(error);
     }
     // One row spoilt the statement: find it by trying each alone, so the others still commit.
-    for (const pending of batch) await this.commit(connection, [pending]);
+    for (const pending of batch) await this.commitRows(connection, [pending]);
   }
 
   /** Insert-only rows: the first of each (model, id) that is not there yet wins; the rest are told. */
@@ -186,14 +256,8 @@ export class PayloadWriter {
       else first.set(key, pending);
     }
     try {
-      const written = (await this.run(
-        connection,
-        INSERT_NEW_STATEMENT_NAME,
-        INSERT_NEW_ROWS_SQL,
-        [...first.values()].map((p) => p.row),
-      )) as {
-        rows: { model: string; id: string }[];
-      };
+      const rows = [...first.values()].map((p) => p.row);
+      const written = (await this.run(connection, INSERT_NEW_STATEMENT_NAME, INSERT_NEW_ROWS_SQL, toColumns(rows))) as ConsumedRows;
       const inserted = new Set(written.rows.map(rowKey));
       for (const [key, pending] of first) {
         if (inserted.has(key)) pending.resolve();
@@ -206,11 +270,10 @@ export class PayloadWriter {
   }
 
   private async upsert(connection: Queryable, rows: PayloadRow[]): Promise<void> {
-    await this.run(connection, UPSERT_STATEMENT_NAME, UPSERT_ROWS_SQL, lastWriteWins(rows));
+    await this.run(connection, UPSERT_STATEMENT_NAME, UPSERT_ROWS_SQL, toColumns(lastWriteWins(rows)));
   }
 
-  private async run(connection: Queryable, name: string, text: string, rows: PayloadRow[]): Promise<unknown> {
-    const values = toColumns(rows);
+  private async run(connection: Queryable, name: string, text: string, values: unknown[][]): Promise<unknown> {
     // Announced like any knex query, so query listeners (the benchmark's counter) still see it.
     this.db.emit('query', { sql: text, bindings: values, method: 'raw' });
     if (this.prepared) {
@@ -241,6 +304,20 @@ function lastWriteWins(rows: PayloadRow[]): PayloadRow[] {
     byKey.set(key, row);
   }
   return [...byKey.values()];
+}
+
+interface ConsumedRows {
+  rows: { model: string; id: string }[];
+}
+
+/** Of the callers consuming one row, only the first can win, and only if the statement consumed it. */
+function settleConsumes(consumes: PendingConsume[], result: ConsumedRows): void {
+  const consumed = new Set(result.rows.map(rowKey));
+  for (const pending of consumes) pending.resolve(consumed.delete(rowKey(pending)));
+}
+
+function consumeColumns(consumes: PendingConsume[]): unknown[][] {
+  return [consumes.map((c) => c.model), consumes.map((c) => c.id)];
 }
 
 // NUL cannot occur in either (refused before).

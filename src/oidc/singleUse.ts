@@ -6,7 +6,7 @@
 import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Db } from '../db/index.ts';
-import { DuplicateArtefactError } from './payloadWriter.ts';
+import { DuplicateArtefactError, payloadWriterFor } from './payloadWriter.ts';
 
 /** A race loser: the artefact had just been consumed by a concurrent request. */
 export class ConcurrentReplayError extends errors.InvalidGrant {
@@ -41,11 +41,8 @@ const ISSUED_FROM_A_GRANT = [
 
 /** Marks the row consumed if nobody has; otherwise revokes its grant and throws the replay error. */
 export async function consumeOnce(db: Db, model: string, storedId: string): Promise<void> {
-  const won: number = await db('oidc_payloads')
-    .where({ model, id: storedId })
-    .whereNull('consumed_at')
-    .update({ consumed_at: db.fn.now() });
-  if (won === 1) return;
+  // Through the writer: under load the consume shares a statement with other requests' writes.
+  if (await payloadWriterFor(db).consume(model, storedId)) return;
   if (model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
   const grantId = await revokeGrantOf(db, model, storedId);
   throw new ConcurrentReplayError(model, ALREADY_USED[model] ?? 'already consumed', grantId);

@@ -1,7 +1,8 @@
 // The protocol core: claims and scopes, lifetimes, PKCE, cookies, accounts and the error page.
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
-import { findUserById, userClaims } from '../../accounts/index.ts';
+import { findUserById, userClaims, userFromJson } from '../../accounts/index.ts';
+import { accountKey, takeSetAside } from '../readAhead.ts';
 import { renderPage } from '../../http/views.ts';
 
 export const TTL = {
@@ -81,7 +82,9 @@ export function core({ db, keys }: ProviderDeps): Configuration {
       introspectionSigningAlgValues: ['RS256', 'ES256', 'PS256'],
     },
     async findAccount(_ctx, sub) {
-      const user = await findUserById(db, sub);
+      // The token being used may have brought the account's row along (see oidc/readAhead.ts).
+      const setAside = takeSetAside<Record<string, unknown>>(accountKey(sub));
+      const user = setAside === undefined ? await findUserById(db, sub) : setAside && userFromJson(setAside);
       if (!user) return undefined;
       return { accountId: user.id, claims: async () => userClaims(user) as { sub: string } };
     },
