@@ -8,6 +8,9 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { openDatabase, type Database } from '../../src/db/index.ts';
 import { RP_REDIRECT, basicAuth } from '../helpers/relyingParty.ts';
+import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
+
+const API = 'https://outage.api.test';
 
 describe('database outage', () => {
   let relay: UnpluggableDatabase;
@@ -21,7 +24,13 @@ describe('database outage', () => {
     // One connection: PGlite behind its socket server serves one session at a time.
     database = await openDatabase({ databaseUrl: relay.url, poolMax: 1 });
     server = await startTestServer(database);
-    const registered = await createClient(database, server.config, { grantTypes: ['client_credentials', 'authorization_code'] });
+    await createResourceServer(database.db, { identifier: API, name: 'Outage', accessTokenFormat: 'opaque' });
+    // Client credentials without `resource` are for the client's default API.
+    const registered = await createClient(database, server.config, {
+      grantTypes: ['client_credentials', 'authorization_code'],
+      defaultApi: API,
+    });
+    await grantApiAccess(database.db, registered.client_id, API, null);
     clientId = registered.client_id;
     clientSecret = registered.client_secret as string;
   });
