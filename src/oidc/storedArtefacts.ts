@@ -9,7 +9,8 @@
 // few fields are sealed (AES-256-GCM, bound to the row and the field) instead of dropped.
 import { hash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
-import type { SealContext, SecretBox } from '../secrets/secretBox.ts';
+import { SealedSecretError, type SealContext, type SecretBox } from '../secrets/secretBox.ts';
+import type { Db } from '../db/index.ts';
 
 /** The stored form of an artefact's value (and of user codes and grant ids). */
 export const artefactDigest = (value: string): string => hash('sha256', value, 'hex');
@@ -93,4 +94,41 @@ export class ArtefactProtection {
     if (value !== undefined) payload.jti = value;
     return payload as AdapterPayload;
   }
+}
+
+/** Artefacts whose sealed fields moved to the current SECRET_KEY, and those that no longer open. */
+export interface ArtefactResealResult {
+  resealed: number;
+  dropped: number;
+}
+
+/**
+ * `secrets rotate`: re-seals the sealed fields of every artefact under the current key, inside the
+ * caller's transaction. An artefact whose fields no longer open cannot be used by anyone (it reads
+ * as gone), so it is deleted rather than allowed to stop the rotation.
+ */
+export async function resealArtefacts(trx: Db, box: SecretBox): Promise<ArtefactResealResult> {
+  const protection = new ArtefactProtection(box);
+  const rows: { model: string; id: string; payload: Record<string, unknown> }[] = await trx('oidc_payloads')
+    .select('model', 'id', 'payload')
+    .whereRaw('payload -> ? is not null', [SEALED_KEY])
+    .forUpdate();
+  const result: ArtefactResealResult = { resealed: 0, dropped: 0 };
+  for (const row of rows) {
+    const sealed = Object.values(row.payload[SEALED_KEY] as Record<string, string>);
+    if (!sealed.some((value) => box.needsReseal(value))) continue;
+    try {
+      const payload = protection.reveal(row.model, row.id, row.payload);
+      const stored = protection.protect(row.model, row.id, payload);
+      await trx('oidc_payloads')
+        .where({ model: row.model, id: row.id })
+        .update({ payload: JSON.stringify(stored) });
+      result.resealed += 1;
+    } catch (error) {
+      if (!(error instanceof SealedSecretError)) throw error;
+      await trx('oidc_payloads').where({ model: row.model, id: row.id }).delete();
+      result.dropped += 1;
+    }
+  }
+  return result;
 }

@@ -7,6 +7,7 @@ import { SealedSecretError, type SecretBox } from './secretBox.ts';
 import { SEALED_COLUMNS } from './sealedColumns.ts';
 import { describeCount, openedState, sealedRows, unreadable, type Unreadable } from './inventory.ts';
 import { audit } from '../audit/index.ts';
+import { resealArtefacts } from '../oidc/storedArtefacts.ts';
 
 export interface SecretsRotationResult {
   /** The key everything is now sealed with. */
@@ -15,6 +16,8 @@ export interface SecretsRotationResult {
   resealed: Record<string, number>;
   /** Per table, values already sealed with the current key in the current format. */
   unchanged: Record<string, number>;
+  /** Per table, values that opened with no key of the ring and were deleted (artefacts only: unusable anyway). */
+  dropped?: Record<string, number>;
 }
 
 export class SecretsRotationError extends Error {
@@ -56,6 +59,10 @@ export async function rotateSecrets(db: Db, box: SecretBox): Promise<SecretsRota
       }
     }
     if (problems.length) throw new SecretsRotationError(problems);
+    // Sessions, device codes and interactions in progress carry sealed fields too.
+    const artefacts = await resealArtefacts(trx, box);
+    result.resealed.oidc_payloads = artefacts.resealed;
+    if (artefacts.dropped) result.dropped = { oidc_payloads: artefacts.dropped };
     await audit(trx, { type: 'secrets.rotated', details: { keyId: result.keyId, resealed: result.resealed } });
     return result;
   });

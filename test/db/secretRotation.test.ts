@@ -15,6 +15,8 @@ import { runCommand } from '../../src/cli/run.ts';
 import { clearReadCaches } from '../../src/db/readCache.ts';
 import { createSecretBox, secretKeyId } from '../../src/secrets/secretBox.ts';
 import { createClientStore } from '../../src/oidc/clients.ts';
+import { KnexAdapter } from '../../src/oidc/adapter.ts';
+import { ArtefactProtection } from '../../src/oidc/storedArtefacts.ts';
 import { DamagedKeyError, SecretKeyMismatchError } from '../../src/server.ts';
 
 const KEY_A = 'first-secret-key-of-gatehouse-tests-0123456789';
@@ -124,27 +126,50 @@ describe('rotating SECRET_KEY', () => {
 
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 3, clients: 1 },
+      resealed: { keys: 3, clients: 1, oidc_payloads: 0 },
       unchanged: { keys: 0, clients: 0 },
     });
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_B}.`)));
     const audited = await database.db('audit_events').where('type', 'secrets.rotated').first();
-    assert.deepEqual(audited.details, { keyId: ID_B, resealed: { keys: 3, clients: 1 } });
+    assert.deepEqual(audited.details, { keyId: ID_B, resealed: { keys: 3, clients: 1, oidc_payloads: 0 } });
     const after = await cliJson(['secrets', 'status'], KEY_B, KEY_A);
     assert.equal(after.rotateNeeded, false);
     assert.equal(after.previousKeyNeeded, false);
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 0, clients: 0 },
+      resealed: { keys: 0, clients: 0, oidc_payloads: 0 },
       unchanged: { keys: 3, clients: 1 },
     });
     const human = await cli(['secrets', 'rotate'], KEY_B);
-    assert.match(human.stdout, /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0\}\nunchanged: +\{"keys":3,"clients":1\}\n$/);
+    assert.match(
+      human.stdout,
+      /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0,"oidc_payloads":0\}\nunchanged: +\{"keys":3,"clients":1\}\n$/,
+    );
 
     await withServer(keyring(KEY_B), async (server) => {
       assert.deepEqual(await jwksKids(server), kids, 'the same signing keys, now sealed with the new key only');
       assert.ok(authenticated(await tokenRequest(server, client.client_id, client.client_secret as string)));
     });
+  });
+
+  it('re-seals the sealed fields of sessions in progress, and drops one that opens with no key', async () => {
+    await withServer(keyring(KEY_A), async () => {});
+    const sessions = (key: string, previous?: string) =>
+      new KnexAdapter('Session', database.db, new ArtefactProtection(createSecretBox(key, previous ? [previous] : [])));
+    const session = { kind: 'Session', jti: 'session-value', uid: 'session-uid', accountId: 'u', iat: 1, exp: 4_000_000_000 };
+    await sessions(KEY_A).upsert('session-value', session, 3600);
+    await sessions(KEY_C).upsert('stray-session', { ...session, jti: 'stray-session', uid: 'stray-uid' }, 3600);
+
+    const rotated = await cliJson<{ resealed: Record<string, number>; dropped: Record<string, number> }>(
+      ['secrets', 'rotate'],
+      KEY_B,
+      KEY_A,
+    );
+    assert.deepEqual(rotated.resealed, { keys: 3, clients: 0, oidc_payloads: 1 });
+    assert.deepEqual(rotated.dropped, { oidc_payloads: 1 });
+    // With the new key alone, the session found by its uid still gives its value back.
+    assert.equal((await sessions(KEY_B).findByUid('session-uid'))?.jti, 'session-value');
+    assert.equal(await sessions(KEY_C).find('stray-session'), undefined, 'the row that opened with no key is gone');
   });
 
   it('refuses to start when SECRET_KEY_PREVIOUS is removed before rotating, and says so', async () => {
@@ -213,7 +238,7 @@ describe('rotating SECRET_KEY', () => {
       assert.ok(authenticated(await tokenRequest(server, client.client_id, client.client_secret as string)));
     });
     assert.deepEqual((await cliJson(['secrets', 'status'], KEY_A)).tables, { keys: { legacy: 3 }, clients: { legacy: 1 } });
-    assert.deepEqual((await cliJson(['secrets', 'rotate'], KEY_A)).resealed, { keys: 3, clients: 1 });
+    assert.deepEqual((await cliJson(['secrets', 'rotate'], KEY_A)).resealed, { keys: 3, clients: 1, oidc_payloads: 0 });
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_A}.`)));
     await withServer(keyring(KEY_A), async (server) => assert.deepEqual(await jwksKids(server), kids));
   });
