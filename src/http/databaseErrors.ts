@@ -11,6 +11,7 @@ const UNAVAILABLE_CODES = new Set([
   '57P02',
   '57P03',
   '53300',
+  '57014', // query_canceled: statement_timeout passed (see openPostgres)
 ]);
 
 export function isDatabaseUnavailable(error: unknown): boolean {
@@ -23,7 +24,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (e.name === 'KnexTimeoutError') return true;
     const message = e.message ?? '';
     if (
-      /Connection terminated|connection timeout|Timeout acquiring a connection|PGlite is closed|Client has encountered a connection error/i.test(
+      /Connection terminated|connection timeout|Query read timeout|Timeout acquiring a connection|PGlite is closed|Client has encountered a connection error/i.test(
         message,
       )
     )
