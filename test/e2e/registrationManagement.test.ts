@@ -106,6 +106,22 @@ describe('client registration management (RFC 7592)', () => {
     );
     assert.equal(token.status, 200);
     assert.equal(((await token.json()) as { scope?: string }).scope, 'orders:read');
+
+    // RFC 7592: the client updates its scope; what it sends is what it has.
+    const update = await fetch(reader.registration_client_uri, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${reader.registration_access_token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: reader.client_id,
+        redirect_uris: ['https://rp.example/cb'],
+        grant_types: ['authorization_code', 'client_credentials'],
+        scope: 'orders:read orders:write openid',
+        api_scope: 'ignored:anyway',
+      }),
+    });
+    assert.equal(update.status, 200, await update.clone().text());
+    assert.equal(((await update.json()) as Registration).scope, 'openid orders:read orders:write');
+    assert.equal((await database.db('clients').where('client_id', reader.client_id).first()).scope, 'openid orders:read orders:write');
   });
 
   it('refuses a scope that is neither an OpenID scope nor one of a registered API', async () => {
