@@ -11,7 +11,8 @@ import { requestId } from './http/requestId.ts';
 import { errorHandler } from './http/errors.ts';
 import { securityHeaders } from './http/securityHeaders.ts';
 import { staticFiles } from './http/staticFiles.ts';
-import { requireIssuerHost } from './http/hostCheck.ts';
+import { requireIssuerOrigin } from './http/hostCheck.ts';
+import { answerUnservedMethods, servedEndpoints } from './http/methods.ts';
 import { healthRoutes } from './http/health.ts';
 import { renderPage } from './http/views.ts';
 import { interactionRoutes } from './interactions/index.ts';
@@ -31,17 +32,18 @@ export function createApp(config: Config, database: Database, slot: ProviderSlot
   app.use(requestId);
   app.use(errorHandler);
   app.use(securityHeaders({ hsts: config.env === 'production' }));
-  if (config.env === 'production') app.use(requireIssuerHost(config.issuer));
+  if (config.env === 'production') app.use(requireIssuerOrigin(config.issuer));
+  app.use(answerUnservedMethods(servedEndpoints({ registration: Boolean(config.initialAccessToken) })));
   // Protocol requests go straight to oidc-provider; only our own paths pass through our routers
   // first (what they do not answer still reaches the provider, for its 404s).
   const health = healthRoutes(db);
   const interactions = interactionRoutes({ config, db, loginThrottle: createLoginThrottle(database), provider: () => slot.current });
   const home: Koa.Middleware = async (ctx, next) => {
-    if (ctx.path !== '/' || ctx.method !== 'GET') return next();
+    if (ctx.path !== '/' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
     ctx.type = 'html';
     ctx.body = await renderPage('home', { title: 'Gatehouse', issuer: config.issuer });
   };
-  const ours = compose([staticFiles(), health.routes(), home, interactions.routes(), interactions.allowedMethods()] as Koa.Middleware[]);
+  const ours = compose([staticFiles(), health.routes(), home, interactions.routes()] as Koa.Middleware[]);
   const provider = providerMiddleware(slot);
   app.use((ctx, next) => (isOwnPath(ctx.path) ? ours(ctx, () => provider(ctx, next)) : provider(ctx, next)));
   return app;

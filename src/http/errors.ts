@@ -49,6 +49,16 @@ function answerFor(error: unknown): Answer {
       detail: 'Your sign-in session was not found or has expired. Return to the application and start again.',
     };
   }
+  // oidc-provider, showing a device-flow page (/device/:uid) to a browser that has no session,
+  // makes one up, fails to save it (it was never stored) and throws this in place of its own
+  // "session not found" error.
+  if (error instanceof TypeError && /persist can only be called on previously persisted/.test(error.message)) {
+    return {
+      status: 400,
+      title: 'This sign-in has expired',
+      detail: 'Your sign-in session was not found or has expired. Start again on your device.',
+    };
+  }
   const status = e.status ?? e.statusCode;
   if (status === 413 || e.type === 'entity.too.large')
     return { status: 413, title: 'Request too large', detail: 'What you sent is larger than we accept.' };
