@@ -11,6 +11,7 @@ import type { Context, Next } from 'koa';
 import { respondWithError } from './errors.ts';
 
 const ANY_ORIGIN = new Set(['/healthz', '/readyz']);
+const ABSOLUTE_FORM = /^[a-z][a-z\d+.-]*:\/\//i;
 
 const entries = (header: string) => header.split(',').map((entry) => entry.trim().toLowerCase());
 
@@ -38,6 +39,11 @@ export function requireIssuerOrigin(issuer: string) {
     // Behind a proxy the Host header may name the upstream; what counts is what the client asked for.
     const forwardedHost = ctx.get('X-Forwarded-Host');
     if (!entries(forwardedHost || ctx.get('Host')).every((entry) => sameHost(entry, scheme, host))) {
+      return refuse(ctx, `This server answers for ${host} only.`);
+    }
+    // A target in absolute form (GET https://other.example/jwks) is what koa and oidc-provider
+    // build URLs from, whatever the headers say.
+    if (ABSOLUTE_FORM.test(ctx.originalUrl) && !ctx.originalUrl.toLowerCase().startsWith(`${url.origin}/`)) {
       return refuse(ctx, `This server answers for ${host} only.`);
     }
     await next();

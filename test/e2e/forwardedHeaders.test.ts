@@ -6,6 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
@@ -99,15 +100,41 @@ describe('forwarded scheme and host in production', () => {
   });
 
   it('takes the forwarded host over Host, which may name the upstream, and the default port as no port', async () => {
-    for (const headers of [
+    const accepted: Record<string, string>[] = [
       { host: 'gatehouse:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.test' },
       { host: 'gatehouse:3000', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'ID.Example.Test:443' },
       { host: 'id.example.test:443', 'x-forwarded-proto': 'https' },
-    ]) {
+    ];
+    for (const headers of accepted) {
       const discovery = await get('/.well-known/openid-configuration', headers);
       assert.equal(discovery.status, 200, JSON.stringify(headers));
       assert.equal(JSON.parse(discovery.body).authorization_endpoint, `${ISSUER}/auth`, JSON.stringify(headers));
     }
+  });
+
+  it('refuses a request target in absolute form for another origin (koa builds URLs from it)', async () => {
+    const target = (url: string) =>
+      new Promise<Answer>((resolve, reject) => {
+        const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+        let raw = '';
+        socket.on('data', (chunk) => (raw += chunk));
+        socket.on('error', reject);
+        socket.on('end', () => {
+          const [head, body] = raw.split('\r\n\r\n');
+          resolve({ status: Number(head.split(' ')[1]), headers: {}, body });
+        });
+        socket.end(
+          `GET ${url} HTTP/1.1\r\nHost: id.example.test\r\nX-Forwarded-Proto: https\r\nAccept: application/json\r\nConnection: close\r\n\r\n`,
+        );
+      });
+    for (const url of ['http://evil.example/.well-known/openid-configuration', 'http://id.example.test/.well-known/openid-configuration']) {
+      const answer = await target(url);
+      assert.equal(answer.status, 421, url);
+      assert.equal(JSON.parse(answer.body).detail, 'This server answers for id.example.test only.', url);
+    }
+    const own = await target(`${ISSUER}/.well-known/openid-configuration`);
+    assert.equal(own.status, 200);
+    assert.equal(JSON.parse(own.body).jwks_uri, `${ISSUER}/jwks`);
   });
 
   it('shows browsers the error page', async () => {
