@@ -29,6 +29,17 @@ export function createApp(config: Config, database: Database, slot: ProviderSlot
   // Only the entries our own proxies appended to X-Forwarded-For are trusted; whatever a client
   // wrote in front of them is not (it would otherwise pick its own IP for throttling and audit).
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustProxyHops, keys: cookieKeys });
+  // What reaches Koa here has no answer left to give: the client went away, or Node's request
+  // deadline cut off a slow body (errorHandler answers everything else). One JSON line, not
+  // Koa's stack trace on stderr.
+  app.on('error', (error: Error & { code?: string }, ctx?: Koa.Context) => {
+    logger.info('request ended without an answer', {
+      error: error.message,
+      reason: error.code, // ECONNRESET, ERR_HTTP_REQUEST_TIMEOUT…
+      path: ctx?.path,
+      requestId: ctx?.state.requestId,
+    });
+  });
   app.use(requestId);
   app.use(errorHandler);
   app.use(securityHeaders({ hsts: config.env === 'production' }));

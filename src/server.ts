@@ -104,7 +104,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     throw error;
   }
 
-  const server = createServer(app.callback());
+  // Node looks for requests past these deadlines every connectionsCheckingInterval (30 s by
+  // default, so a slowloris client kept its socket up to 30 s longer): once a second instead.
+  const server = createServer({ connectionsCheckingInterval: 1_000 }, app.callback());
   // Slow clients must not hold sockets forever; keep-alive a little longer than common proxies.
   server.headersTimeout = 20_000;
   server.requestTimeout = 30_000;
