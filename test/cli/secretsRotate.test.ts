@@ -126,7 +126,7 @@ describe('secrets rotate on the embedded database, through the running server', 
     await start(rotating);
     assert.deepEqual(await cli('secrets', 'rotate'), {
       keyId: secretKeyId(NEW_KEY),
-      resealed: { keys: 3, clients: 0 },
+      resealed: { keys: 3, clients: 0, oidc_payloads: 0 },
       unchanged: { keys: 0, clients: 1 },
     });
     assert.equal((await cli('secrets', 'status')).previousKeyNeeded, false);

@@ -3,6 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import { artefactDigest } from '../../src/oidc/storedArtefacts.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { Browser, findForm } from '../helpers/browserForm.ts';
@@ -142,7 +143,7 @@ describe('bad input', () => {
       const { request, code } = await obtainCode(config);
       const updated = await database
         .db('oidc_payloads')
-        .where({ model: 'AuthorizationCode', id: code })
+        .where({ model: 'AuthorizationCode', id: artefactDigest(code) }) // rows are keyed by digest
         .update({ expires_at: new Date(Date.now() - 1000) });
       assert.equal(updated, 1, 'the code was moved into the past');
       const expired = await tokenRequest({
