@@ -5,7 +5,9 @@ import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Database, Db } from './db/index.ts';
-import { audit } from './audit/index.ts';
+import { auditDuringRequest, awaitRequestAudits, type AuditType } from './audit/index.ts';
+import { ConcurrentReplayError } from './oidc/singleUse.ts';
+import { withReadAhead } from './oidc/readAhead.ts';
 import { createLoginThrottle } from './interactions/login/throttle.ts';
 import { requestId } from './http/requestId.ts';
 import { errorHandler } from './http/errors.ts';
@@ -67,14 +69,18 @@ const isOwnPath = (path: string) =>
 // against our context is all koa-mount would do. One composition per provider instance.
 function providerMiddleware(slot: ProviderSlot): Koa.Middleware {
   const composed = new WeakMap<Provider, Koa.Middleware>();
-  return (ctx, next) => {
+  return async (ctx, next) => {
     const provider = slot.current;
     let middleware = composed.get(provider);
     if (!middleware) {
       middleware = compose((provider as unknown as Koa).middleware) as Koa.Middleware;
       composed.set(provider, middleware);
     }
-    return middleware(ctx, next);
+    try {
+      await withReadAhead(() => (middleware as Koa.Middleware)(ctx, next));
+    } finally {
+      await awaitRequestAudits(ctx);
+    }
   };
 }
 
@@ -86,7 +92,9 @@ export function observeProvider(provider: Provider, db: Db): void {
     else logger.error('provider server_error', { error: error.message, stack: error.stack, path: ctx.path });
   });
   // At the token endpoint a grant is revoked only when a used code or refresh token comes back:
-  // a sign that it was stolen, worth its own audit event.
+  // a sign that it was stolen, worth its own audit event. Sequential replays go through
+  // oidc-provider's revocation (grant.revoked); a request that loses a race to consume reports
+  // a ConcurrentReplayError (grant.error), its grant already revoked (see oidc/singleUse.ts).
   provider.on('grant.revoked', (ctx, grantId) => {
     const grantType = ctx.oidc?.route === 'token' ? ctx.oidc.params?.grant_type : undefined;
     const type =
@@ -95,7 +103,7 @@ export function observeProvider(provider: Provider, db: Db): void {
         : grantType === 'authorization_code'
           ? 'authorization_code.replayed'
           : 'grant.revoked';
-    void audit(db, {
+    auditDuringRequest(db, ctx, {
       type,
       clientId: ctx.oidc?.client?.clientId,
       ip: ctx.ip,
@@ -103,4 +111,20 @@ export function observeProvider(provider: Provider, db: Db): void {
       details: { grantId, route: ctx.oidc?.route },
     });
   });
+  provider.on('grant.error', (ctx, error) => {
+    if (!(error instanceof ConcurrentReplayError)) return;
+    auditDuringRequest(db, ctx, {
+      type: REPLAY_AUDIT_TYPES[error.model] ?? 'grant.revoked',
+      clientId: ctx.oidc?.client?.clientId,
+      ip: ctx.ip,
+      requestId: ctx.state.requestId,
+      details: { grantId: error.grantId ?? null, route: ctx.oidc?.route, concurrent: true },
+    });
+  });
 }
+
+const REPLAY_AUDIT_TYPES: Record<string, AuditType> = {
+  AuthorizationCode: 'authorization_code.replayed',
+  RefreshToken: 'refresh_token.reused',
+  DeviceCode: 'device_code.replayed',
+};
