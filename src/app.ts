@@ -15,6 +15,7 @@ import { securityHeaders } from './http/securityHeaders.ts';
 import { staticFiles } from './http/staticFiles.ts';
 import { requireIssuerOrigin } from './http/hostCheck.ts';
 import { answerUnservedMethods, servedEndpoints } from './http/methods.ts';
+import { registrationEnabled } from './oidc/features/registration.ts';
 import { healthRoutes } from './http/health.ts';
 import { renderPage } from './http/views.ts';
 import { interactionRoutes } from './interactions/index.ts';
@@ -46,7 +47,7 @@ export function createApp(config: Config, database: Database, slot: ProviderSlot
   app.use(errorHandler);
   app.use(securityHeaders({ hsts: config.env === 'production' }));
   if (config.env === 'production') app.use(requireIssuerOrigin(config.issuer));
-  app.use(answerUnservedMethods(servedEndpoints({ registration: Boolean(config.initialAccessToken) })));
+  app.use(answerUnservedMethods(servedEndpoints({ registration: registrationEnabled(config) })));
   // Protocol requests go straight to oidc-provider; only our own paths pass through our routers
   // first (what they do not answer still reaches the provider, for its 404s).
   const health = healthRoutes(db);
