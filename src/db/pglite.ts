@@ -1,10 +1,15 @@
 // The embedded database: PGlite (PostgreSQL as WebAssembly) in this process, kept under
 // DATA_DIR (locked, so a second process gets a clear error) or in memory for tests.
+import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { once } from 'node:events';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import knexFactory, { type Knex } from 'knex';
 import ClientPgLite from 'knex-pglite';
 import { PGlite } from '@electric-sql/pglite';
 import { lockDataDir, type DataDirLock } from './dataDirLock.ts';
+import { PGLITE_START_PARAMS as startParams } from './pgliteSettings.ts';
 import type { Database, OpenOptions } from './index.ts';
 
 // knex-pglite reports a delete as command "DEL", so knex returns the raw result instead of the
@@ -21,11 +26,20 @@ export async function openPglite(options: OpenOptions): Promise<Database> {
   let lock: DataDirLock | undefined;
   let pglite: PGlite;
   if (options.memory) {
-    pglite = new PGlite();
+    pglite = new PGlite({ startParams });
   } else {
     const dataDir = options.dataDir ?? './data';
     lock = lockDataDir(dataDir);
-    pglite = new PGlite(join(dataDir, 'pgdata'));
+    const pgdata = join(dataDir, 'pgdata');
+    try {
+      if (existsSync(pgdata) && !statSync(pgdata).isDirectory())
+        throw new Error(`${pgdata} should be the embedded database's directory, but it is not a directory.`);
+      if (!existsSync(join(pgdata, 'PG_VERSION'))) await createInAProcessOfItsOwn(pgdata);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+    pglite = new PGlite(pgdata, { startParams });
   }
   try {
     await pglite.waitReady;
@@ -43,4 +57,14 @@ export async function openPglite(options: OpenOptions): Promise<Database> {
       lock?.release();
     },
   };
+}
+
+/** Runs pgliteInitdb.ts (see there why a process of its own); throws what it said if it failed. */
+async function createInAProcessOfItsOwn(pgdata: string): Promise<void> {
+  const script = fileURLToPath(new URL('./pgliteInitdb.ts', import.meta.url));
+  const child = spawn(process.execPath, [script, pgdata], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+  if (code !== 0) throw new Error(`Could not create the embedded database in ${pgdata} (${signal ?? `exit ${code}`}): ${stderr.trim()}`);
 }
