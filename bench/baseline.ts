@@ -3,6 +3,7 @@
 // ES256 key, refresh rotation), with its own in-memory adapter and nothing around it. Forked by
 // bench/run.ts.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider, { errors, type Configuration, type ResourceServer } from 'oidc-provider';
 // oidc-provider's default adapter, used directly only to size its store: the default holds 1000
@@ -11,7 +12,7 @@ import MemoryAdapter from 'oidc-provider/lib/adapters/memory_adapter.js';
 import LRU from 'oidc-provider/lib/helpers/lru.js';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { API_TOKEN_TTL, APIS, CLIENT_ID, GRANT_TYPES, REDIRECT_URI, mintRefreshTokens } from './fixtures.ts';
-import { freePort, serveTarget } from './target.ts';
+import { serveTarget } from './target.ts';
 
 const ACCOUNT_ID = randomUUID();
 
@@ -23,7 +24,10 @@ async function signingKey(alg: 'RS256' | 'ES256'): Promise<JWK> {
 const resourceServers = new Map(Object.values(APIS).map((api) => [api.identifier, api as (typeof APIS)[keyof typeof APIS]]));
 
 await serveTarget(async () => {
-  const port = await freePort();
+  // Listening before the provider exists, so the issuer can name the port the system picked.
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject).listen(0, '127.0.0.1'));
+  const { port } = server.address() as AddressInfo;
   const issuer = `http://localhost:${port}`;
   const clientSecret = randomBytes(32).toString('base64url');
   const store = new LRU({ maxSize: 10_000_000 });
@@ -94,8 +98,7 @@ await serveTarget(async () => {
   };
 
   const provider = new Provider(issuer, configuration);
-  const server = provider.listen(port, '127.0.0.1');
-  await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+  server.on('request', provider.callback());
   const rssAfterStart = process.memoryUsage().rss;
 
   return {

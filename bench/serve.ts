@@ -2,7 +2,7 @@
 // database named by BENCH_DATABASE_URL, or on an in-memory PGlite when it is empty, and seeds
 // what the scenarios need through our own code, not over HTTP.
 import { loadConfig } from '../src/config.ts';
-import { startServer } from '../src/server.ts';
+import { listenOnFreePort, startServer } from '../src/server.ts';
 import { openDatabase } from '../src/db/index.ts';
 import { setLogLevel } from '../src/http/logger.ts';
 import { commandContext } from '../src/cli/context.ts';
@@ -10,13 +10,14 @@ import { registerClient } from '../src/cli/clientRegistration.ts';
 import { createResourceServer, grantApiAccess } from '../src/oidc/resourceServers.ts';
 import { createUser } from '../src/accounts/index.ts';
 import { ACCOUNT_EMAIL, API_TOKEN_TTL, APIS, CLIENT_ID, GRANT_TYPES, REDIRECT_URI, mintRefreshTokens } from './fixtures.ts';
-import { freePort, serveTarget } from './target.ts';
+import { serveTarget } from './target.ts';
 
 const BENCH_SECRET_KEY = 'bench-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz';
 
 await serveTarget(async () => {
   const databaseUrl = process.env.BENCH_DATABASE_URL || undefined;
-  const port = await freePort();
+  // Bound now and kept, so the issuer can name the port (nobody else can take it meanwhile).
+  const { listener, port } = await listenOnFreePort('127.0.0.1');
   const config = loadConfig({
     PORT: String(port),
     HOST: '127.0.0.1',
@@ -29,7 +30,7 @@ await serveTarget(async () => {
   setLogLevel(config.logLevel);
   // PGlite in memory is ours to close; on PostgreSQL the server opens (and closes) its own pool.
   const memoryDatabase = databaseUrl ? undefined : await openDatabase({ memory: true });
-  const running = await startServer(config, { database: memoryDatabase });
+  const running = await startServer(config, { database: memoryDatabase, listener });
   const rssAfterStart = process.memoryUsage().rss;
 
   const { db } = running.database;

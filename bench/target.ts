@@ -2,7 +2,6 @@
 // counted as the server's. This is the contract between the two: the child announces itself
 // once ready, then answers the bench's requests (mint refresh tokens, report RSS and SQL count).
 import { fork, type ChildProcess } from 'node:child_process';
-import { freePort } from '../test/helpers/freePort.ts';
 
 export interface Ready {
   type: 'ready';
@@ -35,8 +34,6 @@ export interface Target {
   queries?(): number;
   close(): Promise<void>;
 }
-
-export { freePort };
 
 function cpuMicros(): number {
   const { user, system } = process.cpuUsage();

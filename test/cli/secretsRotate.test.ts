@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { freePort } from '../helpers/freePort.ts';
 import { secretKeyId } from '../../src/secrets/secretBox.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -48,7 +47,7 @@ describe('secrets rotate on the embedded database, through the running server', 
     return {
       ...rest,
       DATA_DIR: dataDir,
-      PORT: String(port),
+      PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       NODE_ENV: 'development',
@@ -58,14 +57,18 @@ describe('secrets rotate on the embedded database, through the running server', 
   }
 
   async function start(keys: Record<string, string> = {}): Promise<void> {
-    port ??= await freePort();
     const child = spawn(process.execPath, ['src/main.ts'], { cwd: ROOT, env: env(keys) });
     server = child;
     await new Promise<void>((resolve, reject) => {
       let seen = '';
       child.stdout?.on('data', (chunk: Buffer) => {
         seen += chunk.toString();
-        if (seen.includes('Next, in another terminal:')) resolve();
+        // PORT=0: the system picks the port, and the banner names it.
+        const running = /Gatehouse is running: http:\/\/localhost:(\d+)/.exec(seen);
+        if (running && seen.includes('Next, in another terminal:')) {
+          port = Number(running[1]);
+          resolve();
+        }
       });
       child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     });
