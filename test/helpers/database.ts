@@ -63,5 +63,7 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 /** Empties every table but the migration bookkeeping, between tests that share a database. */
 export async function truncateAll(database: Database): Promise<void> {
   clearReadCaches(database.db);
-  await database.db.raw('truncate oidc_payloads, client_api_access, clients, resource_servers, keys, users, audit_events, rate_limits, secret_key_handovers');
+  await database.db.raw(
+    'truncate oidc_payloads, client_api_access, clients, resource_servers, keys, users, audit_events, rate_limits, secret_key_handovers',
+  );
 }
