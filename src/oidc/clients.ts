@@ -86,7 +86,15 @@ export function needsPlainSecret(metadata: Record<string, unknown>): boolean {
 
 function storedSecret(clientId: string, secret: string | undefined, metadata: Record<string, unknown>, box: SecretBox): string | null {
   if (!secret) return null;
-  if (secret.startsWith(HASHED_SECRET_PREFIX)) return secret; // unchanged on update
+  if (secret.startsWith(HASHED_SECRET_PREFIX)) {
+    // Unchanged on update, unless the client now wants the plain secret, which only its digest
+    // stands for: a digest must never become an HMAC key (a database dump would then forge).
+    if (needsPlainSecret(metadata))
+      throw new errors.InvalidClientMetadata(
+        'this client cannot switch to a symmetric use of its secret (client_secret_jwt, HS* or symmetric encryption); register a new client',
+      );
+    return secret;
+  }
   return needsPlainSecret(metadata)
     ? SEALED_SECRET_PREFIX + box.seal(secret, secretSealContext(clientId))
     : HASHED_SECRET_PREFIX + sha256(secret);

@@ -47,11 +47,14 @@ export function protectStoredSecretDigests(provider: Provider, config: Config): 
   });
 }
 
+// As oidc-provider's router matches it: any case, and one trailing slash (`/REG/x/` is `/reg/x`).
+const CLIENT_UPDATE_PATH = /^\/reg\/([^/]+)\/?$/i;
+
 /** The client id of an RFC 7592 update request (`PUT /reg/:clientId` with a JSON body). */
 function updatedClientId(ctx: Koa.Context): string | undefined {
-  if (ctx.method !== 'PUT' || !ctx.path.startsWith('/reg/') || !ctx.is('application/json')) return undefined;
-  const segment = ctx.path.slice('/reg/'.length);
-  if (!segment || segment.includes('/')) return undefined;
+  if (ctx.method !== 'PUT' || !ctx.is('application/json')) return undefined;
+  const segment = CLIENT_UPDATE_PATH.exec(ctx.path)?.[1];
+  if (!segment) return undefined;
   try {
     return decodeURIComponent(segment);
   } catch {

@@ -59,8 +59,13 @@ describe('client registration management (RFC 7592)', () => {
     await database?.dispose();
   });
 
-  const manage = (method: string, body?: unknown, token = registration.registration_access_token) =>
-    fetch(registration.registration_client_uri, {
+  const manage = (
+    method: string,
+    body?: unknown,
+    token = registration.registration_access_token,
+    uri = registration.registration_client_uri,
+  ) =>
+    fetch(uri, {
       method,
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
@@ -255,6 +260,27 @@ describe('client registration management (RFC 7592)', () => {
     });
     assert.equal(response.status, 400);
     assert.equal(((await response.json()) as { error: string }).error, 'invalid_client_metadata');
+    const row = await database.db('clients').where('client_id', registration.client_id).first();
+    assert.equal(row.token_endpoint_auth_method, 'client_secret_basic');
+  });
+
+  it('refuses that switch however the path is spelt (oidc-provider routes any case and a trailing slash)', async () => {
+    const canonical = new URL(registration.registration_client_uri);
+    for (const path of [canonical.pathname.replace('/reg/', '/REG/'), `${canonical.pathname}/`]) {
+      const response = await manage(
+        'PUT',
+        {
+          client_id: registration.client_id,
+          redirect_uris: ['https://rp.example/cb'],
+          grant_types: ['authorization_code', 'client_credentials'],
+          token_endpoint_auth_method: 'client_secret_jwt',
+        },
+        registration.registration_access_token,
+        new URL(path, canonical).toString(),
+      );
+      assert.equal(response.status, 400, path);
+      assert.equal(((await response.json()) as { error: string }).error, 'invalid_client_metadata', path);
+    }
     const row = await database.db('clients').where('client_id', registration.client_id).first();
     assert.equal(row.token_endpoint_auth_method, 'client_secret_basic');
   });
