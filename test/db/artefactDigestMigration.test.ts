@@ -37,6 +37,17 @@ const LEGACY_ROWS = [
   },
   {
     model: 'Interaction',
+    id: 'legacy-sign-in',
+    payload: {
+      kind: 'Interaction',
+      jti: 'legacy-sign-in',
+      session: { uid: 'legacy-session-uid', cookie: 'legacy-session-id-value', accountId: 'u' },
+      iat,
+      exp: iat + 3600,
+    },
+  },
+  {
+    model: 'Interaction',
     id: 'legacy-interaction',
     payload: {
       kind: 'Interaction',
@@ -75,10 +86,19 @@ describe('migration 20261202000100: artefacts keyed by digest', () => {
     assert.equal((await adapter('Grant').find('legacy-grant'))?.accountId, 'u');
     assert.equal((await adapter('Session').find('legacy-session-id-value'))?.accountId, 'u');
     assert.equal((await adapter('Session').findByUid('legacy-session-uid'))?.accountId, 'u');
-    assert.equal((await adapter('DeviceCode').findByUserCode('LGCYCODE'))?.clientId, 'c');
+    const signIn = await adapter('Interaction').find('legacy-sign-in');
+    assert.deepEqual(signIn?.session, { uid: 'legacy-session-uid', accountId: 'u' }, 'the session id it carried is gone, the rest kept');
     // Revoking by grant still reaches tokens issued before the upgrade.
     await adapter('AccessToken').revokeByGrantId('legacy-grant');
     assert.equal(await adapter('AccessToken').find('legacy-access-token-value'), undefined);
+  });
+
+  it('ends the device-flow sign-ins in progress, whose values cannot be kept unsealed', async () => {
+    // oidc-provider would need the device code back from its user code, and the interaction's
+    // device code and pushed request: without a sealed copy, confirming the code would fail.
+    assert.equal(await adapter('DeviceCode').findByUserCode('LGCYCODE'), undefined);
+    assert.equal(await adapter('DeviceCode').find('legacy-device-code-value'), undefined);
+    assert.equal(await adapter('Interaction').find('legacy-interaction'), undefined);
   });
 
   it('leaves none of the values in the table', async () => {
