@@ -45,6 +45,9 @@ export async function audit(db: Db, event: AuditEvent): Promise<void> {
       details: JSON.stringify(event.details ?? {}),
     });
   } catch (error) {
+    // Inside a transaction the failed insert has aborted it: the change must not look committed
+    // (its COMMIT would quietly roll back), so the caller hears of it.
+    if ((db as { isTransaction?: boolean }).isTransaction) throw error;
     // Losing an audit row must not fail the user's request; the log line above still has it.
     logger.warn('audit write failed', { event: event.type, error: (error as Error).message });
   }

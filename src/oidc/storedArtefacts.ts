@@ -102,33 +102,44 @@ export interface ArtefactResealResult {
   dropped: number;
 }
 
+const RESEAL_BATCH = 500;
+
 /**
- * `secrets rotate`: re-seals the sealed fields of every artefact under the current key, inside the
- * caller's transaction. An artefact whose fields no longer open cannot be used by anyone (it reads
- * as gone), so it is deleted rather than allowed to stop the rotation.
+ * `secrets rotate`: re-seals the sealed fields of every artefact under the current key. Not in
+ * the rotation's one transaction, and never holding a lock: sessions are written all the time,
+ * and the payload writer would queue every token of the server behind one locked session row. So
+ * it goes in small batches, each row rewritten only if it is still what was read (a row the
+ * server rewrote meanwhile is sealed with the current key already). An artefact whose fields
+ * open with no key of the ring cannot be used by anyone (it reads as gone), so it is deleted
+ * rather than allowed to stop the rotation.
  */
-export async function resealArtefacts(trx: Db, box: SecretBox): Promise<ArtefactResealResult> {
+export async function resealArtefacts(db: Db, box: SecretBox): Promise<ArtefactResealResult> {
   const protection = new ArtefactProtection(box);
-  const rows: { model: string; id: string; payload: Record<string, unknown> }[] = await trx('oidc_payloads')
-    .select('model', 'id', 'payload')
-    .whereRaw('payload -> ? is not null', [SEALED_KEY])
-    .forUpdate();
   const result: ArtefactResealResult = { resealed: 0, dropped: 0 };
-  for (const row of rows) {
-    const sealed = Object.values(row.payload[SEALED_KEY] as Record<string, string>);
-    if (!sealed.some((value) => box.needsReseal(value))) continue;
-    try {
-      const payload = protection.reveal(row.model, row.id, row.payload);
-      const stored = protection.protect(row.model, row.id, payload);
-      await trx('oidc_payloads')
+  let after: [string, string] = ['', ''];
+  for (;;) {
+    const rows: { model: string; id: string; payload: Record<string, unknown> }[] = await db('oidc_payloads')
+      .select('model', 'id', 'payload')
+      .whereRaw('payload -> ? is not null', [SEALED_KEY])
+      .andWhereRaw('(model, id) > (?, ?)', after)
+      .orderBy([{ column: 'model' }, { column: 'id' }])
+      .limit(RESEAL_BATCH);
+    for (const row of rows) {
+      const sealed = Object.values(row.payload[SEALED_KEY] as Record<string, string>);
+      if (!sealed.some((value) => box.needsReseal(value))) continue;
+      const unchanged = db('oidc_payloads')
         .where({ model: row.model, id: row.id })
-        .update({ payload: JSON.stringify(stored) });
-      result.resealed += 1;
-    } catch (error) {
-      if (!(error instanceof SealedSecretError)) throw error;
-      await trx('oidc_payloads').where({ model: row.model, id: row.id }).delete();
-      result.dropped += 1;
+        .andWhereRaw('payload = ?::jsonb', [JSON.stringify(row.payload)]);
+      try {
+        const stored = protection.protect(row.model, row.id, protection.reveal(row.model, row.id, row.payload));
+        result.resealed += await unchanged.update({ payload: JSON.stringify(stored) });
+      } catch (error) {
+        if (!(error instanceof SealedSecretError)) throw error;
+        result.dropped += await unchanged.delete();
+      }
     }
+    if (rows.length < RESEAL_BATCH) return result;
+    const last = rows[rows.length - 1];
+    after = [last.model, last.id];
   }
-  return result;
 }

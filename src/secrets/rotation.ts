@@ -32,7 +32,12 @@ export class SecretsRotationError extends Error {
 }
 
 export async function rotateSecrets(db: Db, box: SecretBox): Promise<SecretsRotationResult> {
+  // Sessions, device codes and interactions in progress carry sealed fields too: re-sealed first,
+  // in batches and without locks (see resealArtefacts), since the server keeps writing them.
+  const artefacts = await resealArtefacts(db, box);
   return db.transaction(async (trx) => {
+    // A rotation over many clients may take longer than a request's statement limit.
+    if (db.client.config.client === 'pg') await trx.raw('set local statement_timeout = 0');
     const result: SecretsRotationResult = { keyId: box.currentKeyId, resealed: {}, unchanged: {} };
     const problems: Unreadable[] = [];
     for (const column of SEALED_COLUMNS) {
@@ -59,8 +64,6 @@ export async function rotateSecrets(db: Db, box: SecretBox): Promise<SecretsRota
       }
     }
     if (problems.length) throw new SecretsRotationError(problems);
-    // Sessions, device codes and interactions in progress carry sealed fields too.
-    const artefacts = await resealArtefacts(trx, box);
     result.resealed.oidc_payloads = artefacts.resealed;
     if (artefacts.dropped) result.dropped = { oidc_payloads: artefacts.dropped };
     await audit(trx, { type: 'secrets.rotated', details: { keyId: result.keyId, resealed: result.resealed } });
