@@ -98,12 +98,7 @@ export function observeProvider(provider: Provider, db: Db): void {
   // a ConcurrentReplayError (grant.error), its grant already revoked (see oidc/singleUse.ts).
   provider.on('grant.revoked', (ctx, grantId) => {
     const grantType = ctx.oidc?.route === 'token' ? ctx.oidc.params?.grant_type : undefined;
-    const type =
-      grantType === 'refresh_token'
-        ? 'refresh_token.reused'
-        : grantType === 'authorization_code'
-          ? 'authorization_code.replayed'
-          : 'grant.revoked';
+    const type = (typeof grantType === 'string' && REPLAY_AUDIT_TYPES_BY_GRANT[grantType]) || 'grant.revoked';
     auditDuringRequest(db, ctx, {
       type,
       clientId: ctx.oidc?.client?.clientId,
@@ -123,6 +118,12 @@ export function observeProvider(provider: Provider, db: Db): void {
     });
   });
 }
+
+const REPLAY_AUDIT_TYPES_BY_GRANT: Record<string, AuditType> = {
+  authorization_code: 'authorization_code.replayed',
+  refresh_token: 'refresh_token.reused',
+  'urn:ietf:params:oauth:grant-type:device_code': 'device_code.replayed',
+};
 
 const REPLAY_AUDIT_TYPES: Record<string, AuditType> = {
   AuthorizationCode: 'authorization_code.replayed',

@@ -21,12 +21,13 @@ export class ConcurrentReplayError extends errors.InvalidGrant {
   }
 }
 
-// oidc-provider's own words for a sequential replay of each model, so both answers match.
-const ALREADY_USED: Record<string, string> = {
-  AuthorizationCode: 'authorization code already consumed',
-  RefreshToken: 'refresh token already used',
-  DeviceCode: 'device code already consumed',
-  BackchannelAuthenticationRequest: 'backchannel authentication request already consumed',
+// oidc-provider's own words for each model (the sequential replay says "<label> <used>"), so
+// both answers match.
+const WORDS: Record<string, { label: string; used: string }> = {
+  AuthorizationCode: { label: 'authorization code', used: 'already consumed' },
+  RefreshToken: { label: 'refresh token', used: 'already used' },
+  DeviceCode: { label: 'device code', used: 'already consumed' },
+  BackchannelAuthenticationRequest: { label: 'backchannel authentication request', used: 'already consumed' },
 };
 
 // What oidc-provider's revoke helper deletes with a grant.
@@ -44,26 +45,31 @@ export async function consumeOnce(db: Db, model: string, storedId: string): Prom
   // Through the writer: under load the consume shares a statement with other requests' writes.
   if (await payloadWriterFor(db).consume(model, storedId)) return;
   if (model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
-  const grantId = await revokeGrantOf(db, model, storedId);
-  throw new ConcurrentReplayError(model, ALREADY_USED[model] ?? 'already consumed', grantId);
+  const words = WORDS[model] ?? { label: model, used: 'already consumed' };
+  const outcome = await revokeGrantOf(db, model, storedId);
+  // Gone between its read and now (revoked, or swept): no replay, just nothing to redeem.
+  if (!outcome.found) throw new errors.InvalidGrant(`${words.label} not found`);
+  throw new ConcurrentReplayError(model, `${words.label} ${words.used}`, outcome.grantId);
 }
 
 /**
- * Deletes the grant of a row and everything issued from it, in one statement. Tokens the race's
- * winner writes after this are orphans: every use of a token looks its grant up first.
+ * Deletes the grant of a row and everything issued from it, in one statement. Opaque tokens the
+ * race's winner writes after this are orphans (every use of one looks its grant up first); a JWT
+ * access token it was handed stays valid at APIs until it expires, as with any revocation.
  */
-async function revokeGrantOf(db: Db, model: string, storedId: string): Promise<string | undefined> {
+async function revokeGrantOf(db: Db, model: string, storedId: string): Promise<{ found: boolean; grantId?: string }> {
   const result = await db.raw(
-    `with source as (select grant_id, payload->>'grantId' as plain_grant_id from oidc_payloads where model = ? and id = ? and grant_id is not null),
+    `with source as (select grant_id, payload->>'grantId' as plain_grant_id from oidc_payloads where model = ? and id = ?),
       revoked as (
         delete from oidc_payloads
         where (model = any(?::text[]) and grant_id in (select grant_id from source))
            or (model = 'Grant' and id in (select grant_id from source))
         returning 1)
-    select (select plain_grant_id from source) as grant_id, (select count(*) from revoked) as revoked`,
+    select exists (select 1 from source) as found, (select plain_grant_id from source) as grant_id, (select count(*) from revoked) as revoked`,
     [model, storedId, ISSUED_FROM_A_GRANT],
   );
-  return (result.rows[0]?.grant_id as string | null) ?? undefined;
+  const row = result.rows[0] as { found: boolean; grant_id: string | null };
+  return { found: row.found, grantId: row.grant_id ?? undefined };
 }
 
 /**
