@@ -1,6 +1,6 @@
 // A read-only leak of the database (a dump, a backup) must hold no credential that works: after a
-// full sign-in, token exchange, refresh, device authorization and dynamic registration, none of the
-// values handed out appears anywhere in any table.
+// full sign-in, token exchange, refresh, pushed authorization request, device authorization and
+// dynamic registration, none of the values handed out appears anywhere in any table.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
@@ -68,12 +68,50 @@ describe('what the database holds after a full code flow', () => {
     assert.ok(sessionCookie, 'the browser holds a session cookie');
     issued.session_id = sessionCookie;
 
+    // A pushed authorization request (its request_uri is a bearer reference to the pushed
+    // parameters) and a device authorization: the device code, and the user code a person types.
+    const pushed = await client.buildAuthorizationUrlWithPAR(registered, {
+      redirect_uri: RP_REDIRECT,
+      scope: 'openid',
+      code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    issued.request_uri = pushed.searchParams.get('request_uri') as string;
+    const tv = await client.dynamicClientRegistration(
+      new URL(server.issuer),
+      {
+        grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+        response_types: [],
+        token_endpoint_auth_method: 'none',
+        application_type: 'native',
+      },
+      undefined,
+      { initialAccessToken: INITIAL_ACCESS_TOKEN, execute: [client.allowInsecureRequests] },
+    );
+    const device = await client.initiateDeviceAuthorization(tv, { scope: 'openid' });
+    issued.device_code = device.device_code;
+    // Typed by the person, with or without its dash: neither form may be stored.
+    issued.user_code = device.user_code;
+    issued.user_code_as_typed = device.user_code.replace('-', '');
+    const devicePage = await browser.navigate(device.verification_uri);
+    const confirm = await browser.submit(devicePage, /\/device$/, { user_code: device.user_code });
+    // Confirming starts an interaction that carries the device code (Alice is signed in already,
+    // so it asks for her consent).
+    const deviceSignIn = await browser.submit(confirm, /\/device$/, {});
+    assert.match(deviceSignIn.html, /<h1 id="page-title">Allow access<\/h1>/);
+    const carrying = await database
+      .db('oidc_payloads')
+      .where({ model: 'Interaction' })
+      .whereRaw("payload -> 'gatehouse:sealed' ->> 'deviceCode' is not null")
+      .count<{ count: string | number }[]>('* as count');
+    assert.equal(Number(carrying[0].count), 1, 'one interaction carries the device code, sealed');
+
     // Everything still works before the look at the tables...
     assert.equal((await client.tokenIntrospection(registered, refreshed.refresh_token as string)).active, true);
 
     const dump = await dumpAllTables();
     for (const [name, value] of Object.entries(issued)) {
-      assert.ok(value.length >= 16, `${name} is a real value`);
+      assert.ok(value.length >= 8, `${name} is a real value`);
       assert.equal(dump.includes(value), false, `the database holds the ${name}`);
     }
   });

@@ -843,6 +843,39 @@ describe('KnexAdapter: single use under concurrency', () => {
       assert.equal((result as PromiseRejectedResult).reason.error, 'invalid_request_uri');
   });
 
+  it('settles consumes that share a statement with writes, also when one written row is refused', async () => {
+    await seedGrant();
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    const writer = payloadWriterFor(db);
+    await writer.whenIdle();
+    let combined = 0;
+    const listener = (query: { sql: string }) => {
+      if (/^with consumed as/.test(query.sql)) combined++;
+    };
+    db.on('query', listener);
+    try {
+      const results = await Promise.allSettled([
+        adapter('AccessToken').upsert('at-first', { ...SAMPLES.AccessToken, jti: 'at-first', grantId: 'grant-9' }, 600), // goes alone
+        adapter('AuthorizationCode').consume('code-1'),
+        adapter('AuthorizationCode').consume('code-1'), // same row, same statement: loses
+        adapter('AccessToken').upsert('at-a', { ...SAMPLES.AccessToken, jti: 'at-a', grantId: 'grant-9' }, 600),
+        adapter('DeviceCode').upsert('dc-2', { ...SAMPLES.DeviceCode, jti: 'dc-2' }, 600), // same user code as dc-1: refused
+        adapter('RefreshToken').consume('rt-1'),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.ok((results[2] as PromiseRejectedResult).reason instanceof ConcurrentReplayError);
+      assert.equal(((results[4] as PromiseRejectedResult).reason as { code?: string }).code, '23505');
+    } finally {
+      db.off('query', listener);
+    }
+    assert.ok(combined >= 1, 'consumes and writes went out in one statement');
+    // The code's loser then revoked grant-1: its code, token and refresh token went with it.
+    assert.deepEqual(await rowKeys(), stored('AccessToken:at-a', 'AccessToken:at-first', 'AccessToken:at-other', 'DeviceCode:dc-1'));
+  });
+
   it('lets one of N parallel replay-detection writes of one id in, and refuses the rest and any later one', async () => {
     const replay = adapter('ReplayDetection');
     const results = await Promise.allSettled(
