@@ -119,12 +119,28 @@ export async function verifyPassword(db: Db, email: string, password: string, bc
 }
 
 /** The claims a user can release; oidc-provider keeps only those the granted scopes allow. */
-/** A users row that came as JSON (`to_jsonb`), with its times as Dates again. */
-export function userFromJson(row: Record<string, unknown>): User {
-  return { ...(row as unknown as User), created_at: new Date(row.created_at as string), updated_at: new Date(row.updated_at as string) };
+/** What a user's claims are made of: the account without its password hash. */
+export type Account = Omit<User, 'password_hash'>;
+
+/**
+ * SQL for the account of users row `alias` as one JSON object, for a query that brings the
+ * account along with something else (see oidc/readAhead.ts); read back with accountFromJson.
+ */
+export const accountJsonSql = (alias: string) =>
+  `jsonb_build_object('id', ${alias}.id, 'email', ${alias}.email, 'email_verified', ${alias}.email_verified, 'profile', ${alias}.profile, 'created_at', ${alias}.created_at, 'updated_at', ${alias}.updated_at)`;
+
+export function accountFromJson(json: Record<string, unknown>): Account {
+  return {
+    id: json.id as string,
+    email: json.email as string,
+    email_verified: json.email_verified as boolean,
+    profile: json.profile as Profile,
+    created_at: new Date(json.created_at as string),
+    updated_at: new Date(json.updated_at as string),
+  };
 }
 
-export function userClaims(user: User): Record<string, unknown> {
+export function userClaims(user: Account): Record<string, unknown> {
   return {
     sub: user.id,
     email: user.email,

@@ -10,6 +10,8 @@ import { payloadWriterFor } from './payloadWriter.ts';
 import { artefactDigest, ArtefactProtection } from './storedArtefacts.ts';
 import { SealedSecretError, type SecretBox } from '../secrets/secretBox.ts';
 import { logger } from '../http/logger.ts';
+import { preparedStatementsFor } from '../db/preparedStatements.ts';
+import { accountJsonSql } from '../accounts/index.ts';
 import { consumeOnce } from './singleUse.ts';
 import { accountKey, grantKey, inReadAheadScope, setAside, takeSetAside } from './readAhead.ts';
 
@@ -28,13 +30,16 @@ const INSERT_ONLY_MODELS = new Set(['ReplayDetection']);
 // Tokens whose use goes on to look up their grant and account (see readAhead.ts).
 const READ_AHEAD_MODELS = new Set(['RefreshToken', 'AuthorizationCode', 'AccessToken', 'DeviceCode']);
 
+// A named prepared statement (db/preparedStatements.ts): planning the join took longer than
+// running it.
+const READ_AHEAD_STATEMENT = 'gatehouse_read_ahead';
 const READ_AHEAD_SQL = `select t.id, t.payload, t.consumed_at,
     g.id as grant_stored_id, g.payload as grant_payload, g.consumed_at as grant_consumed_at,
-    to_jsonb(u) as account
+    ${accountJsonSql('u')} as account
   from oidc_payloads t
   left join oidc_payloads g on g.model = 'Grant' and g.id = t.grant_id and (g.expires_at is null or g.expires_at > now())
   left join users u on u.id = t.payload->>'accountId'
-  where t.model = ? and t.id = ? and (t.expires_at is null or t.expires_at > now())`;
+  where t.model = $1 and t.id = $2 and (t.expires_at is null or t.expires_at > now())`;
 
 interface ReadAheadRow extends PayloadRow {
   grant_stored_id: string | null;
@@ -107,8 +112,8 @@ export class KnexAdapter implements Adapter {
 
   /** The token's row; its grant's and account's rows are set aside for this request. */
   private async findReadingAhead(storedId: string): Promise<PayloadRow | undefined> {
-    const result = await this.db.raw(READ_AHEAD_SQL, [this.model, storedId]);
-    const row = result.rows[0] as ReadAheadRow | undefined;
+    const result = await preparedStatementsFor(this.db).query(READ_AHEAD_STATEMENT, READ_AHEAD_SQL, [this.model, storedId]);
+    const row = result.rows[0] as unknown as ReadAheadRow | undefined;
     if (!row) return undefined;
     const grantStoredId = row.payload.grantId ? artefactDigest(row.payload.grantId as string) : undefined;
     if (grantStoredId) {

@@ -19,7 +19,7 @@
 //   caller is told with a DuplicateArtefactError and nothing changes.
 import { setImmediate as nextTurnOfTheEventLoop } from 'node:timers/promises';
 import type { Db } from '../db/index.ts';
-import { logger } from '../http/logger.ts';
+import { preparedStatementsFor, type PreparedStatements, type Queryable } from '../db/preparedStatements.ts';
 
 export interface PayloadRow {
   model: string;
@@ -100,24 +100,17 @@ const MAX_ROWS_PER_STATEMENT = 200;
 const ROW_ERROR_CLASSES = new Set(['21', '22', '23']);
 const sqlState = (error: unknown) => String((error as { code?: unknown })?.code ?? '');
 const blamesARow = (error: unknown) => ROW_ERROR_CLASSES.has(sqlState(error).slice(0, 2));
-// A session that already has a statement of that name (42P05), or has lost it (26000).
-const PREPARED_STATEMENT_TROUBLE = new Set(['42P05', '26000']);
-
-interface Queryable {
-  query(...args: unknown[]): Promise<unknown>;
-}
 
 export class PayloadWriter {
   private readonly db: Db;
   /**
-   * On a PostgreSQL server the upsert is a named prepared statement, parsed and planned once per
-   * connection rather than once per statement (a third of the database's CPU per token), and the
-   * writer keeps its connection while a burst lasts instead of going back to the pool between
-   * statements. The embedded database has one session for everything, so there the writer
-   * gives it back after every statement and sends the text each time.
+   * On a PostgreSQL server the writer keeps its connection while a burst lasts instead of going
+   * back to the pool between statements, and its statements are prepared (see
+   * db/preparedStatements.ts). The embedded database has one session for everything, so there
+   * the writer gives it back after every statement.
    */
   private readonly onServer: boolean;
-  private prepared: boolean;
+  private readonly statements: PreparedStatements;
   private queue: PendingWrite[] = [];
   private consumes: PendingConsume[] = [];
   private draining = false;
@@ -126,12 +119,12 @@ export class PayloadWriter {
   constructor(db: Db) {
     this.db = db;
     this.onServer = db.client.config.client === 'pg';
-    this.prepared = this.onServer;
+    this.statements = preparedStatementsFor(db);
   }
 
   /** False on the embedded database, and after a server turned out not to keep prepared statements. */
   get usesPreparedStatements(): boolean {
-    return this.prepared;
+    return this.statements.inUse;
   }
 
   /** Resolves once the row is committed; rejects with the database's error if it is not. */
@@ -273,24 +266,8 @@ export class PayloadWriter {
     await this.run(connection, UPSERT_STATEMENT_NAME, UPSERT_ROWS_SQL, toColumns(lastWriteWins(rows)));
   }
 
-  private async run(connection: Queryable, name: string, text: string, values: unknown[][]): Promise<unknown> {
-    // Announced like any knex query, so query listeners (the benchmark's counter) still see it.
-    this.db.emit('query', { sql: text, bindings: values, method: 'raw' });
-    if (this.prepared) {
-      try {
-        // pg's Client prepares the statement once per connection, and again on a new one.
-        return await connection.query({ name, text, values });
-      } catch (error) {
-        if (!PREPARED_STATEMENT_TROUBLE.has(sqlState(error))) throw error;
-        // Not executed; behind this connection sessions are shared or swapped (a pooler in
-        // transaction mode): from now on send the text each time, which works everywhere.
-        this.prepared = false;
-        logger.warn('database sessions do not keep prepared statements; artefacts are written with plain statements', {
-          detail: (error as Error).message,
-        });
-      }
-    }
-    return connection.query(text, values);
+  private run(connection: Queryable, name: string, text: string, values: unknown[][]): Promise<unknown> {
+    return this.statements.run(connection, name, text, values);
   }
 }
 

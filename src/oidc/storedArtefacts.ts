@@ -7,13 +7,12 @@
 // the user code someone typed), and oidc-provider needs the value back from them; an Interaction
 // carries the values of the device code, the pushed request and the session it belongs to. Those
 // few fields are sealed (AES-256-GCM, bound to the row and the field) instead of dropped.
-import { hash } from 'node:crypto';
 import type { AdapterPayload } from 'oidc-provider';
-import { SealedSecretError, type SealContext, type SecretBox } from '../secrets/secretBox.ts';
+import { SealedSecretError, sha256, type SealContext, type SecretBox } from '../secrets/secretBox.ts';
 import type { Db } from '../db/index.ts';
 
-/** The stored form of an artefact's value (and of user codes and grant ids). */
-export const artefactDigest = (value: string): string => hash('sha256', value, 'hex');
+/** The stored form of an artefact's value (and of user codes and grant ids): SHA-256, hex. */
+export const artefactDigest: (value: string) => string = sha256;
 
 // A field path inside the payload ('session.cookie' is nested).
 type FieldPath = readonly string[];
