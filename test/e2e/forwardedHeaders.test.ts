@@ -5,22 +5,16 @@
 // Health checks keep answering plain http on any host, for the container's HEALTHCHECK.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { connect } from 'node:net';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { rawRequest, type Answer } from '../helpers/rawHttp.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { RP_REDIRECT } from '../helpers/relyingParty.ts';
 
 const ISSUER = 'https://id.example.test';
 // What the proxy sends for a proper request.
 const PROXIED = { host: 'id.example.test', 'x-forwarded-proto': 'https' };
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
 
 describe('forwarded scheme and host in production', () => {
   let database: TestDatabase;
@@ -37,17 +31,7 @@ describe('forwarded scheme and host in production', () => {
   });
 
   // Host is a header like any other here: fetch would not let us set it.
-  const get = (path: string, headers: Record<string, string>) =>
-    new Promise<Answer>((resolve, reject) => {
-      const req = request(`${server.url}${path}`, { headers: { accept: 'application/json', ...headers } }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+  const get = (path: string, headers: Record<string, string>) => rawRequest(`${server.url}${path}`, 'GET', headers);
 
   const assertMisdirected = (answer: Answer, detail: string, what: string) => {
     assert.equal(answer.status, 421, what);
