@@ -34,7 +34,7 @@ const READ_AHEAD_MODELS = new Set(['RefreshToken', 'AuthorizationCode', 'AccessT
 // running it.
 const READ_AHEAD_STATEMENT = 'gatehouse_read_ahead';
 const READ_AHEAD_SQL = `select t.id, t.payload, t.consumed_at,
-    g.id as grant_stored_id, g.payload as grant_payload, g.consumed_at as grant_consumed_at,
+    g.payload as grant_payload, g.consumed_at as grant_consumed_at,
     ${accountJsonSql('u')} as account
   from oidc_payloads t
   left join oidc_payloads g on g.model = 'Grant' and g.id = t.grant_id and (g.expires_at is null or g.expires_at > now())
@@ -42,7 +42,6 @@ const READ_AHEAD_SQL = `select t.id, t.payload, t.consumed_at,
   where t.model = $1 and t.id = $2 and (t.expires_at is null or t.expires_at > now())`;
 
 interface ReadAheadRow extends PayloadRow {
-  grant_stored_id: string | null;
   grant_payload: Record<string, unknown> | null;
   grant_consumed_at: Date | null;
   account: Record<string, unknown> | null;
