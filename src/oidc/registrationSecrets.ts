@@ -4,7 +4,7 @@
 // - an update may carry the client's real secret, which oidc-provider compares with the stored
 //   value: when it matches the digest, oidc-provider is handed the digest instead;
 // - an update may switch the client to a symmetric use of its secret (client_secret_jwt, HS*),
-//   which needs the plain secret we do not have: refused, the client registers anew.
+//   which needs the plain secret we do not have: the client store refuses it (clients.ts).
 // Registration responses also show the client's API scopes back in `scope` (see clientMetadata.ts).
 //
 // The update body has to be read before oidc-provider does, so that read is guarded: nothing runs
@@ -17,7 +17,7 @@
 import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Config } from '../config.ts';
-import { HASHED_SECRET_PREFIX, matchesClientSecret, needsPlainSecret } from './clients.ts';
+import { HASHED_SECRET_PREFIX, matchesClientSecret } from './clients.ts';
 import { registrationEnabled } from './features/registration.ts';
 import { API_SCOPE, joinScope } from './features/clientMetadata.ts';
 
@@ -106,16 +106,7 @@ async function rewriteUpdateBody(provider: Provider, ctx: Koa.Context, clientId:
   if (!body || typeof body !== 'object') return undefined;
   const stored = (await provider.Client.find(clientId))?.clientSecret;
   if (!stored?.startsWith(HASHED_SECRET_PREFIX)) return undefined;
-  if (needsPlainSecret(body)) {
-    return {
-      closeConnection: false,
-      refusal: {
-        error: 'invalid_client_metadata',
-        error_description:
-          'this client cannot switch to a symmetric use of its secret (client_secret_jwt, HS* or symmetric encryption); register a new client',
-      },
-    };
-  }
+  // A switch to a symmetric use of the secret is refused by the client store, whatever the path.
   if (typeof body.client_secret === 'string' && matchesClientSecret(stored, body.client_secret)) body.client_secret = stored;
   (ctx.request as { body?: unknown }).body = body;
   return undefined;
