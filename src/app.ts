@@ -3,6 +3,7 @@
 import Koa from 'koa';
 import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from './config.ts';
 import type { Database, Db } from './db/index.ts';
 import { auditDuringRequest, awaitRequestAudits, type AuditType } from './audit/index.ts';
@@ -97,10 +98,8 @@ export function observeProvider(provider: Provider, db: Db): void {
   // oidc-provider's revocation (grant.revoked); a request that loses a race to consume reports
   // a ConcurrentReplayError (grant.error), its grant already revoked (see oidc/singleUse.ts).
   provider.on('grant.revoked', (ctx, grantId) => {
-    const grantType = ctx.oidc?.route === 'token' ? ctx.oidc.params?.grant_type : undefined;
-    const type = (typeof grantType === 'string' && REPLAY_AUDIT_TYPES_BY_GRANT[grantType]) || 'grant.revoked';
     auditDuringRequest(db, ctx, {
-      type,
+      type: replayAuditType(ctx),
       clientId: ctx.oidc?.client?.clientId,
       ip: ctx.ip,
       requestId: ctx.state.requestId,
@@ -110,7 +109,7 @@ export function observeProvider(provider: Provider, db: Db): void {
   provider.on('grant.error', (ctx, error) => {
     if (!(error instanceof ConcurrentReplayError)) return;
     auditDuringRequest(db, ctx, {
-      type: REPLAY_AUDIT_TYPES[error.model] ?? 'grant.revoked',
+      type: replayAuditType(ctx),
       clientId: ctx.oidc?.client?.clientId,
       ip: ctx.ip,
       requestId: ctx.state.requestId,
@@ -119,14 +118,14 @@ export function observeProvider(provider: Provider, db: Db): void {
   });
 }
 
-const REPLAY_AUDIT_TYPES_BY_GRANT: Record<string, AuditType> = {
+// What a grant revoked at the token endpoint says about the artefact that came back.
+const REPLAY_AUDIT_TYPES: Record<string, AuditType> = {
   authorization_code: 'authorization_code.replayed',
   refresh_token: 'refresh_token.reused',
   'urn:ietf:params:oauth:grant-type:device_code': 'device_code.replayed',
 };
 
-const REPLAY_AUDIT_TYPES: Record<string, AuditType> = {
-  AuthorizationCode: 'authorization_code.replayed',
-  RefreshToken: 'refresh_token.reused',
-  DeviceCode: 'device_code.replayed',
-};
+function replayAuditType(ctx: KoaContextWithOIDC): AuditType {
+  const grantType = ctx.oidc?.route === 'token' ? ctx.oidc.params?.grant_type : undefined;
+  return (typeof grantType === 'string' && REPLAY_AUDIT_TYPES[grantType]) || 'grant.revoked';
+}

@@ -10,13 +10,11 @@ import { DuplicateArtefactError, payloadWriterFor } from './payloadWriter.ts';
 
 /** A race loser: the artefact had just been consumed by a concurrent request. */
 export class ConcurrentReplayError extends errors.InvalidGrant {
-  readonly model: string;
   /** The grant that was revoked because of the replay (absent when it was already gone). */
   readonly grantId?: string;
 
-  constructor(model: string, description: string, grantId?: string) {
+  constructor(description: string, grantId?: string) {
     super(description);
-    this.model = model;
     this.grantId = grantId;
   }
 }
@@ -49,7 +47,7 @@ export async function consumeOnce(db: Db, model: string, storedId: string): Prom
   const outcome = await revokeGrantOf(db, model, storedId);
   // Gone between its read and now (revoked, or swept): no replay, just nothing to redeem.
   if (!outcome.found) throw new errors.InvalidGrant(`${words.label} not found`);
-  throw new ConcurrentReplayError(model, `${words.label} ${words.used}`, outcome.grantId);
+  throw new ConcurrentReplayError(`${words.label} ${words.used}`, outcome.grantId);
 }
 
 /**
