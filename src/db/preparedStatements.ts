@@ -7,6 +7,7 @@
 // (in process) always sends the text.
 import type { Db } from './index.ts';
 import { logger } from '../http/logger.ts';
+import { perDatabase } from './perDatabase.ts';
 
 /** A driver connection (pg's Client, or PGlite): what knex's pool hands out. */
 export interface Queryable {
@@ -63,14 +64,5 @@ export class PreparedStatements {
   }
 }
 
-const perDatabase = new WeakMap<Db, PreparedStatements>();
-
 /** One per database, so that every user learns at once when sessions do not keep statements. */
-export function preparedStatementsFor(db: Db): PreparedStatements {
-  let statements = perDatabase.get(db);
-  if (!statements) {
-    statements = new PreparedStatements(db);
-    perDatabase.set(db, statements);
-  }
-  return statements;
-}
+export const preparedStatementsFor = perDatabase((db) => new PreparedStatements(db));

@@ -19,6 +19,7 @@
 //   caller is told with a DuplicateArtefactError and nothing changes.
 import { setImmediate as nextTurnOfTheEventLoop } from 'node:timers/promises';
 import type { Db } from '../db/index.ts';
+import { perDatabase } from '../db/perDatabase.ts';
 import { preparedStatementsFor, type PreparedStatements, type Queryable } from '../db/preparedStatements.ts';
 
 export interface PayloadRow {
@@ -209,7 +210,7 @@ export class PayloadWriter {
     }
     try {
       const values = [...toColumns(lastWriteWins(batch.map((pending) => pending.row))), ...consumeColumns(consumes)];
-      const result = (await this.run(connection, CONSUME_AND_UPSERT_STATEMENT_NAME, CONSUME_AND_UPSERT_SQL, values)) as ConsumedRows;
+      const result = (await this.run(connection, CONSUME_AND_UPSERT_STATEMENT_NAME, CONSUME_AND_UPSERT_SQL, values)) as RowKeys;
       settleConsumes(consumes, result);
       for (const pending of batch) pending.resolve();
     } catch (error) {
@@ -221,7 +222,7 @@ export class PayloadWriter {
   }
 
   private async commitConsumes(connection: Queryable, consumes: PendingConsume[]): Promise<void> {
-    const result = (await this.run(connection, CONSUME_STATEMENT_NAME, CONSUME_SQL, consumeColumns(consumes))) as ConsumedRows;
+    const result = (await this.run(connection, CONSUME_STATEMENT_NAME, CONSUME_SQL, consumeColumns(consumes))) as RowKeys;
     settleConsumes(consumes, result);
   }
 
@@ -250,7 +251,7 @@ export class PayloadWriter {
     }
     try {
       const rows = [...first.values()].map((p) => p.row);
-      const written = (await this.run(connection, INSERT_NEW_STATEMENT_NAME, INSERT_NEW_ROWS_SQL, toColumns(rows))) as ConsumedRows;
+      const written = (await this.run(connection, INSERT_NEW_STATEMENT_NAME, INSERT_NEW_ROWS_SQL, toColumns(rows))) as RowKeys;
       const inserted = new Set(written.rows.map(rowKey));
       for (const [key, pending] of first) {
         if (inserted.has(key)) pending.resolve();
@@ -283,12 +284,13 @@ function lastWriteWins(rows: PayloadRow[]): PayloadRow[] {
   return [...byKey.values()];
 }
 
-interface ConsumedRows {
+/** The (model, id) of the rows a statement consumed or inserted. */
+interface RowKeys {
   rows: { model: string; id: string }[];
 }
 
 /** Of the callers consuming one row, only the first can win, and only if the statement consumed it. */
-function settleConsumes(consumes: PendingConsume[], result: ConsumedRows): void {
+function settleConsumes(consumes: PendingConsume[], result: RowKeys): void {
   const consumed = new Set(result.rows.map(rowKey));
   for (const pending of consumes) pending.resolve(consumed.delete(rowKey(pending)));
 }
@@ -314,14 +316,5 @@ function toColumns(rows: PayloadRow[]): unknown[][] {
   return columns;
 }
 
-const writers = new WeakMap<Db, PayloadWriter>();
-
 /** The one writer of a database, so that every adapter's rows share its statements and order. */
-export function payloadWriterFor(db: Db): PayloadWriter {
-  let writer = writers.get(db);
-  if (!writer) {
-    writer = new PayloadWriter(db);
-    writers.set(db, writer);
-  }
-  return writer;
-}
+export const payloadWriterFor = perDatabase((db) => new PayloadWriter(db));
