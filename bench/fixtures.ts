@@ -4,7 +4,11 @@ import type Provider from 'oidc-provider';
 
 export const CLIENT_ID = 'bench-client';
 export const REDIRECT_URI = 'https://app.bench/callback';
-export const GRANT_TYPES = ['client_credentials', 'authorization_code', 'refresh_token'];
+export const GRANT_TYPES: ('client_credentials' | 'authorization_code' | 'refresh_token')[] = [
+  'client_credentials',
+  'authorization_code',
+  'refresh_token',
+];
 export const ACCOUNT_EMAIL = 'bench@example.com';
 /** What a refresh token carries: an ID token and a userinfo access token come back on refresh. */
 export const REFRESH_SCOPE = 'openid offline_access';

@@ -6,8 +6,8 @@ import { listenOnFreePort, startServer } from '../src/server.ts';
 import { openDatabase } from '../src/db/index.ts';
 import { setLogLevel } from '../src/http/logger.ts';
 import { commandContext } from '../src/cli/context.ts';
-import { registerClient } from '../src/cli/clientRegistration.ts';
-import { createResourceServer, grantApiAccess } from '../src/oidc/resourceServers.ts';
+import { createClient } from '../src/clients/index.ts';
+import { createApi, grantApiAccess } from '../src/apis/index.ts';
 import { createUser } from '../src/accounts/index.ts';
 import { ACCOUNT_EMAIL, API_TOKEN_TTL, APIS, CLIENT_ID, GRANT_TYPES, REDIRECT_URI, mintRefreshTokens } from './fixtures.ts';
 import { serveTarget } from './target.ts';
@@ -38,21 +38,29 @@ await serveTarget(async () => {
   db.on('query', () => queries++);
 
   const ctx = commandContext(config, running.database);
-  const { client_secret: clientSecret } = await registerClient(ctx, {
-    clientId: CLIENT_ID,
-    name: 'Benchmark client',
-    redirectUris: [REDIRECT_URI],
-    postLogoutRedirectUris: [],
-    grantTypes: GRANT_TYPES,
-    authMethod: 'client_secret_basic',
-    applicationType: 'web',
+  const { client_secret: clientSecret } = await createClient(ctx.service, ctx.clientDeps, {
+    client_id: CLIENT_ID,
+    client_name: 'Benchmark client',
+    redirect_uris: [REDIRECT_URI],
+    grant_types: GRANT_TYPES,
+    token_endpoint_auth_method: 'client_secret_basic',
   });
   for (const api of Object.values(APIS)) {
-    await createResourceServer(db, { ...api, accessTokenTtl: API_TOKEN_TTL });
+    await createApi(ctx.service, {
+      identifier: api.identifier,
+      name: api.name,
+      access_token_format: api.accessTokenFormat,
+      ...('signingAlg' in api ? { signing_alg: api.signingAlg } : {}),
+      access_token_ttl: API_TOKEN_TTL,
+    });
     // Client credentials need the client to be allowed to the API (`gatehouse apis grant`).
-    await grantApiAccess(db, CLIENT_ID, api.identifier, null);
+    await grantApiAccess(ctx.service, api.identifier, { client_id: CLIENT_ID });
   }
-  const account = await createUser(db, { email: ACCOUNT_EMAIL, password: 'bench-password-1', emailVerified: true }, config.bcryptCost);
+  const account = await createUser(
+    ctx.service,
+    { email: ACCOUNT_EMAIL, password: 'bench-password-1', emailVerified: true },
+    config.bcryptCost,
+  );
 
   return {
     ready: {

@@ -6,7 +6,7 @@ import { openDatabase } from '../db/index.ts';
 import { isDataDirLocked } from '../db/dataDirLock.ts';
 import { logToStderr, setLogLevel } from '../http/logger.ts';
 import { commandContext, CommandError } from './context.ts';
-import { helpText, parseCommand } from './commands.ts';
+import { helpText, parseCommand } from './commands/index.ts';
 import { runCommand, type CommandOutcome } from './run.ts';
 import { sendToServer } from './adminSocket.ts';
 import { promptSecret } from './promptSecret.ts';

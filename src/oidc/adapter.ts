@@ -38,7 +38,7 @@ const READ_AHEAD_SQL = `select t.id, t.payload, t.consumed_at,
     ${accountJsonSql('u')} as account
   from oidc_payloads t
   left join oidc_payloads g on g.model = 'Grant' and g.id = t.grant_id and (g.expires_at is null or g.expires_at > now())
-  left join users u on u.id = t.payload->>'accountId'
+  left join users u on u.id = t.payload->>'accountId' and u.suspended_at is null
   where t.model = $1 and t.id = $2 and (t.expires_at is null or t.expires_at > now())`;
 
 interface ReadAheadRow extends PayloadRow {

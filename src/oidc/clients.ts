@@ -5,6 +5,7 @@
 // are encrypted with SECRET_KEY.
 import { errors, type Adapter, type AdapterPayload, type ClientMetadata } from 'oidc-provider';
 import { containsNul } from '../db/text.ts';
+import { isForeignKeyViolation } from '../db/constraints.ts';
 import { readCache } from '../db/readCache.ts';
 import type { Db } from '../db/index.ts';
 import { sha256, constantTimeEqual, matchesSha256, SealedSecretError, type SealContext, type SecretBox } from '../secrets/secretBox.ts';
@@ -63,13 +64,17 @@ export interface ClientRow {
 
 export type RegisteredBy = ClientRow['registered_by'];
 
+/**
+ * Writes take an optional transaction (a service's change); the store forgets its cached copy
+ * when it writes, and the service calls forget() again once its transaction has committed.
+ */
 export interface ClientStore {
   adapter: Adapter;
-  save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void>;
-  create(metadata: ClientMetadata): Promise<void>;
-  list(): Promise<ClientRow[]>;
-  get(clientId: string): Promise<ClientRow | undefined>;
-  delete(clientId: string): Promise<boolean>;
+  save(metadata: ClientMetadata, registeredBy: RegisteredBy, trx?: Db): Promise<void>;
+  create(metadata: ClientMetadata, trx?: Db): Promise<void>;
+  delete(clientId: string, trx?: Db): Promise<boolean>;
+  /** Drops what this process cached about the client (and the API rows that may name it). */
+  forget(clientId: string): void;
 }
 
 // Only symmetric uses of the secret need it back; everything else compares.
@@ -139,20 +144,6 @@ function openClient(row: ClientRow, box: SecretBox): AdapterPayload {
   }
 }
 
-export class ClientExistsError extends Error {
-  constructor(clientId: string) {
-    super(`A client with id ${clientId} already exists`);
-    this.name = 'ClientExistsError';
-  }
-}
-
-export class UnknownDefaultApiError extends Error {
-  constructor(resource: string) {
-    super(`${resource} is not a registered API`);
-    this.name = 'UnknownDefaultApiError';
-  }
-}
-
 /**
  * What is wrong with the APIs a client's metadata names (its default API, the API scopes in its
  * `scope`), which only the database knows; undefined when nothing is.
@@ -209,18 +200,18 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
   }
 
   /** Registers or (RFC 7592) updates a client; an update keeps who registered it originally. */
-  async function save(metadata: ClientMetadata, registeredBy: RegisteredBy): Promise<void> {
+  async function save(metadata: ClientMetadata, registeredBy: RegisteredBy, trx: Db = db): Promise<void> {
     const row = toRow(metadata, registeredBy);
-    const problem = await apiReferenceProblem(db, metadata);
+    const problem = await apiReferenceProblem(trx, metadata);
     if (problem) throw new errors.InvalidClientMetadata(problem);
     try {
-      await db('clients')
+      await trx('clients')
         .insert(row)
         .onConflict('client_id')
         .merge(Object.keys(row).filter((k) => k !== 'registered_by' && k !== 'client_id'));
     } catch (error) {
       // The default API was deleted since it was checked.
-      if ((error as { code?: string }).code === '23503')
+      if (isForeignKeyViolation(error))
         throw new errors.InvalidClientMetadata(`${String(metadata.default_resource)} is not a registered API`);
       throw error;
     }
@@ -228,17 +219,21 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
   }
 
   /** Deletes a client and every artefact issued to it, in one transaction. */
-  async function remove(clientId: string): Promise<boolean> {
-    const deleted = await db.transaction(async (trx): Promise<number> => {
+  async function remove(clientId: string, outer: Db = db): Promise<boolean> {
+    const deleted = await outer.transaction(async (trx): Promise<number> => {
       await trx('oidc_payloads').whereRaw("payload->>'clientId' = ?", [clientId]).delete();
       return trx('clients').where('client_id', clientId).delete();
     });
+    forget(clientId);
+    return deleted > 0;
+  }
+
+  function forget(clientId: string): void {
     cache.forget(clientId);
-    // Its API access rows went with it (on delete cascade), and an API it was the resource
+    // Its API access rows go with it (on delete cascade), and an API it was the resource
     // server of no longer names it (set null).
     readCache(db, 'api-access').clear();
     readCache(db, 'apis').clear();
-    return deleted > 0;
   }
 
   const adapter: Adapter = {
@@ -268,22 +263,10 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
   };
 
   /** Registers a new client; never overwrites one with the same id. */
-  async function create(metadata: ClientMetadata): Promise<void> {
-    try {
-      await db('clients').insert(toRow(metadata, 'cli'));
-    } catch (error) {
-      if ((error as { code?: string }).code === '23505') throw new ClientExistsError(metadata.client_id);
-      if ((error as { code?: string }).code === '23503') throw new UnknownDefaultApiError(String(metadata.default_resource));
-      throw error;
-    }
+  /** Registers a new client; never overwrites one with the same id (a unique violation says so). */
+  async function create(metadata: ClientMetadata, trx: Db = db): Promise<void> {
+    await trx('clients').insert(toRow(metadata, 'cli'));
   }
 
-  return {
-    adapter,
-    save,
-    create,
-    list: () => db<ClientRow>('clients').orderBy('created_at'),
-    get: (clientId) => db<ClientRow>('clients').where('client_id', clientId).first(),
-    delete: remove,
-  };
+  return { adapter, save, create, delete: remove, forget };
 }

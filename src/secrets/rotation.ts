@@ -2,11 +2,10 @@
 // that binds it to its row, inside one transaction. Either every value moves to the current key
 // or none does: a value that does not open stops the rotation and nothing is written, so the
 // previous key is never left as the only one that opens something.
-import type { Db } from '../db/index.ts';
 import { SealedSecretError, type SecretBox } from './secretBox.ts';
 import { SEALED_COLUMNS } from './sealedColumns.ts';
 import { describeCount, openedState, sealedRows, unreadable, type Unreadable } from './inventory.ts';
-import { audit } from '../audit/index.ts';
+import { recordChange, type ServiceContext } from '../changes/index.ts';
 import { resealArtefacts } from '../oidc/storedArtefacts.ts';
 
 export interface SecretsRotationResult {
@@ -31,7 +30,8 @@ export class SecretsRotationError extends Error {
   }
 }
 
-export async function rotateSecrets(db: Db, box: SecretBox): Promise<SecretsRotationResult> {
+export async function rotateSecrets(ctx: ServiceContext, box: SecretBox): Promise<SecretsRotationResult> {
+  const { db } = ctx;
   // Sessions, device codes and interactions in progress carry sealed fields too: re-sealed first,
   // in batches and without locks (see resealArtefacts), since the server keeps writing them.
   const artefacts = await resealArtefacts(db, box);
@@ -66,7 +66,7 @@ export async function rotateSecrets(db: Db, box: SecretBox): Promise<SecretsRota
     if (problems.length) throw new SecretsRotationError(problems);
     result.resealed.oidc_payloads = artefacts.resealed;
     if (artefacts.dropped) result.dropped = { oidc_payloads: artefacts.dropped };
-    await audit(trx, { type: 'secrets.rotated', details: { keyId: result.keyId, resealed: result.resealed } });
+    await recordChange(trx, ctx, { type: 'secrets.rotated', subject: 'secrets', data: { keyId: result.keyId, resealed: result.resealed } });
     return result;
   });
 }

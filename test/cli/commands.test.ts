@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/config.ts';
 import { commandContext, type CommandContext } from '../../src/cli/context.ts';
 import { runCommand } from '../../src/cli/run.ts';
 import { TEST_SECRET_KEY } from '../helpers/server.ts';
-import { helpText } from '../../src/cli/commands.ts';
+import { helpText } from '../../src/cli/commands/index.ts';
 
 describe('gatehouse CLI commands', () => {
   let database: TestDatabase;
@@ -231,8 +231,8 @@ describe('gatehouse CLI commands', () => {
       const bad = await run('apis', 'create', '--identifier', 'not-a-uri', '--name', 'Bad', '--format', 'xml', '--ttl', '5');
       assert.equal(bad.exitCode, 1);
       assert.match(bad.stderr, /identifier: identifier must be an absolute URI/);
-      assert.match(bad.stderr, /accessTokenFormat: /);
-      assert.match(bad.stderr, /accessTokenTtl: /);
+      assert.match(bad.stderr, /access_token_format: /);
+      assert.match(bad.stderr, /access_token_ttl: /);
       const worker = await json('clients', 'create', '--name', 'API worker', '--grant-type', 'client_credentials');
       const granted = await json(
         'apis',
@@ -259,7 +259,7 @@ describe('gatehouse CLI commands', () => {
       );
       assert.equal(badScope.stderr, 'The API https://api.example does not define the scope delete\n');
       const badClient = await run('apis', 'grant', '--api', 'https://api.example', '--client', 'nobody');
-      assert.equal(badClient.stderr, 'No client nobody or no API https://api.example\n');
+      assert.equal(badClient.stderr, 'No client nobody\n');
       assert.deepEqual(await json('apis', 'revoke', '--api', 'https://api.example', '--client', worker.client_id as string), {
         revoked: { client_id: worker.client_id, resource: 'https://api.example' },
       });

@@ -131,7 +131,9 @@ describe('rotating SECRET_KEY', () => {
     });
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_B}.`)));
     const audited = await database.db('audit_events').where('type', 'secrets.rotated').first();
-    assert.deepEqual(audited.details, { keyId: ID_B, resealed: { keys: 3, clients: 1, oidc_payloads: 0 } });
+    assert.deepEqual(audited.details, { keyId: ID_B, resealed: { keys: 3, clients: 1, oidc_payloads: 0 }, actor: { type: 'cli' } });
+    const event = await database.db('domain_events').where('type', 'gatehouse.secrets.rotated').first();
+    assert.deepEqual(event.data, { keyId: ID_B, resealed: { keys: 3, clients: 1, oidc_payloads: 0 } });
     const after = await cliJson(['secrets', 'status'], KEY_B, KEY_A);
     assert.equal(after.rotateNeeded, false);
     assert.equal(after.previousKeyNeeded, false);

@@ -10,7 +10,8 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { discover } from '../helpers/relyingParty.ts';
-import { createResourceServer, grantApiAccess, setResourceServerClient } from '../../src/oidc/resourceServers.ts';
+import { createApi, grantApiAccess, setResourceServerClient } from '../../src/apis/index.ts';
+import { operator } from '../helpers/fixtures.ts';
 import { commandContext } from '../../src/cli/context.ts';
 import { rotateKeys } from '../../src/oidc/keys.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
@@ -30,15 +31,15 @@ describe('client credentials with resource indicators', () => {
   before(async () => {
     database = await createTestDatabase();
     server = await startTestServer(database);
-    await createResourceServer(database.db, {
+    await createApi(operator(database), {
       identifier: ES_API,
       name: 'Orders',
       scopes: ['orders:read', 'orders:write'],
-      signingAlg: 'ES256',
-      accessTokenTtl: 600,
+      signing_alg: 'ES256',
+      access_token_ttl: 600,
     });
-    await createResourceServer(database.db, { identifier: RS_API, name: 'Billing', scopes: ['billing:read'], signingAlg: 'RS256' });
-    await createResourceServer(database.db, { identifier: OPAQUE_API, name: 'Legacy', scopes: ['legacy'], accessTokenFormat: 'opaque' });
+    await createApi(operator(database), { identifier: RS_API, name: 'Billing', scopes: ['billing:read'], signing_alg: 'RS256' });
+    await createApi(operator(database), { identifier: OPAQUE_API, name: 'Legacy', scopes: ['legacy'], access_token_format: 'opaque' });
     const registered = await createClient(database, server.config, {
       name: 'Worker',
       redirectUris: [],
@@ -47,8 +48,8 @@ describe('client credentials with resource indicators', () => {
     });
     clientId = registered.client_id;
     config = await discover(server.issuer, clientId, registered.client_secret);
-    for (const api of [ES_API, RS_API, OPAQUE_API]) await grantApiAccess(database.db, clientId, api, null);
-    await createResourceServer(database.db, { identifier: ADMIN_API, name: 'Admin', scopes: ['admin'] });
+    for (const api of [ES_API, RS_API, OPAQUE_API]) await grantApiAccess(operator(database), api, { client_id: clientId, scopes: null });
+    await createApi(operator(database), { identifier: ADMIN_API, name: 'Admin', scopes: ['admin'] });
   });
 
   after(async () => {
@@ -100,7 +101,7 @@ describe('client credentials with resource indicators', () => {
     const apiConfig = await discover(server.issuer, api.client_id, api.client_secret);
     // RFC 7662: the API checks the token it was handed, once it is known as the API's client.
     assert.deepEqual(await client.tokenIntrospection(apiConfig, tokens.access_token), { active: false });
-    await setResourceServerClient(database.db, OPAQUE_API, api.client_id);
+    await setResourceServerClient(operator(database), OPAQUE_API, api.client_id);
     const seen = await client.tokenIntrospection(apiConfig, tokens.access_token);
     assert.equal(seen.active, true);
     assert.equal(seen.client_id, clientId);
@@ -153,13 +154,13 @@ describe('client credentials with resource indicators', () => {
       client.clientCredentialsGrant(worker, { scope: 'orders:read' }),
       (e: client.ResponseBodyError) => e.error === 'invalid_target' && e.error_description === `client is not allowed to access ${ES_API}`,
     );
-    await grantApiAccess(database.db, defaulted.client_id, ES_API, null);
+    await grantApiAccess(operator(database), ES_API, { client_id: defaulted.client_id, scopes: null });
     const tokens = await client.clientCredentialsGrant(worker, { scope: 'orders:read' });
     const { payload } = await verify(tokens.access_token, ES_API);
     assert.equal(payload.aud, ES_API);
     assert.equal(payload.scope, 'orders:read');
     // An explicit resource still wins over the default.
-    await grantApiAccess(database.db, defaulted.client_id, RS_API, null);
+    await grantApiAccess(operator(database), RS_API, { client_id: defaulted.client_id, scopes: null });
     const explicit = await client.clientCredentialsGrant(worker, { resource: RS_API, scope: 'billing:read' });
     assert.equal((await verify(explicit.access_token, RS_API)).payload.aud, RS_API);
   });
@@ -186,7 +187,7 @@ describe('client credentials with resource indicators', () => {
       grantTypes: ['client_credentials'],
       postLogoutRedirectUris: [],
     });
-    await grantApiAccess(database.db, limited.client_id, ES_API, ['orders:read']);
+    await grantApiAccess(operator(database), ES_API, { client_id: limited.client_id, scopes: ['orders:read'] });
     const reader = await discover(server.issuer, limited.client_id, limited.client_secret);
     const tokens = await client.clientCredentialsGrant(reader, { resource: ES_API, scope: 'orders:read orders:write' });
     const { payload } = await verify(tokens.access_token, ES_API);

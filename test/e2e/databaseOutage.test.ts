@@ -8,7 +8,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { openDatabase, type Database } from '../../src/db/index.ts';
 import { RP_REDIRECT, basicAuth } from '../helpers/relyingParty.ts';
-import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
+import { createApi, grantApiAccess } from '../../src/apis/index.ts';
+import { operator } from '../helpers/fixtures.ts';
 
 const API = 'https://outage.api.test';
 
@@ -24,13 +25,13 @@ describe('database outage', () => {
     // One connection: PGlite behind its socket server serves one session at a time.
     database = await openDatabase({ databaseUrl: relay.url, poolMax: 1 });
     server = await startTestServer(database);
-    await createResourceServer(database.db, { identifier: API, name: 'Outage', accessTokenFormat: 'opaque' });
+    await createApi(operator(database), { identifier: API, name: 'Outage', access_token_format: 'opaque' });
     // Client credentials without `resource` are for the client's default API.
     const registered = await createClient(database, server.config, {
       grantTypes: ['client_credentials', 'authorization_code'],
       defaultApi: API,
     });
-    await grantApiAccess(database.db, registered.client_id, API, null);
+    await grantApiAccess(operator(database), API, { client_id: registered.client_id, scopes: null });
     clientId = registered.client_id;
     clientSecret = registered.client_secret as string;
   });

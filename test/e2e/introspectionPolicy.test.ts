@@ -9,7 +9,8 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { ALICE, createAlice, createClient } from '../helpers/fixtures.ts';
 import { authorizationRequest, discover, exchangeCode, RP_REDIRECT } from '../helpers/relyingParty.ts';
 import { Browser } from '../helpers/browserForm.ts';
-import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
+import { createApi, grantApiAccess } from '../../src/apis/index.ts';
+import { operator } from '../helpers/fixtures.ts';
 import { commandContext } from '../../src/cli/context.ts';
 import { runCommand } from '../../src/cli/run.ts';
 
@@ -46,21 +47,21 @@ describe('introspection policy', () => {
       redirectUris: ['http://127.0.0.1/callback'],
       postLogoutRedirectUris: [],
     });
-    await createResourceServer(database.db, {
+    await createApi(operator(database), {
       identifier: LEDGER_API,
       name: 'Ledger',
       scopes: ['ledger:read'],
-      accessTokenFormat: 'opaque',
-      resourceServerClient: ledgerClient.client_id,
+      access_token_format: 'opaque',
+      resource_server_client_id: ledgerClient.client_id,
     });
-    await createResourceServer(database.db, {
+    await createApi(operator(database), {
       identifier: AUDIT_API,
       name: 'Audit',
       scopes: ['audit:read'],
-      accessTokenFormat: 'opaque',
-      resourceServerClient: auditorClient.client_id,
+      access_token_format: 'opaque',
+      resource_server_client_id: auditorClient.client_id,
     });
-    await grantApiAccess(database.db, workerClient.client_id, LEDGER_API, null);
+    await grantApiAccess(operator(database), LEDGER_API, { client_id: workerClient.client_id, scopes: null });
 
     worker = await discover(server.issuer, workerClient.client_id, workerClient.client_secret);
     ledger = await discover(server.issuer, ledgerClient.client_id, ledgerClient.client_secret);

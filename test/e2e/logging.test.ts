@@ -82,7 +82,7 @@ describe('logging', () => {
     const audit = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'audit');
     assert.deepEqual(
       audit.map((l) => l.event),
-      ['login.failed', 'login.succeeded', 'consent.granted'],
+      ['user.created', 'client.created', 'login.failed', 'login.succeeded', 'consent.granted'],
     );
   });
 });

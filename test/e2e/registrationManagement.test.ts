@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { basicAuth } from '../helpers/relyingParty.ts';
-import { createResourceServer, grantApiAccess } from '../../src/oidc/resourceServers.ts';
+import { createApi, grantApiAccess } from '../../src/apis/index.ts';
+import { operator } from '../helpers/fixtures.ts';
 
 const INITIAL_ACCESS_TOKEN = 'initial-access-token-management';
 const ORDERS_API = 'https://orders.api.test';
@@ -31,11 +32,11 @@ describe('client registration management (RFC 7592)', () => {
   before(async () => {
     database = await createTestDatabase();
     server = await startTestServer(database, { INITIAL_ACCESS_TOKEN });
-    await createResourceServer(database.db, {
+    await createApi(operator(database), {
       identifier: ORDERS_API,
       name: 'Orders',
       scopes: ['orders:read', 'orders:write'],
-      accessTokenFormat: 'opaque',
+      access_token_format: 'opaque',
     });
     const response = await register({
       client_name: 'Managed',
@@ -44,7 +45,7 @@ describe('client registration management (RFC 7592)', () => {
     });
     assert.equal(response.status, 201);
     registration = (await response.json()) as Registration;
-    await grantApiAccess(database.db, registration.client_id, ORDERS_API, null);
+    await grantApiAccess(operator(database), ORDERS_API, { client_id: registration.client_id, scopes: null });
   });
 
   const register = (metadata: Record<string, unknown>) =>
@@ -103,7 +104,7 @@ describe('client registration management (RFC 7592)', () => {
     assert.equal(((await read.json()) as Registration).scope, 'openid orders:read');
 
     // Granted every scope of the API, the client still gets only the API scopes it registered.
-    await grantApiAccess(database.db, reader.client_id, ORDERS_API, null);
+    await grantApiAccess(operator(database), ORDERS_API, { client_id: reader.client_id, scopes: null });
     const token = await clientCredentials(
       reader.client_secret as string,
       { resource: ORDERS_API, scope: 'orders:read orders:write' },
@@ -156,7 +157,7 @@ describe('client registration management (RFC 7592)', () => {
     const worker = (await response.json()) as Registration & { client_secret: string };
     assert.equal(worker.default_resource, ORDERS_API);
     assert.equal((await database.db('clients').where('client_id', worker.client_id).first()).default_resource, ORDERS_API);
-    await grantApiAccess(database.db, worker.client_id, ORDERS_API, null);
+    await grantApiAccess(operator(database), ORDERS_API, { client_id: worker.client_id, scopes: null });
     const token = await clientCredentials(worker.client_secret, { scope: 'orders:read' }, worker.client_id);
     assert.equal(token.status, 200);
     const { access_token } = (await token.json()) as { access_token: string };

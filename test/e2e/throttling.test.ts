@@ -10,6 +10,7 @@ import { Browser, findForm, type Page } from '../helpers/browserForm.ts';
 import { ALICE, createAlice, createClient } from '../helpers/fixtures.ts';
 import { authorizationRequest, discover } from '../helpers/relyingParty.ts';
 import { createUser } from '../../src/accounts/index.ts';
+import { operator } from '../helpers/fixtures.ts';
 
 describe('sign-in throttling', () => {
   let database: TestDatabase;
@@ -21,8 +22,8 @@ describe('sign-in throttling', () => {
     // Behind one trusted proxy, which appends the address it saw to X-Forwarded-For.
     server = await startTestServer(database, { TRUST_PROXY: 'true' });
     await createAlice(database);
-    await createUser(database.db, { email: 'bob@example.com', password: 'bob-correct-password' }, 4);
-    await createUser(database.db, { email: 'carol@example.com', password: 'carol-correct-password' }, 4);
+    await createUser(operator(database), { email: 'bob@example.com', password: 'bob-correct-password' }, 4);
+    await createUser(operator(database), { email: 'carol@example.com', password: 'carol-correct-password' }, 4);
     const registered = await createClient(database, server.config);
     config = await discover(server.issuer, registered.client_id, registered.client_secret);
   });

@@ -1,7 +1,7 @@
 // The protocol core: claims and scopes, lifetimes, PKCE, cookies, accounts and the error page.
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
-import { accountFromJson, findUserById, userClaims } from '../../accounts/index.ts';
+import { accountFromJson, findActiveUserById, userClaims } from '../../accounts/index.ts';
 import { accountKey, takeSetAside } from '../readAhead.ts';
 import { renderPage } from '../../http/views.ts';
 
@@ -83,8 +83,9 @@ export function core({ db, keys }: ProviderDeps): Configuration {
     },
     async findAccount(_ctx, sub) {
       // The token being used may have brought the account's row along (see oidc/readAhead.ts).
+      // A suspended user has no account here, so their tokens and sessions stop working.
       const setAside = takeSetAside<Record<string, unknown>>(accountKey(sub));
-      const user = setAside === undefined ? await findUserById(db, sub) : setAside && accountFromJson(setAside);
+      const user = setAside === undefined ? await findActiveUserById(db, sub) : setAside && accountFromJson(setAside);
       if (!user) return undefined;
       return { accountId: user.id, claims: async () => userClaims(user) as { sub: string } };
     },

@@ -1,10 +1,10 @@
 // `gatehouse secrets …`: moving what is sealed at rest from SECRET_KEY_PREVIOUS (and the old
 // sealed format) to the current SECRET_KEY. Inside the running server (admin socket) these run
 // with the server's keys, which are the ones that matter.
-import type { Command } from './commands.ts';
-import { CommandError } from './context.ts';
-import { inspectSecrets } from '../secrets/inventory.ts';
-import { rotateSecrets, SecretsRotationError } from '../secrets/rotation.ts';
+import type { Command } from '../command.ts';
+import { CommandError } from '../context.ts';
+import { inspectSecrets } from '../../secrets/inventory.ts';
+import { rotateSecrets, SecretsRotationError } from '../../secrets/rotation.ts';
 
 export const SECRETS_COMMANDS: Command[] = [
   {
@@ -14,7 +14,7 @@ export const SECRETS_COMMANDS: Command[] = [
     usage: 'secrets rotate',
     async run(ctx) {
       try {
-        return await rotateSecrets(ctx.database.db, ctx.box);
+        return await rotateSecrets(ctx.service, ctx.box);
       } catch (error) {
         if (error instanceof SecretsRotationError) {
           throw new CommandError(

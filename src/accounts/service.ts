@@ -1,0 +1,258 @@
+// Changes to users. Each runs in one transaction with its audit record and domain event
+// (changes/), takes a ServiceContext and throws only domain errors (errors/).
+import { randomUUID } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import { z } from 'zod';
+import type { Db } from '../db/index.ts';
+import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { assertVersion } from '../changes/versionTag.ts';
+import { isUniqueViolation } from '../db/constraints.ts';
+import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
+import { emailSchema, newUserSchema, passwordSchema, profileSchema, publicUser, type PublicUser, type User } from './users.ts';
+
+const EMAIL_TAKEN = 'An account with this email already exists';
+
+/** Unique regardless of letter case: the database says so, whichever request got there first. */
+function refuseDuplicateEmail(error: unknown): never {
+  if (isUniqueViolation(error)) throw new ConflictError(EMAIL_TAKEN);
+  throw error;
+}
+
+export async function createUser(ctx: ServiceContext, input: unknown, bcryptCost: number): Promise<User> {
+  const data = parseInput(newUserSchema, input);
+  // Hashing takes a while: done before the transaction, so no connection waits on it.
+  const passwordHash = data.password ? await bcrypt.hash(data.password, bcryptCost) : null;
+  return commitChange(ctx, async (trx) => {
+    const row = {
+      id: randomUUID(),
+      email: data.email,
+      email_verified: data.emailVerified,
+      password_hash: passwordHash,
+      profile: JSON.stringify(data.profile),
+    };
+    const [user] = (await trx('users').insert(row).returning('*').catch(refuseDuplicateEmail)) as User[];
+    return {
+      value: user,
+      record: { type: 'user.created', subject: user.id, userId: user.id, data: { email: user.email, email_verified: user.email_verified } },
+    };
+  });
+}
+
+/** A user's row, locked until the change commits, so a concurrent change waits for it. */
+async function lockUser(trx: Db, id: string): Promise<User> {
+  const user = (await trx<User>('users').where('id', id).forUpdate().first()) as User | undefined;
+  if (!user) throw new NotFoundError(`No user ${id}`);
+  return user;
+}
+
+// A claim set to null is removed; the others replace what the user had.
+export const userUpdateSchema = z
+  .object({
+    email: emailSchema,
+    email_verified: z.boolean(),
+    profile: z.record(z.string(), z.unknown()),
+  })
+  .partial()
+  .strict();
+export type UserUpdate = z.input<typeof userUpdateSchema>;
+
+export interface VersionCheck {
+  /** If-Match: the version the caller last read (see changes/versionTag.ts). */
+  ifMatch?: string;
+}
+
+export async function updateUser(ctx: ServiceContext, id: string, input: unknown, check: VersionCheck = {}): Promise<User> {
+  const patch = parseInput(userUpdateSchema, input);
+  return commitChange(ctx, async (trx) => {
+    const user = await lockUser(trx, id);
+    assertVersion(check.ifMatch, publicUser(user));
+    const merged = { ...user.profile } as Record<string, unknown>;
+    for (const [claim, value] of Object.entries(patch.profile ?? {})) {
+      if (value === null) delete merged[claim];
+      else merged[claim] = value;
+    }
+    const profile = parseInput(profileSchema, merged);
+    const emailChanged = patch.email !== undefined && patch.email !== user.email;
+    const changes = {
+      ...(patch.email !== undefined ? { email: patch.email } : {}),
+      // A new address is unverified unless the caller says otherwise.
+      email_verified: patch.email_verified ?? (emailChanged ? false : user.email_verified),
+      profile: JSON.stringify(profile),
+      updated_at: trx.fn.now(),
+    };
+    const [updated] = (await trx('users').where('id', id).update(changes).returning('*').catch(refuseDuplicateEmail)) as User[];
+    const changed = Object.keys(patch).flatMap((k) =>
+      k === 'profile' ? Object.keys(patch.profile ?? {}).map((c) => `profile.${c}`) : [k],
+    );
+    return { value: updated, record: { type: 'user.updated', subject: id, userId: id, data: { changed } } };
+  });
+}
+
+export async function setPassword(
+  ctx: ServiceContext,
+  id: string,
+  password: unknown,
+  bcryptCost: number,
+  check: VersionCheck = {},
+): Promise<User> {
+  const plain = parseInput(z.object({ password: passwordSchema }).strict(), { password }).password;
+  const passwordHash = await bcrypt.hash(plain, bcryptCost);
+  return commitChange(ctx, async (trx) => {
+    const user = await lockUser(trx, id);
+    assertVersion(check.ifMatch, publicUser(user));
+    const [updated] = (await trx('users')
+      .where('id', id)
+      .update({ password_hash: passwordHash, updated_at: trx.fn.now() })
+      .returning('*')) as User[];
+    return { value: updated, record: { type: 'user.password_set', subject: id, userId: id, data: {} } };
+  });
+}
+
+/** Deletes every session, grant, token and code of the user; returns how many. */
+function revokeEverything(trx: Db, userId: string): Promise<number> {
+  return trx('oidc_payloads').whereRaw("payload->>'accountId' = ?", [userId]).delete();
+}
+
+/**
+ * A suspended user cannot sign in, and everything issued to them is revoked at once (opaque
+ * tokens, refresh tokens, sessions; a JWT access token lives on at APIs until it expires).
+ */
+export async function suspendUser(ctx: ServiceContext, id: string, check: VersionCheck = {}): Promise<User> {
+  return commitChange(ctx, async (trx) => {
+    const user = await lockUser(trx, id);
+    assertVersion(check.ifMatch, publicUser(user));
+    const [updated] = (await trx('users')
+      .where('id', id)
+      .update({ suspended_at: user.suspended_at ?? trx.fn.now(), updated_at: trx.fn.now() })
+      .returning('*')) as User[];
+    const revoked = await revokeEverything(trx, id);
+    return { value: updated, record: { type: 'user.suspended', subject: id, userId: id, data: { revoked_artefacts: revoked } } };
+  });
+}
+
+export async function unsuspendUser(ctx: ServiceContext, id: string, check: VersionCheck = {}): Promise<User> {
+  return commitChange(ctx, async (trx) => {
+    const user = await lockUser(trx, id);
+    assertVersion(check.ifMatch, publicUser(user));
+    const [updated] = (await trx('users')
+      .where('id', id)
+      .update({ suspended_at: null, updated_at: trx.fn.now() })
+      .returning('*')) as User[];
+    return { value: updated, record: { type: 'user.unsuspended', subject: id, userId: id, data: {} } };
+  });
+}
+
+/** Deletes the user and every protocol artefact issued to them. */
+export async function deleteUser(ctx: ServiceContext, id: string, check: VersionCheck = {}): Promise<void> {
+  await commitChange(ctx, async (trx) => {
+    const user = await lockUser(trx, id);
+    assertVersion(check.ifMatch, publicUser(user));
+    await trx('users').where('id', id).delete();
+    await revokeEverything(trx, id);
+    return { value: undefined, record: { type: 'user.deleted', subject: id, userId: id, data: {} } };
+  });
+}
+
+// ---- Sessions and grants of a user ----
+
+export interface UserSession {
+  id: string;
+  clients: string[];
+  authenticated_at: string | null;
+  expires_at: string | null;
+}
+
+export interface UserGrant {
+  id: string;
+  client_id: string;
+  scope: string;
+  resources: string[];
+  created_at: string | null;
+  expires_at: string | null;
+}
+
+interface ArtefactRow {
+  id: string;
+  uid: string | null;
+  payload: Record<string, unknown>;
+  expires_at: Date | null;
+}
+
+const iso = (date: Date | null) => (date ? new Date(date).toISOString() : null);
+const epochIso = (seconds: unknown) => (typeof seconds === 'number' ? new Date(seconds * 1000).toISOString() : null);
+
+function liveArtefacts(db: Db, model: string, userId: string) {
+  return db<ArtefactRow>('oidc_payloads')
+    .where('model', model)
+    .whereRaw("payload->>'accountId' = ?", [userId])
+    .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()));
+}
+
+async function assertUserExists(db: Db, id: string): Promise<void> {
+  if (!(await db('users').where('id', id).first('id'))) throw new NotFoundError(`No user ${id}`);
+}
+
+export async function listUserSessions(db: Db, userId: string): Promise<UserSession[]> {
+  await assertUserExists(db, userId);
+  const rows = await liveArtefacts(db, 'Session', userId).orderBy('expires_at', 'desc');
+  return rows.map((row) => ({
+    id: String(row.uid),
+    clients: Object.keys((row.payload.authorizations as Record<string, unknown> | undefined) ?? {}),
+    authenticated_at: epochIso(row.payload.loginTs),
+    expires_at: iso(row.expires_at),
+  }));
+}
+
+export async function listUserGrants(db: Db, userId: string): Promise<UserGrant[]> {
+  await assertUserExists(db, userId);
+  const rows = await liveArtefacts(db, 'Grant', userId).orderBy('expires_at', 'desc');
+  return rows.map((row) => {
+    const openid = (row.payload.openid as { scope?: string } | undefined)?.scope ?? '';
+    const resources = (row.payload.resources as Record<string, string> | undefined) ?? {};
+    return {
+      id: row.id,
+      client_id: String(row.payload.clientId),
+      scope: openid,
+      resources: Object.keys(resources),
+      created_at: epochIso(row.payload.iat),
+      expires_at: iso(row.expires_at),
+    };
+  });
+}
+
+/** Signs the user out of one session (the browser's next visit asks them to sign in again). */
+export async function revokeUserSession(ctx: ServiceContext, userId: string, sessionId: string): Promise<void> {
+  await commitChange(ctx, async (trx) => {
+    const deleted = await trx('oidc_payloads')
+      .where({ model: 'Session', uid: sessionId })
+      .whereRaw("payload->>'accountId' = ?", [userId])
+      .delete();
+    if (!deleted) throw new NotFoundError(`User ${userId} has no session ${sessionId}`);
+    return { value: undefined, record: { type: 'user.session_revoked', subject: userId, userId, data: { session: sessionId } } };
+  });
+}
+
+/** Withdraws one grant: its refresh and access tokens and codes stop working. */
+export async function revokeUserGrant(ctx: ServiceContext, userId: string, grantId: string): Promise<void> {
+  await commitChange(ctx, async (trx) => {
+    const grant = await trx('oidc_payloads')
+      .where({ model: 'Grant', id: grantId })
+      .whereRaw("payload->>'accountId' = ?", [userId])
+      .first('id', trx.raw("payload->>'clientId' as client_id"));
+    if (!grant) throw new NotFoundError(`User ${userId} has no grant ${grantId}`);
+    await trx('oidc_payloads').where('grant_id', grantId).delete();
+    await trx('oidc_payloads').where({ model: 'Grant', id: grantId }).delete();
+    return {
+      value: undefined,
+      record: {
+        type: 'user.grant_revoked',
+        subject: userId,
+        userId,
+        clientId: grant.client_id,
+        data: { grant: grantId, client_id: grant.client_id },
+      },
+    };
+  });
+}
+
+export { publicUser, type PublicUser };

@@ -1,0 +1,158 @@
+// Users as stored, and what reads them: the people who sign in. Emails are unique regardless of
+// case (the database enforces it); passwords are bcrypt hashes; `id` is the stable, opaque `sub`
+// handed to relying parties. Changes go through service.ts.
+import { randomUUID } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import { z } from 'zod';
+import type { Db } from '../db/index.ts';
+
+export interface User {
+  id: string;
+  email: string;
+  email_verified: boolean;
+  password_hash: string | null;
+  profile: Profile;
+  /** Set while the user may not sign in (and holds no live token). */
+  suspended_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Standard OIDC claims other than email that a user may carry. */
+export const profileSchema = z
+  .object({
+    name: z.string().max(200),
+    given_name: z.string().max(100),
+    family_name: z.string().max(100),
+    middle_name: z.string().max(100),
+    nickname: z.string().max(100),
+    preferred_username: z.string().max(100),
+    picture: z.url().max(2000),
+    website: z.url().max(2000),
+    locale: z.string().max(35),
+    zoneinfo: z.string().max(64),
+    birthdate: z.string().regex(/^\d{4}(-\d{2}-\d{2})?$/, 'birthdate must be YYYY or YYYY-MM-DD'),
+    gender: z.string().max(50),
+  })
+  .partial()
+  .strict();
+export type Profile = z.infer<typeof profileSchema>;
+
+// bcrypt reads at most 72 bytes; refusing longer passwords beats silently ignoring their tail.
+const MAX_PASSWORD_BYTES = 72;
+export const passwordSchema = z
+  .string()
+  .min(8, 'Password must be at least 8 characters')
+  .refine((p) => Buffer.byteLength(p) <= MAX_PASSWORD_BYTES, `Password must be at most ${MAX_PASSWORD_BYTES} bytes`);
+
+export const emailSchema = z.string().trim().max(254, 'Email must be at most 254 characters').pipe(z.email('Enter a valid email address'));
+
+export const newUserSchema = z.object({
+  email: emailSchema,
+  password: passwordSchema.optional(),
+  emailVerified: z.boolean().default(false),
+  profile: profileSchema.default({}),
+});
+export type NewUser = z.input<typeof newUserSchema>;
+
+export function findUserById(db: Db, id: string): Promise<User | undefined> {
+  return db<User>('users').where('id', id).first();
+}
+
+export function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
+  return db<User>('users').whereRaw('lower(email) = lower(?)', [email.trim()]).first();
+}
+
+/** A user by id or email, for operators who may type either. */
+export function findUser(db: Db, idOrEmail: string): Promise<User | undefined> {
+  return idOrEmail.includes('@') ? findUserByEmail(db, idOrEmail) : findUserById(db, idOrEmail);
+}
+
+/** The user behind a token or a session: none while suspended, so their tokens stop working. */
+export function findActiveUserById(db: Db, id: string): Promise<User | undefined> {
+  return db<User>('users').where('id', id).whereNull('suspended_at').first();
+}
+
+// A real hash of a random value, compared when the email is unknown, so the answer takes as long
+// for an unknown email as for a wrong password and timing does not reveal who has an account.
+let decoyHash: Promise<string> | undefined;
+
+/**
+ * The user when email and password match (suspended or not: only the owner of the password learns
+ * that), otherwise undefined, in the same time either way.
+ */
+export async function verifyPassword(db: Db, email: string, password: string, bcryptCost: number): Promise<User | undefined> {
+  const user = await findUserByEmail(db, email);
+  if (!user?.password_hash || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
+    decoyHash ??= bcrypt.hash(randomUUID(), bcryptCost);
+    await bcrypt.compare(password, await decoyHash);
+    return undefined;
+  }
+  return (await bcrypt.compare(password, user.password_hash)) ? user : undefined;
+}
+
+/** What a user's claims are made of: the account without its password hash. */
+export type Account = Omit<User, 'password_hash' | 'suspended_at'>;
+
+/**
+ * SQL for the account of users row `alias` as one JSON object, for a query that brings the
+ * account along with something else (see oidc/readAhead.ts); read back with accountFromJson.
+ */
+export const accountJsonSql = (alias: string) =>
+  `jsonb_build_object('id', ${alias}.id, 'email', ${alias}.email, 'email_verified', ${alias}.email_verified, 'profile', ${alias}.profile, 'created_at', ${alias}.created_at, 'updated_at', ${alias}.updated_at)`;
+
+export function accountFromJson(json: Record<string, unknown>): Account {
+  return {
+    id: json.id as string,
+    email: json.email as string,
+    email_verified: json.email_verified as boolean,
+    profile: json.profile as Profile,
+    created_at: new Date(json.created_at as string),
+    updated_at: new Date(json.updated_at as string),
+  };
+}
+
+/** The claims a user can release; oidc-provider keeps only those the granted scopes allow. */
+export function userClaims(user: Account): Record<string, unknown> {
+  return {
+    sub: user.id,
+    email: user.email,
+    email_verified: user.email_verified,
+    ...user.profile,
+    updated_at: Math.floor(new Date(user.updated_at).getTime() / 1000),
+  };
+}
+
+/** A user as the CLI and the admin API show it: never the password hash. */
+export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at'> {
+  has_password: boolean;
+  suspended: boolean;
+  suspended_at: Date | null;
+}
+
+export function publicUser(user: User): PublicUser {
+  const { password_hash, ...rest } = user;
+  return { ...rest, suspended_at: user.suspended_at ?? null, suspended: Boolean(user.suspended_at), has_password: Boolean(password_hash) };
+}
+
+export interface UserQuery {
+  limit: number;
+  /** The last user of the previous page. */
+  after?: { createdAt: string; id: string };
+  /** Exact address, any letter case. */
+  email?: string;
+  createdFrom?: Date;
+  createdBefore?: Date;
+}
+
+/** Users oldest first, a page at a time (keyset pagination: stable while users are added). */
+export async function listUsers(db: Db, query: UserQuery): Promise<User[]> {
+  const q = db<User>('users')
+    .orderBy([{ column: 'created_at' }, { column: 'id' }])
+    .limit(query.limit);
+  if (query.after) q.whereRaw('(created_at, id) > (?::timestamptz, ?)', [query.after.createdAt, query.after.id]);
+  if (query.email) q.whereRaw('lower(email) = lower(?)', [query.email.trim()]);
+  if (query.createdFrom) q.where('created_at', '>=', query.createdFrom);
+  if (query.createdBefore) q.where('created_at', '<', query.createdBefore);
+  return q;
+}

@@ -1,0 +1,31 @@
+// What a CLI command is: its name (one or two words), its flags, and a run that returns data
+// (output.ts prints it for people or, with --json, as one JSON document). Commands call the
+// domain services; they hold no SQL and no policy.
+import type { ParseArgsConfig } from 'node:util';
+import type { CommandContext } from './context.ts';
+import { CommandError } from './context.ts';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  options?: Options;
+  positionals?: string[];
+  /** Set when the command reads a secret from standard input (the CLI sends it along). */
+  readsStdin?: (values: Values) => boolean;
+  run(ctx: CommandContext, values: Values, positionals: string[], stdin: string): Promise<unknown>;
+}
+
+/** A repeatable flag's values (none: an empty list). */
+export const list = (value: unknown) => (Array.isArray(value) ? value : value === undefined ? [] : [value]).map(String);
+
+export const str = (value: unknown) => (typeof value === 'string' ? value : undefined);
+
+export function required(values: Values, name: string): string {
+  const value = str(values[name]);
+  if (!value) throw new CommandError(`--${name} is required`);
+  return value;
+}

@@ -1,0 +1,232 @@
+// Clients (relying parties and machine clients) as operators manage them: the CLI and the admin
+// API register, change, rotate and delete them here. Metadata is checked with oidc-provider's
+// own rules (oidc/clientValidation.ts), so what an operator registers is exactly what dynamic
+// registration would accept. Each change writes its audit record and domain event.
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+import type { ClientMetadata } from 'oidc-provider';
+import type { Config } from '../config.ts';
+import type { SecretBox } from '../secrets/secretBox.ts';
+import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { assertVersion } from '../changes/versionTag.ts';
+import { ConflictError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
+import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
+import { InvalidClientMetadataError, validateClientMetadata } from '../oidc/clientValidation.ts';
+import { rowToMetadata, type ClientRow, type ClientStore } from '../oidc/clients.ts';
+import type { Db } from '../db/index.ts';
+
+/** What the client services need besides the change context. */
+export interface ClientDeps {
+  config: Config;
+  box: SecretBox;
+  clients: ClientStore;
+}
+
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none'] as const;
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'urn:ietf:params:oauth:grant-type:device_code',
+] as const;
+
+/** What a client id may look like when an operator picks it. */
+export const CLIENT_ID = /^[\w.~-]{3,100}$/;
+
+const clientFields = {
+  client_name: z.string().trim().min(1, 'client_name is required').max(200),
+  redirect_uris: z.array(z.string()).max(50),
+  post_logout_redirect_uris: z.array(z.string()).max(50),
+  grant_types: z.array(z.enum(GRANT_TYPES)).min(1).max(4),
+  token_endpoint_auth_method: z.enum(AUTH_METHODS),
+  scope: z.string().max(2000),
+  application_type: z.enum(['web', 'native']),
+  /** The API a client-credentials request without `resource` is for. */
+  default_resource: z.string().nullable(),
+  /** Lets a legacy confidential client use the code flow without PKCE. */
+  allow_code_without_pkce: z.boolean(),
+};
+
+export const newClientSchema = z
+  .object({
+    ...clientFields,
+    // Hex by default: an id that starts with '-' would read as an option on the command line.
+    client_id: z.string().regex(CLIENT_ID, 'client_id must be 3-100 characters of letters, digits, . _ ~ -').optional(),
+    redirect_uris: clientFields.redirect_uris.default([]),
+    post_logout_redirect_uris: clientFields.post_logout_redirect_uris.default([]),
+    grant_types: clientFields.grant_types.optional(),
+    token_endpoint_auth_method: clientFields.token_endpoint_auth_method.default('client_secret_basic'),
+    scope: clientFields.scope.optional(),
+    application_type: clientFields.application_type.default('web'),
+    default_resource: clientFields.default_resource.optional(),
+    allow_code_without_pkce: clientFields.allow_code_without_pkce.default(false),
+  })
+  .strict();
+export type NewClient = z.input<typeof newClientSchema>;
+
+export const clientUpdateSchema = z.object(clientFields).partial().strict();
+export type ClientUpdate = z.input<typeof clientUpdateSchema>;
+
+/** A client as operators see it: never its secret, only whether it has one. */
+export interface ClientView {
+  client_id: string;
+  client_name: string | null;
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  response_types: string[];
+  token_endpoint_auth_method: string;
+  application_type: string;
+  scope: string | null;
+  default_resource: string | null;
+  allow_code_without_pkce: boolean;
+  confidential: boolean;
+  registered_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function clientView(row: ClientRow): ClientView {
+  const { client_secret, metadata, ...rest } = row;
+  return { ...rest, confidential: Boolean(client_secret) };
+}
+
+const needsSecret = (authMethod: string) => authMethod !== 'none' && authMethod !== 'private_key_jwt';
+const newSecret = () => randomBytes(32).toString('base64url');
+
+function defaultGrants(redirectUris: string[]): (typeof GRANT_TYPES)[number][] {
+  return redirectUris.length ? ['authorization_code', 'refresh_token'] : ['client_credentials'];
+}
+
+/** oidc-provider's verdict on the metadata, as a domain error. */
+async function validate(ctx: ServiceContext, deps: ClientDeps, metadata: ClientMetadata): Promise<void> {
+  try {
+    await validateClientMetadata({ config: deps.config, db: ctx.db, box: deps.box, clients: deps.clients }, metadata);
+  } catch (error) {
+    if (error instanceof InvalidClientMetadataError) throw new InvalidInputError(error.message);
+    throw error;
+  }
+}
+
+function refuseBadReference(metadata: ClientMetadata) {
+  return (error: unknown): never => {
+    if (isUniqueViolation(error)) throw new ConflictError(`A client with id ${metadata.client_id} already exists`);
+    if (isForeignKeyViolation(error))
+      throw new InvalidInputError(`default_resource ${String(metadata.default_resource)} is not a registered API`);
+    throw error;
+  };
+}
+
+export interface CreatedClient {
+  client: ClientView;
+  /** Shown once: only its digest (or its sealed form) is kept. */
+  client_secret?: string;
+}
+
+export async function createClient(ctx: ServiceContext, deps: ClientDeps, input: unknown): Promise<CreatedClient> {
+  const data = parseInput(newClientSchema, input);
+  const grantTypes = data.grant_types ?? defaultGrants(data.redirect_uris);
+  const secret = needsSecret(data.token_endpoint_auth_method) ? newSecret() : undefined;
+  const metadata: ClientMetadata = {
+    client_id: data.client_id ?? randomBytes(16).toString('hex'),
+    client_name: data.client_name,
+    redirect_uris: data.redirect_uris,
+    post_logout_redirect_uris: data.post_logout_redirect_uris,
+    grant_types: grantTypes,
+    response_types: grantTypes.includes('authorization_code') ? ['code'] : [],
+    token_endpoint_auth_method: data.token_endpoint_auth_method,
+    application_type: data.application_type,
+    ...(data.scope ? { scope: data.scope } : {}),
+    ...(data.default_resource ? { default_resource: data.default_resource } : {}),
+    ...(data.allow_code_without_pkce ? { allow_code_without_pkce: true } : {}),
+    ...(secret ? { client_secret: secret } : {}),
+  };
+  await validate(ctx, deps, metadata);
+  const client = await commitChange(ctx, async (trx) => {
+    await deps.clients.create(metadata, trx).catch(refuseBadReference(metadata));
+    const view = clientView(await rowOf(trx, metadata.client_id));
+    return {
+      value: view,
+      record: { type: 'client.created', subject: view.client_id, clientId: view.client_id, data: { client_name: view.client_name } },
+    };
+  });
+  return { client, client_secret: secret };
+}
+
+async function rowOf(db: Db, clientId: string, lock = false): Promise<ClientRow> {
+  const q = db<ClientRow>('clients').where('client_id', clientId);
+  const row = (await (lock ? q.forUpdate() : q).first()) as ClientRow | undefined;
+  if (!row) throw new NotFoundError(`No client with id ${clientId}`);
+  return row;
+}
+
+export async function getClient(db: Db, clientId: string): Promise<ClientView> {
+  return clientView(await rowOf(db, clientId));
+}
+
+export async function listClients(db: Db): Promise<ClientView[]> {
+  return (await db<ClientRow>('clients').orderBy('created_at')).map(clientView);
+}
+
+export interface VersionCheck {
+  ifMatch?: string;
+}
+
+/** Changes some of a client's settings; the rest, and its secret, stay as they are. */
+export async function updateClient(
+  ctx: ServiceContext,
+  deps: ClientDeps,
+  clientId: string,
+  input: unknown,
+  check: VersionCheck = {},
+): Promise<ClientView> {
+  const patch = parseInput(clientUpdateSchema, input);
+  const view = await commitChange(ctx, async (trx) => {
+    const row = await rowOf(trx, clientId, true);
+    assertVersion(check.ifMatch, clientView(row));
+    const current = rowToMetadata(row, deps.box) as ClientMetadata;
+    const { default_resource, ...rest } = patch;
+    const metadata: ClientMetadata = { ...current, ...rest };
+    if (default_resource === null) delete metadata.default_resource;
+    else if (default_resource !== undefined) metadata.default_resource = default_resource;
+    if (patch.grant_types) metadata.response_types = patch.grant_types.includes('authorization_code') ? ['code'] : [];
+    await validate({ ...ctx, db: trx }, deps, metadata);
+    await deps.clients.save(metadata, row.registered_by, trx).catch(refuseBadReference(metadata));
+    const updated = clientView(await rowOf(trx, clientId));
+    return { value: updated, record: { type: 'client.updated', subject: clientId, clientId, data: { changed: Object.keys(patch) } } };
+  });
+  deps.clients.forget(clientId);
+  return view;
+}
+
+/** A new secret for a confidential client; the old one stops working at once. */
+export async function rotateClientSecret(
+  ctx: ServiceContext,
+  deps: ClientDeps,
+  clientId: string,
+  check: VersionCheck = {},
+): Promise<CreatedClient> {
+  const secret = newSecret();
+  const client = await commitChange(ctx, async (trx) => {
+    const row = await rowOf(trx, clientId, true);
+    assertVersion(check.ifMatch, clientView(row));
+    if (!row.client_secret) throw new ConflictError(`Client ${clientId} has no secret to rotate (it is public or uses private_key_jwt)`);
+    const metadata = { ...(rowToMetadata(row, deps.box) as ClientMetadata), client_secret: secret };
+    await deps.clients.save(metadata, row.registered_by, trx);
+    const updated = clientView(await rowOf(trx, clientId));
+    return { value: updated, record: { type: 'client.secret_rotated', subject: clientId, clientId, data: {} } };
+  });
+  deps.clients.forget(clientId);
+  return { client, client_secret: secret };
+}
+
+/** Deletes a client and every token issued to it. */
+export async function deleteClient(ctx: ServiceContext, deps: ClientDeps, clientId: string, check: VersionCheck = {}): Promise<void> {
+  await commitChange(ctx, async (trx) => {
+    const row = await rowOf(trx, clientId, true);
+    assertVersion(check.ifMatch, clientView(row));
+    await deps.clients.delete(clientId, trx);
+    return { value: undefined, record: { type: 'client.deleted', subject: clientId, clientId, data: {} } };
+  });
+  deps.clients.forget(clientId);
+}
