@@ -58,7 +58,7 @@ await serveTarget(async () => {
   }
   const account = await createUser(
     ctx.service,
-    { email: ACCOUNT_EMAIL, password: 'bench-password-1', emailVerified: true },
+    { email: ACCOUNT_EMAIL, password: 'bench-password-1', email_verified: true },
     config.bcryptCost,
   );
 

@@ -1,5 +1,5 @@
-// Composes the HTTP application: security middleware first, then our routes (health, hosted
-// screens), then oidc-provider for every protocol endpoint.
+// Composes the HTTP application: security middleware first, then the routes of the features
+// (features.ts) for the paths they own, then oidc-provider for every protocol endpoint.
 import Koa from 'koa';
 import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
@@ -9,17 +9,16 @@ import type { Database, Db } from './db/index.ts';
 import { auditDuringRequest, awaitRequestAudits, type AuditType } from './audit/index.ts';
 import { ConcurrentReplayError } from './oidc/singleUse.ts';
 import { withReadAhead } from './oidc/readAhead.ts';
-import { createLoginThrottle } from './interactions/login/throttle.ts';
 import { requestId } from './http/requestId.ts';
 import { errorHandler } from './http/errors.ts';
 import { securityHeaders } from './http/securityHeaders.ts';
-import { staticFiles } from './http/staticFiles.ts';
 import { requireIssuerOrigin } from './http/hostCheck.ts';
 import { answerUnservedMethods, servedEndpoints } from './http/methods.ts';
 import { registrationEnabled } from './oidc/features/registration.ts';
-import { healthRoutes } from './http/health.ts';
-import { renderPage } from './http/views.ts';
-import { interactionRoutes } from './interactions/index.ts';
+import { FEATURES } from './features.ts';
+import { ownsPath, type FeatureDeps } from './feature.ts';
+import type { SecretBox } from './secrets/secretBox.ts';
+import type { ClientStore } from './oidc/clients.ts';
 import { logger } from './http/logger.ts';
 import { isDatabaseUnavailable } from './http/databaseErrors.ts';
 
@@ -28,8 +27,23 @@ export interface ProviderSlot {
   current: Provider;
 }
 
-export function createApp(config: Config, database: Database, slot: ProviderSlot, cookieKeys: string[]): Koa {
-  const { db } = database;
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  box: SecretBox;
+  clients: ClientStore;
+  slot: ProviderSlot;
+  cookieKeys: string[];
+  reloadKeys: () => Promise<boolean>;
+}
+
+/** What the features' routes and start hooks are given. */
+export function featureDeps({ config, database, box, clients, slot, reloadKeys }: Omit<AppDeps, 'cookieKeys'>): FeatureDeps {
+  return { config, database, box, clients, provider: () => slot.current, reloadKeys };
+}
+
+export function createApp(appDeps: AppDeps): Koa {
+  const { config, slot, cookieKeys } = appDeps;
   // Only the entries our own proxies appended to X-Forwarded-For are trusted; whatever a client
   // wrote in front of them is not (it would otherwise pick its own IP for throttling and audit).
   const app = new Koa({ proxy: config.trustProxy, maxIpsCount: config.trustProxyHops, keys: cookieKeys });
@@ -49,23 +63,19 @@ export function createApp(config: Config, database: Database, slot: ProviderSlot
   app.use(securityHeaders({ hsts: config.env === 'production' }));
   if (config.env === 'production') app.use(requireIssuerOrigin(config.issuer));
   app.use(answerUnservedMethods(servedEndpoints({ registration: registrationEnabled(config) })));
-  // Protocol requests go straight to oidc-provider; only our own paths pass through our routers
-  // first (what they do not answer still reaches the provider, for its 404s).
-  const health = healthRoutes(db);
-  const interactions = interactionRoutes({ config, db, loginThrottle: createLoginThrottle(database), provider: () => slot.current });
-  const home: Koa.Middleware = async (ctx, next) => {
-    if (ctx.path !== '/' || (ctx.method !== 'GET' && ctx.method !== 'HEAD')) return next();
-    ctx.type = 'html';
-    ctx.body = await renderPage('home', { title: 'Gatehouse', issuer: config.issuer });
-  };
-  const ours = compose([staticFiles(), health.routes(), home, interactions.routes()] as Koa.Middleware[]);
+  // Protocol requests go straight to oidc-provider; a path a feature owns passes through that
+  // feature's routes first (what they do not answer still reaches the provider, for its 404s).
   const provider = providerMiddleware(slot);
-  app.use((ctx, next) => (isOwnPath(ctx.path) ? ours(ctx, () => provider(ctx, next)) : provider(ctx, next)));
+  const deps = featureDeps(appDeps);
+  const mounted = FEATURES.flatMap((feature) =>
+    feature.routes && feature.paths ? [{ paths: feature.paths, routes: feature.routes(deps) }] : [],
+  );
+  app.use((ctx, next) => {
+    const feature = mounted.find((m) => ownsPath(m.paths, ctx.path));
+    return feature ? feature.routes(ctx, () => provider(ctx, next)) : provider(ctx, next);
+  });
   return app;
 }
-
-const isOwnPath = (path: string) =>
-  path === '/' || path === '/healthz' || path === '/readyz' || path.startsWith('/static/') || path.startsWith('/interaction/');
 
 // The provider is a Koa application of its own; mounted at the root, running its middleware
 // against our context is all koa-mount would do. One composition per provider instance.

@@ -7,14 +7,13 @@ import type { Config } from './config.ts';
 import { openDatabase, type Database } from './db/index.ts';
 import { createSecretBox, SealedSecretError, type SecretBox } from './secrets/secretBox.ts';
 import { checkSealedSecrets, SecretKeyMismatchError } from './secrets/startCheck.ts';
-import { ensureKeys, loadKeys, keysFingerprint, sweepExpiredKeys, KEY_RELOAD_INTERVAL_SECONDS, type KeyMaterial } from './oidc/keys.ts';
+import { ensureKeys, loadKeys, keysFingerprint, KEY_RELOAD_INTERVAL_SECONDS, type KeyMaterial } from './oidc/keys.ts';
 import { createClientStore, type ClientStore } from './oidc/clients.ts';
-import { sweepExpired } from './oidc/adapter.ts';
 import { createProvider } from './oidc/index.ts';
-import { createApp, observeProvider, type ProviderSlot } from './app.ts';
+import { createApp, featureDeps, observeProvider, type ProviderSlot } from './app.ts';
 import { interactionPrompts, interactionUrl } from './interactions/index.ts';
 import { logger, setLogLevel } from './http/logger.ts';
-import { sweepRateLimits } from './interactions/login/throttle.ts';
+import { FEATURES } from './features.ts';
 
 export interface RunningServer {
   url: string;
@@ -85,7 +84,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return provider;
   };
   const slot: ProviderSlot = { current: build(keys) };
-  const app = createApp(config, database, slot, keys.cookie);
 
   const reloadKeys = async () => {
     if ((await keysFingerprint(db)) === keys.fingerprint) return false;
@@ -96,8 +94,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return true;
   };
 
+  const appDeps = { config, database, box, clients, slot, reloadKeys: () => reloadKeys() };
+  const app = createApp({ ...appDeps, cookieKeys: keys.cookie });
+
   let companion: { close(): Promise<void> } | undefined;
   try {
+    for (const feature of FEATURES) await feature.start?.(featureDeps(appDeps));
     companion = await options.beforeListen?.({ database, reloadKeys });
   } catch (error) {
     if (ownsDatabase) await database.close();
@@ -159,13 +161,16 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   };
 }
 
+/** Runs every feature's sweepers; one failing does not stop the others. */
 async function sweep(database: Database) {
-  try {
-    const artefacts = await sweepExpired(database.db);
-    const keys = await sweepExpiredKeys(database.db);
-    const counters = await sweepRateLimits(database);
-    if (artefacts || keys || counters) logger.info('swept expired rows', { artefacts, keys, counters });
-  } catch (error) {
-    logger.warn('sweep failed', { error: (error as Error).message });
+  const swept: Record<string, number> = {};
+  for (const sweeper of FEATURES.flatMap((f) => f.sweepers ?? [])) {
+    try {
+      const count = await sweeper.sweep(database);
+      if (count) swept[sweeper.name] = count;
+    } catch (error) {
+      logger.warn('sweep failed', { sweeper: sweeper.name, error: (error as Error).message });
+    }
   }
+  if (Object.keys(swept).length) logger.info('swept expired rows', swept);
 }

@@ -26,7 +26,7 @@ export async function createUser(ctx: ServiceContext, input: unknown, bcryptCost
     const row = {
       id: randomUUID(),
       email: data.email,
-      email_verified: data.emailVerified,
+      email_verified: data.email_verified,
       password_hash: passwordHash,
       profile: JSON.stringify(data.profile),
     };

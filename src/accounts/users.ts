@@ -47,12 +47,16 @@ export const passwordSchema = z
 
 export const emailSchema = z.string().trim().max(254, 'Email must be at most 254 characters').pipe(z.email('Enter a valid email address'));
 
-export const newUserSchema = z.object({
-  email: emailSchema,
-  password: passwordSchema.optional(),
-  emailVerified: z.boolean().default(false),
-  profile: profileSchema.default({}),
-});
+export const newUserSchema = z
+  .object({
+    email: emailSchema,
+    /** Omitted: the user has no password (they may get one later, or sign in another way). */
+    password: passwordSchema.optional(),
+    email_verified: z.boolean().default(false),
+    profile: profileSchema.default({}),
+  })
+  .strict()
+  .meta({ id: 'NewUser' });
 export type NewUser = z.input<typeof newUserSchema>;
 
 export function findUserById(db: Db, id: string): Promise<User | undefined> {

@@ -17,6 +17,7 @@ export type AuditType =
   | 'client.secret_rotated'
   | 'api.created'
   | 'api.deleted'
+  | 'api.updated'
   | 'api.access_granted'
   | 'api.access_revoked'
   | 'api.resource_server_changed'
@@ -82,4 +83,34 @@ export function auditDuringRequest(db: Db, ctx: RequestState, event: AuditEvent)
 export async function awaitRequestAudits(ctx: RequestState): Promise<void> {
   const pending = ctx.state[PENDING] as Promise<void>[] | undefined;
   if (pending) await Promise.all(pending);
+}
+
+export interface AuditRecord {
+  id: number | string;
+  at: Date;
+  type: string;
+  user_id: string | null;
+  client_id: string | null;
+  ip: string | null;
+  request_id: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  limit: number;
+  /** Records older than this one (newest first). */
+  before?: number;
+  type?: string;
+  userId?: string;
+  clientId?: string;
+}
+
+/** Audit records, newest first. */
+export function listAuditEvents(db: Db, query: AuditQuery): Promise<AuditRecord[]> {
+  const q = db<AuditRecord>('audit_events').orderBy('id', 'desc').limit(query.limit);
+  if (query.before !== undefined) q.where('id', '<', query.before);
+  if (query.type) q.where('type', query.type);
+  if (query.userId) q.where('user_id', query.userId);
+  if (query.clientId) q.where('client_id', query.clientId);
+  return q;
 }

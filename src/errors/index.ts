@@ -68,7 +68,13 @@ export class UnavailableError extends DomainError {
 }
 
 export function fieldProblems(error: ZodError): FieldProblem[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message }));
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String).join('.');
+    // A refused unknown field is a problem of that field, not of the object around it.
+    if (issue.code === 'unrecognized_keys')
+      return issue.keys.map((key) => ({ path: path ? `${path}.${key}` : key, message: 'unknown field' }));
+    return [{ path, message: issue.message }];
+  });
 }
 
 /** Parses with a zod schema; what does not fit becomes an InvalidInputError naming every field. */

@@ -1,17 +1,28 @@
 // Interaction routes: GET /interaction/:uid shows the screen of whichever step the interaction
 // waits on; each step adds its own form handlers; abort ends the flow with access_denied.
 import Router from '@koa/router';
+import type Koa from 'koa';
 import type { InteractionDeps } from './types.ts';
 import { PIPELINE } from './pipeline.ts';
 import { loadInteraction, formBody } from './interactionRequest.ts';
 import { verifyCsrf } from '../http/csrf.ts';
 import { accessDenied, finishInteraction } from './finish.ts';
 import { UserFacingError } from '../http/errors.ts';
+import type { Feature } from '../feature.ts';
+import { createLoginThrottle, sweepRateLimits } from './login/throttle.ts';
 
 export { interactionPrompts } from './pipeline.ts';
 export type { InteractionDeps } from './types.ts';
 
 export const interactionUrl = (uid: string) => `/interaction/${uid}`;
+
+export const interactionsFeature: Feature = {
+  name: 'interactions',
+  paths: ['/interaction/*'],
+  routes: ({ config, database, provider }) =>
+    interactionRoutes({ config, db: database.db, loginThrottle: createLoginThrottle(database), provider }).routes() as Koa.Middleware,
+  sweepers: [{ name: 'rate limit counters', sweep: sweepRateLimits }],
+};
 
 export function interactionRoutes(deps: InteractionDeps): Router {
   const router = new Router();

@@ -15,7 +15,7 @@ export const operator = (database: Database): ServiceContext => cliContext(datab
 export function createAlice(database: Database): Promise<User> {
   return createUser(
     operator(database),
-    { email: ALICE.email, password: ALICE.password, emailVerified: true, profile: { name: ALICE.name, given_name: 'Alice' } },
+    { email: ALICE.email, password: ALICE.password, email_verified: true, profile: { name: ALICE.name, given_name: 'Alice' } },
     4,
   );
 }

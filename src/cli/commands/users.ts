@@ -39,7 +39,7 @@ export const USERS_COMMANDS: Command[] = [
           ['family_name', values['family-name']],
         ].filter(([, v]) => typeof v === 'string'),
       );
-      const input = { email: required(values, 'email'), password, emailVerified: Boolean(values['email-verified']), profile };
+      const input = { email: required(values, 'email'), password, email_verified: Boolean(values['email-verified']), profile };
       return publicUser(await createUser(ctx.service, input, ctx.config.bcryptCost));
     },
   },

@@ -1,0 +1,56 @@
+// The management API: the built-in API (resource server) whose access tokens open the admin REST
+// API. Its identifier is derived from the issuer; its scopes say what a token may read or change,
+// one pair per noun. Its tokens are opaque, so deleting the admin client or revoking its access
+// ends them at once (a JWT would live on until it expired).
+import type { Db } from '../db/index.ts';
+import { recordChange, type ServiceContext } from '../changes/index.ts';
+
+export const ADMIN_BASE_PATH = '/api/admin/v1';
+
+export const MANAGEMENT_SCOPES = {
+  'users:read': 'Read users, their sessions and grants',
+  'users:write': 'Create, change, suspend and delete users; revoke their sessions and grants',
+  'clients:read': 'Read clients (never their secrets)',
+  'clients:write': 'Register, change, delete clients and rotate their secrets',
+  'apis:read': 'Read APIs and which clients may use them',
+  'apis:write': 'Register and delete APIs; grant and revoke client access to them',
+  'keys:read': 'List signing and cookie keys (never their secret parts)',
+  'keys:write': 'Rotate signing and cookie keys',
+  'events:read': 'Read domain events and audit records',
+} as const;
+export type ManagementScope = keyof typeof MANAGEMENT_SCOPES;
+
+/** How long a management token lives: short, since it opens everything its scopes name. */
+const TOKEN_TTL_SECONDS = 600;
+
+export const managementApiIdentifier = (issuer: string) => `${issuer}${ADMIN_BASE_PATH}`;
+
+/**
+ * Registers the management API, or brings its scopes up to date, at start. Created once per
+ * database by whichever instance gets there first; a change is recorded as the system's.
+ */
+export async function ensureManagementApi(db: Db, issuer: string): Promise<void> {
+  const identifier = managementApiIdentifier(issuer);
+  const scopes = Object.keys(MANAGEMENT_SCOPES);
+  const ctx: ServiceContext = { db, actor: { type: 'system' }, source: issuer };
+  await db.transaction(async (trx) => {
+    const existing = await trx('resource_servers').where('identifier', identifier).forUpdate().first('scopes');
+    if (existing && JSON.stringify(existing.scopes) === JSON.stringify(scopes)) return;
+    await trx('resource_servers')
+      .insert({
+        identifier,
+        name: 'Gatehouse management API',
+        scopes: JSON.stringify(scopes),
+        access_token_format: 'opaque',
+        signing_alg: null,
+        access_token_ttl: TOKEN_TTL_SECONDS,
+      })
+      .onConflict('identifier')
+      .merge(['scopes']);
+    await recordChange(trx, ctx, {
+      type: existing ? 'api.updated' : 'api.created',
+      subject: identifier,
+      data: { identifier, scopes },
+    });
+  });
+}

@@ -1,0 +1,264 @@
+// /users: create, read, list, change, suspend and delete users; their sessions and grants.
+import { z } from 'zod';
+import {
+  createUser,
+  deleteUser,
+  emailSchema,
+  listUserGrants,
+  listUserSessions,
+  listUsers,
+  newUserSchema,
+  passwordSchema,
+  publicUser,
+  revokeUserGrant,
+  revokeUserSession,
+  setPassword,
+  suspendUser,
+  unsuspendUser,
+  updateUser,
+  userUpdateSchema,
+  type User,
+} from '../../accounts/index.ts';
+import { NotFoundError } from '../../errors/index.ts';
+import { findUserById } from '../../accounts/index.ts';
+import { operation, type Operation } from '../operation.ts';
+import { identifierParam, page, pageQuery, timestamp } from '../schemas.ts';
+import type { Db } from '../../db/index.ts';
+
+const userSchema = z
+  .object({
+    id: z.string().meta({ description: 'The stable `sub` relying parties see' }),
+    email: z.string(),
+    email_verified: z.boolean(),
+    profile: z.record(z.string(), z.unknown()).meta({ description: 'Standard OpenID Connect claims other than email' }),
+    has_password: z.boolean(),
+    suspended: z.boolean(),
+    suspended_at: timestamp.nullable(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .meta({ id: 'User' });
+
+const sessionSchema = z
+  .object({ id: z.string(), clients: z.array(z.string()), authenticated_at: timestamp.nullable(), expires_at: timestamp.nullable() })
+  .meta({ id: 'Session' });
+const grantSchema = z
+  .object({
+    id: z.string(),
+    client_id: z.string(),
+    scope: z.string(),
+    resources: z.array(z.string()),
+    created_at: timestamp.nullable(),
+    expires_at: timestamp.nullable(),
+  })
+  .meta({ id: 'Grant' });
+
+const userParams = z.object({ userId: identifierParam('user id') }).strict();
+const TAG = 'Users';
+
+async function userOrNotFound(db: Db, id: string): Promise<User> {
+  const user = await findUserById(db, id);
+  if (!user) throw new NotFoundError(`No user ${id}`);
+  return user;
+}
+
+interface UserPosition {
+  createdAt: string;
+  id: string;
+}
+
+export const USER_OPERATIONS: Operation[] = [
+  operation({
+    method: 'post',
+    path: '/users',
+    operationId: 'createUser',
+    summary: 'Create a user',
+    tag: TAG,
+    scope: 'users:write',
+    body: newUserSchema,
+    response: userSchema,
+    status: 201,
+    versioned: true,
+    idempotent: true,
+    errors: [400, 409, 415, 422],
+    async handle({ body, service, deps }) {
+      const user = publicUser(await createUser(service, body, deps.config.bcryptCost));
+      return { body: user, location: `/users/${user.id}` };
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/users',
+    operationId: 'listUsers',
+    summary: 'List users, oldest first',
+    tag: TAG,
+    scope: 'users:read',
+    query: z
+      .object({
+        ...pageQuery,
+        email: emailSchema.optional().meta({ description: 'Only the user with this address (any letter case)' }),
+        created_from: timestamp.optional().meta({ description: 'Only users created at or after this time' }),
+        created_before: timestamp.optional().meta({ description: 'Only users created before this time' }),
+      })
+      .strict(),
+    response: page(userSchema, 'UserPage'),
+    errors: [400],
+    async handle({ query, deps }) {
+      const after = query.cursor ? deps.cursors.decode<UserPosition>('users', query.cursor) : undefined;
+      const users = await listUsers(deps.database.db, {
+        limit: query.limit,
+        after,
+        email: query.email,
+        createdFrom: query.created_from ? new Date(query.created_from) : undefined,
+        createdBefore: query.created_before ? new Date(query.created_before) : undefined,
+      });
+      const last = users.at(-1);
+      const nextCursor =
+        last && users.length === query.limit
+          ? deps.cursors.encode('users', { createdAt: new Date(last.created_at).toISOString(), id: last.id })
+          : undefined;
+      return { body: { data: users.map(publicUser), next_cursor: nextCursor ?? null }, nextCursor };
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/users/{userId}',
+    operationId: 'getUser',
+    summary: 'Read a user',
+    tag: TAG,
+    scope: 'users:read',
+    params: userParams,
+    response: userSchema,
+    versioned: true,
+    errors: [404],
+    handle: async ({ params, deps }) => ({ body: publicUser(await userOrNotFound(deps.database.db, params.userId)) }),
+  }),
+  operation({
+    method: 'patch',
+    path: '/users/{userId}',
+    operationId: 'updateUser',
+    summary: 'Change a user’s email or profile claims',
+    description:
+      'Fields left out stay as they are; a profile claim set to null is removed. A new email is unverified unless email_verified says otherwise.',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    body: userUpdateSchema,
+    response: userSchema,
+    versioned: true,
+    errors: [400, 404, 409, 412, 415],
+    handle: async ({ params, body, service, ifMatch }) => ({
+      body: publicUser(await updateUser(service, params.userId, body, { ifMatch })),
+    }),
+  }),
+  operation({
+    method: 'put',
+    path: '/users/{userId}/password',
+    operationId: 'setUserPassword',
+    summary: 'Set a user’s password',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    body: z.object({ password: passwordSchema }).strict().meta({ id: 'NewPassword' }),
+    response: userSchema,
+    versioned: true,
+    errors: [400, 404, 412, 415],
+    handle: async ({ params, body, service, deps, ifMatch }) => ({
+      body: publicUser(await setPassword(service, params.userId, body.password, deps.config.bcryptCost, { ifMatch })),
+    }),
+  }),
+  operation({
+    method: 'post',
+    path: '/users/{userId}/suspend',
+    operationId: 'suspendUser',
+    summary: 'Suspend a user',
+    description: 'A suspended user cannot sign in; their sessions, grants and opaque tokens are revoked at once.',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    response: userSchema,
+    versioned: true,
+    errors: [404, 412],
+    handle: async ({ params, service, ifMatch }) => ({ body: publicUser(await suspendUser(service, params.userId, { ifMatch })) }),
+  }),
+  operation({
+    method: 'post',
+    path: '/users/{userId}/unsuspend',
+    operationId: 'unsuspendUser',
+    summary: 'Let a suspended user sign in again',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    response: userSchema,
+    versioned: true,
+    errors: [404, 412],
+    handle: async ({ params, service, ifMatch }) => ({ body: publicUser(await unsuspendUser(service, params.userId, { ifMatch })) }),
+  }),
+  operation({
+    method: 'delete',
+    path: '/users/{userId}',
+    operationId: 'deleteUser',
+    summary: 'Delete a user and everything issued to them',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    versioned: true,
+    errors: [404, 412],
+    async handle({ params, service, ifMatch }) {
+      await deleteUser(service, params.userId, { ifMatch });
+      return {};
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/users/{userId}/sessions',
+    operationId: 'listUserSessions',
+    summary: 'List a user’s live sessions',
+    tag: TAG,
+    scope: 'users:read',
+    params: userParams,
+    response: z.object({ data: z.array(sessionSchema) }).meta({ id: 'SessionList' }),
+    errors: [404],
+    handle: async ({ params, deps }) => ({ body: { data: await listUserSessions(deps.database.db, params.userId) } }),
+  }),
+  operation({
+    method: 'delete',
+    path: '/users/{userId}/sessions/{sessionId}',
+    operationId: 'revokeUserSession',
+    summary: 'Sign a user out of one session',
+    tag: TAG,
+    scope: 'users:write',
+    params: z.object({ userId: identifierParam('user id'), sessionId: identifierParam('session id') }).strict(),
+    errors: [404],
+    async handle({ params, service }) {
+      await revokeUserSession(service, params.userId, params.sessionId);
+      return {};
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/users/{userId}/grants',
+    operationId: 'listUserGrants',
+    summary: 'List what a user has granted to clients',
+    tag: TAG,
+    scope: 'users:read',
+    params: userParams,
+    response: z.object({ data: z.array(grantSchema) }).meta({ id: 'GrantList' }),
+    errors: [404],
+    handle: async ({ params, deps }) => ({ body: { data: await listUserGrants(deps.database.db, params.userId) } }),
+  }),
+  operation({
+    method: 'delete',
+    path: '/users/{userId}/grants/{grantId}',
+    operationId: 'revokeUserGrant',
+    summary: 'Withdraw a grant: its refresh and access tokens stop working',
+    tag: TAG,
+    scope: 'users:write',
+    params: z.object({ userId: identifierParam('user id'), grantId: identifierParam('grant id') }).strict(),
+    errors: [404],
+    async handle({ params, service }) {
+      await revokeUserGrant(service, params.userId, params.grantId);
+      return {};
+    },
+  }),
+];

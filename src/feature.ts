@@ -1,0 +1,47 @@
+// What a feature module declares, so that adding a feature is one module plus one line in
+// features.ts: the paths it answers and its routes (composed by app.ts), and what it sweeps when
+// it expires (run by server.ts). Later: its part of a user's data export and erasure.
+import type Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Config } from './config.ts';
+import type { Database } from './db/index.ts';
+import type { SecretBox } from './secrets/secretBox.ts';
+import type { ClientStore } from './oidc/clients.ts';
+
+/** What a feature's routes may use. */
+export interface FeatureDeps {
+  config: Config;
+  database: Database;
+  box: SecretBox;
+  clients: ClientStore;
+  /** The provider in service right now (it is rebuilt when keys rotate). */
+  provider: () => Provider;
+  /** Picks up keys rotated in the database at once (instead of at the next periodic look). */
+  reloadKeys: () => Promise<boolean>;
+}
+
+export interface Sweeper {
+  /** Names what it deletes, for the log line of a sweep. */
+  name: string;
+  /** Deletes rows whose time has passed; returns how many. */
+  sweep(database: Database): Promise<number>;
+}
+
+export interface Feature {
+  name: string;
+  /**
+   * The paths whose requests reach this feature's routes: exact paths, or prefixes written with a
+   * trailing '*' ('/static/*').
+   * What its routes leave unanswered still reaches oidc-provider (for its 404s and 405s).
+   */
+  paths?: readonly string[];
+  routes?(deps: FeatureDeps): Koa.Middleware;
+  /** Runs once when the server starts, before it listens (for example: rows the feature needs). */
+  start?(deps: FeatureDeps): Promise<void>;
+  sweepers?: readonly Sweeper[];
+}
+
+/** True when `path` is one of `paths` (exact, or under a prefix written 'prefix*'). */
+export function ownsPath(paths: readonly string[], path: string): boolean {
+  return paths.some((p) => (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : path === p));
+}

@@ -1,0 +1,17 @@
+// Every feature of the server, in the order their routes are tried. Adding a feature is one line
+// here and one module; app.ts and server.ts compose this list and know no feature by name.
+import type { Feature } from './feature.ts';
+import { homeFeature, staticFeature } from './http/pages.ts';
+import { healthFeature } from './http/health.ts';
+import { protocolArtefactsFeature } from './oidc/feature.ts';
+import { interactionsFeature } from './interactions/index.ts';
+import { adminApiFeature } from './admin/index.ts';
+
+export const FEATURES: readonly Feature[] = [
+  staticFeature,
+  healthFeature,
+  homeFeature,
+  protocolArtefactsFeature,
+  interactionsFeature,
+  adminApiFeature,
+];
