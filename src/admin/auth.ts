@@ -5,7 +5,7 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { PROBLEM_TYPES, respondProblem } from '../http/problem.ts';
-import { managementApiIdentifier, type ManagementScope } from './managementApi.ts';
+import { managementApiIdentifier, type ManagementScope } from '../apis/managementApi.ts';
 
 export interface AdminCaller {
   clientId: string;

@@ -11,7 +11,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import type { Feature, FeatureDeps } from '../feature.ts';
 import { cursorCodec } from './cursor.ts';
 import { idempotencyKeySweeper } from './idempotency.ts';
-import { ADMIN_BASE_PATH, ensureManagementApi } from './managementApi.ts';
+import { ADMIN_BASE_PATH, ensureManagementApi } from '../apis/managementApi.ts';
 import { openApiDocument } from './openapi.ts';
 import type { Operation } from './operation.ts';
 import { adminRouter } from './router.ts';
@@ -21,7 +21,7 @@ import { API_OPERATIONS } from './resources/apis.ts';
 import { KEY_OPERATIONS } from './resources/keys.ts';
 import { EVENT_OPERATIONS } from './resources/events.ts';
 
-export { ADMIN_BASE_PATH, managementApiIdentifier, MANAGEMENT_SCOPES } from './managementApi.ts';
+export { ADMIN_BASE_PATH, managementApiIdentifier, MANAGEMENT_SCOPES } from '../apis/managementApi.ts';
 
 export const ADMIN_OPERATIONS: readonly Operation[] = [
   ...USER_OPERATIONS,

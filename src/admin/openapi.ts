@@ -3,7 +3,7 @@
 // as its output types). Schemas given an id with .meta({ id }) become components.
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { ADMIN_BASE_PATH, MANAGEMENT_SCOPES } from './managementApi.ts';
+import { ADMIN_BASE_PATH, MANAGEMENT_SCOPES } from '../apis/managementApi.ts';
 import type { Operation } from './operation.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON Schema and OpenAPI documents are untyped trees

@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import type { ServiceContext } from '../changes/index.ts';
 import type { FeatureDeps } from '../feature.ts';
 import type { CursorCodec } from './cursor.ts';
-import type { ManagementScope } from './managementApi.ts';
+import type { ManagementScope } from '../apis/managementApi.ts';
 import type { AdminCaller } from './auth.ts';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';

@@ -11,7 +11,7 @@ import { containsNul } from '../db/text.ts';
 import { versionTag } from '../changes/versionTag.ts';
 import { authenticate, requireScope } from './auth.ts';
 import { withIdempotency } from './idempotency.ts';
-import { ADMIN_BASE_PATH } from './managementApi.ts';
+import { ADMIN_BASE_PATH } from '../apis/managementApi.ts';
 import type { AdminDeps, Operation, OperationResult } from './operation.ts';
 
 const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', strict: true });

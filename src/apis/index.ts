@@ -7,6 +7,7 @@ import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
 import { ConflictError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
 import { SIGNING_ALGS } from '../oidc/keys.ts';
+import { managementApiIdentifier } from './managementApi.ts';
 import {
   findResourceServer,
   forgetApis,
@@ -137,6 +138,8 @@ export async function setResourceServerClient(
 }
 
 export async function deleteApi(ctx: ServiceContext, identifier: string): Promise<void> {
+  if (identifier === managementApiIdentifier(ctx.source))
+    throw new ConflictError('The management API is built in: it cannot be deleted (revoke clients’ access to it instead)');
   await changeApis(ctx, async (trx) => {
     await rowOf(trx, identifier, true);
     await trx('resource_servers').where('identifier', identifier).delete();

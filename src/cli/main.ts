@@ -10,6 +10,7 @@ import { helpText, parseCommand } from './commands/index.ts';
 import { runCommand, type CommandOutcome } from './run.ts';
 import { sendToServer } from './adminSocket.ts';
 import { promptSecret } from './promptSecret.ts';
+import { ensureManagementApi } from '../apis/managementApi.ts';
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) return promptSecret('Password: ');
@@ -30,6 +31,9 @@ async function execute(argv: string[]): Promise<CommandOutcome> {
   }
   const database = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, poolMax: 2 });
   try {
+    // The server registers the management API when it starts; a database the server has not
+    // started on yet gets it here, so `apis grant --api …/api/admin/v1` works from the first day.
+    await ensureManagementApi(database.db, config.issuer);
     return await runCommand(commandContext(config, database), argv, stdin);
   } finally {
     await database.close();

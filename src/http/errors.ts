@@ -1,11 +1,15 @@
 // One place that turns failures into answers, one renderer per surface: HTML screens get the
-// friendly error page, JSON APIs get application/problem+json (RFC 9457). oidc-provider renders
+// friendly error page, JSON APIs get application/problem+json (RFC 9457, see problem.ts for the
+// admin API's typed problems). Library errors are recognised by class, never by name or text. oidc-provider renders
 // its own protocol errors; we only turn its "server_error" into 503 when the database is down.
 import type { Context, Next } from 'koa';
 import { logger } from './logger.ts';
 import { renderPage } from './views.ts';
 import { isDatabaseUnavailable } from './databaseErrors.ts';
 import { CsrfError } from './csrf.ts';
+import { errors } from 'oidc-provider';
+import { DomainError } from '../errors/index.ts';
+import { problemFor } from './problem.ts';
 
 /** An error whose message is written for the person who will read it. */
 export class UserFacingError extends Error {
@@ -41,8 +45,15 @@ function answerFor(error: unknown): Answer {
     };
   }
   if (isDatabaseUnavailable(error)) return UNAVAILABLE;
-  const e = error as { name?: string; status?: number; statusCode?: number; expose?: boolean; type?: string; error_description?: string };
-  if (e.name === 'SessionNotFound' || (e.name === 'InvalidRequest' && /interaction/.test(e.error_description ?? ''))) {
+  if (error instanceof DomainError) {
+    const { status, title } = problemFor(error);
+    return { status, title, detail: error.message };
+  }
+  const e = error as { status?: number; statusCode?: number; expose?: boolean; type?: string; error_description?: string };
+  if (
+    error instanceof errors.SessionNotFound ||
+    (error instanceof errors.InvalidRequest && /interaction/.test(error.error_description ?? ''))
+  ) {
     return {
       status: 400,
       title: 'This sign-in has expired',
