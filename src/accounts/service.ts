@@ -38,10 +38,14 @@ export async function createUser(ctx: ServiceContext, input: unknown, bcryptCost
   });
 }
 
-/** A user's row, locked until the change commits, so a concurrent change waits for it. */
-async function lockUser(trx: Db, id: string): Promise<User> {
+/**
+ * A user's row, locked until the change commits (a concurrent change waits for it), and still
+ * the version the caller last read when they said which (If-Match).
+ */
+async function lockUser(trx: Db, id: string, check: VersionCheck): Promise<User> {
   const user = (await trx<User>('users').where('id', id).forUpdate().first()) as User | undefined;
   if (!user) throw new NotFoundError(`No user ${id}`);
+  assertVersion(check.ifMatch, publicUser(user));
   return user;
 }
 
@@ -64,8 +68,7 @@ export interface VersionCheck {
 export async function updateUser(ctx: ServiceContext, id: string, input: unknown, check: VersionCheck = {}): Promise<User> {
   const patch = parseInput(userUpdateSchema, input);
   return commitChange(ctx, async (trx) => {
-    const user = await lockUser(trx, id);
-    assertVersion(check.ifMatch, publicUser(user));
+    const user = await lockUser(trx, id, check);
     const merged = { ...user.profile } as Record<string, unknown>;
     for (const [claim, value] of Object.entries(patch.profile ?? {})) {
       if (value === null) delete merged[claim];
@@ -98,8 +101,7 @@ export async function setPassword(
   const plain = parseInput(z.object({ password: passwordSchema }).strict(), { password }).password;
   const passwordHash = await bcrypt.hash(plain, bcryptCost);
   return commitChange(ctx, async (trx) => {
-    const user = await lockUser(trx, id);
-    assertVersion(check.ifMatch, publicUser(user));
+    await lockUser(trx, id, check);
     const [updated] = (await trx('users')
       .where('id', id)
       .update({ password_hash: passwordHash, updated_at: trx.fn.now() })
@@ -119,8 +121,7 @@ function revokeEverything(trx: Db, userId: string): Promise<number> {
  */
 export async function suspendUser(ctx: ServiceContext, id: string, check: VersionCheck = {}): Promise<User> {
   return commitChange(ctx, async (trx) => {
-    const user = await lockUser(trx, id);
-    assertVersion(check.ifMatch, publicUser(user));
+    const user = await lockUser(trx, id, check);
     const [updated] = (await trx('users')
       .where('id', id)
       .update({ suspended_at: user.suspended_at ?? trx.fn.now(), updated_at: trx.fn.now() })
@@ -132,8 +133,7 @@ export async function suspendUser(ctx: ServiceContext, id: string, check: Versio
 
 export async function unsuspendUser(ctx: ServiceContext, id: string, check: VersionCheck = {}): Promise<User> {
   return commitChange(ctx, async (trx) => {
-    const user = await lockUser(trx, id);
-    assertVersion(check.ifMatch, publicUser(user));
+    await lockUser(trx, id, check);
     const [updated] = (await trx('users')
       .where('id', id)
       .update({ suspended_at: null, updated_at: trx.fn.now() })
@@ -145,8 +145,7 @@ export async function unsuspendUser(ctx: ServiceContext, id: string, check: Vers
 /** Deletes the user and every protocol artefact issued to them. */
 export async function deleteUser(ctx: ServiceContext, id: string, check: VersionCheck = {}): Promise<void> {
   await commitChange(ctx, async (trx) => {
-    const user = await lockUser(trx, id);
-    assertVersion(check.ifMatch, publicUser(user));
+    await lockUser(trx, id, check);
     await trx('users').where('id', id).delete();
     await revokeEverything(trx, id);
     return { value: undefined, record: { type: 'user.deleted', subject: id, userId: id, data: {} } };

@@ -3,10 +3,11 @@
 // answer stored in one transaction, so a crash leaves either all three or none; a concurrent
 // request with the same key waits for that transaction and then gets its answer. The same key
 // with another request is refused (422); keys are kept for 24 hours.
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Db } from '../db/index.ts';
 import type { Sweeper } from '../feature.ts';
+import { SealedSecretError, type SecretBox } from '../secrets/secretBox.ts';
 import { PROBLEM_TYPES, respondProblem } from '../http/problem.ts';
 import type { Operation, OperationCall, OperationResult } from './operation.ts';
 
@@ -15,7 +16,8 @@ const KEY = /^[\x21-\x7E]{1,255}$/;
 interface StoredAnswer {
   request_digest: string;
   status: number | null;
-  response: unknown;
+  /** The sealed answer (a JSON string). */
+  response: string | null;
   location: string | null;
 }
 
@@ -25,7 +27,18 @@ interface IdempotentRequest {
   request: { method: string; path: string; body: unknown };
 }
 
-const digest = (request: IdempotentRequest['request']) => createHash('sha256').update(JSON.stringify(request)).digest('hex');
+// Keyed: a request body may hold a password, and a plain digest of it would be guessable.
+const digest = (box: SecretBox, request: IdempotentRequest['request']) =>
+  createHmac('sha256', box.deriveKey('idempotency-request')).update(JSON.stringify(request)).digest('hex');
+
+// The stored answer may hold a secret shown once (a new client's secret): it is sealed, bound to
+// its client and key, like every other secret at rest.
+const answerPlace = (clientId: string, key: string) => ({ table: 'idempotency_keys', rowId: `${clientId}:${key}`, purpose: 'answer' });
+
+interface Answer {
+  body?: unknown;
+  version?: unknown;
+}
 
 /** The operation's answer, made at most once per key; undefined when a problem was answered. */
 export async function withIdempotency(
@@ -43,7 +56,8 @@ export async function withIdempotency(
     });
     return undefined;
   }
-  const requestDigest = digest(request);
+  const { box } = call.deps;
+  const requestDigest = digest(box, request);
   return call.service.db.transaction(async (trx: Db) => {
     // Claims the key, or takes it over once it has expired; waits while another request holds it.
     const claimed = await trx.raw(
@@ -65,16 +79,33 @@ export async function withIdempotency(
         });
         return undefined;
       }
+      let answer: Answer;
+      try {
+        answer = JSON.parse(box.open(stored.response as string, answerPlace(clientId, key))) as Answer;
+      } catch (error) {
+        if (!(error instanceof SealedSecretError)) throw error;
+        respondProblem(ctx, {
+          type: PROBLEM_TYPES.idempotencyAnswerLost,
+          title: 'The first answer can no longer be read',
+          status: 409,
+          detail: 'SECRET_KEY was rotated since this key was used; check whether the resource exists before retrying with a new key',
+        });
+        return undefined;
+      }
       ctx.set('Idempotent-Replayed', 'true');
-      return { body: stored.response ?? undefined, location: stored.location ?? undefined };
+      return { ...answer, location: stored.location ?? undefined };
     }
     const result = await op.handle({ ...call, service: { ...call.service, db: trx } });
     // Stored as the client will read it (dates as strings), so a replay is byte for byte the same.
-    const response = result.body === undefined ? null : JSON.stringify(result.body);
+    const answer = JSON.stringify({ body: result.body, version: result.version } satisfies Answer);
     await trx('idempotency_keys')
       .where({ client_id: clientId, key })
-      .update({ status: op.status ?? 200, response, location: result.location ?? null });
-    return result.body === undefined ? result : { ...result, body: JSON.parse(response as string) };
+      .update({
+        status: op.status ?? 200,
+        response: JSON.stringify(box.seal(answer, answerPlace(clientId, key))),
+        location: result.location ?? null,
+      });
+    return { ...result, ...(JSON.parse(answer) as Answer) };
   });
 }
 

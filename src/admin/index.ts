@@ -15,6 +15,7 @@ import { ADMIN_BASE_PATH, ensureManagementApi } from '../apis/managementApi.ts';
 import { openApiDocument } from './openapi.ts';
 import type { Operation } from './operation.ts';
 import { adminRouter } from './router.ts';
+import { PROBLEM_TYPES, respondProblem } from '../http/problem.ts';
 import { USER_OPERATIONS } from './resources/users.ts';
 import { CLIENT_OPERATIONS } from './resources/clients.ts';
 import { API_OPERATIONS } from './resources/apis.ts';
@@ -71,12 +72,20 @@ function documentation(issuer: string): Koa.Middleware {
   };
 }
 
+// A path no operation has answers problem+json here, like every other error of the API. A path
+// an operation has, asked with another method, goes on to be answered 405 (http/methods.ts).
+const notFound: Koa.Middleware = async (ctx, next) => {
+  const matched = (ctx as { matched?: unknown[] }).matched ?? [];
+  if (matched.length) return next();
+  respondProblem(ctx, { type: PROBLEM_TYPES.notFound, title: 'Not found', status: 404, detail: `Nothing is served at ${ctx.path}` });
+};
+
 export const adminApiFeature: Feature = {
   name: 'admin API',
   paths: ['/api/admin/*'],
   routes(deps: FeatureDeps) {
     const router = adminRouter(ADMIN_OPERATIONS, { ...deps, cursors: cursorCodec(deps.box) });
-    return compose([documentation(deps.config.issuer), router.routes() as Koa.Middleware]);
+    return compose([documentation(deps.config.issuer), router.routes() as Koa.Middleware, notFound]);
   },
   start: ({ database, config }) => ensureManagementApi(database.db, config.issuer),
   sweepers: [idempotencyKeySweeper],

@@ -32,6 +32,8 @@ export interface OperationResult {
   body?: unknown;
   /** For a create: where the new resource lives (relative to the API's base). */
   location?: string;
+  /** What the ETag stands for when it is not the body itself (an answer that shows a secret once). */
+  version?: unknown;
   /** The cursor of the next page (lists), also sent as a Link header. */
   nextCursor?: string;
 }

@@ -65,7 +65,7 @@ function answer(ctx: Context, op: Operation, result: OperationResult): void {
     ctx.status = 204;
     return;
   }
-  if (op.versioned) ctx.set('ETag', versionTag(result.body));
+  if (op.versioned) ctx.set('ETag', versionTag(result.version ?? result.body));
   ctx.status = op.status ?? 200;
   ctx.body = result.body;
 }

@@ -73,6 +73,17 @@ export async function getApi(db: Db, identifier: string): Promise<ApiView> {
 
 export const listApis = (db: Db): Promise<ResourceServerRow[]> => listResourceServers(db);
 
+/**
+ * Ends the live client-credentials tokens issued for an API (to one client, or to all): when
+ * access is withdrawn or narrowed, opaque tokens already out must stop working too, not linger
+ * until they expire. (A JWT access token cannot be recalled; it lives out its lifetime.)
+ */
+function endMachineTokens(trx: Db, identifier: string, clientId?: string): Promise<number> {
+  const q = trx('oidc_payloads').where('model', 'ClientCredentials').whereRaw("payload->>'aud' = ?", [identifier]);
+  if (clientId !== undefined) q.whereRaw("payload->>'clientId' = ?", [clientId]);
+  return q.delete();
+}
+
 /** Every change to APIs ends by dropping the cached copies, once it has committed. */
 async function changeApis<T>(ctx: ServiceContext, work: Parameters<typeof commitChange<T>>[1]): Promise<T> {
   try {
@@ -143,7 +154,8 @@ export async function deleteApi(ctx: ServiceContext, identifier: string): Promis
   await changeApis(ctx, async (trx) => {
     await rowOf(trx, identifier, true);
     await trx('resource_servers').where('identifier', identifier).delete();
-    return { value: undefined, record: { type: 'api.deleted', subject: identifier, data: { identifier } } };
+    const ended = await endMachineTokens(trx, identifier);
+    return { value: undefined, record: { type: 'api.deleted', subject: identifier, data: { identifier, ended_tokens: ended } } };
   });
 }
 
@@ -164,9 +176,16 @@ export async function grantApiAccess(ctx: ServiceContext, identifier: string, in
         if (isForeignKeyViolation(error)) throw new InvalidInputError(`No client ${clientId}`);
         throw error;
       })) as ClientApiAccess[];
+    // Changed access (narrower scopes, say) holds for the tokens already out, too: they end.
+    const ended = await endMachineTokens(trx, identifier, clientId);
     return {
       value: row,
-      record: { type: 'api.access_granted', subject: identifier, clientId, data: { resource: identifier, client_id: clientId, scopes } },
+      record: {
+        type: 'api.access_granted',
+        subject: identifier,
+        clientId,
+        data: { resource: identifier, client_id: clientId, scopes, ended_tokens: ended },
+      },
     };
   });
 }
@@ -175,6 +194,7 @@ export async function revokeApiAccess(ctx: ServiceContext, identifier: string, c
   await changeApis(ctx, async (trx) => {
     const deleted = await trx('client_api_access').where({ client_id: clientId, resource: identifier }).delete();
     if (!deleted) throw new NotFoundError(`Client ${clientId} has no access to ${identifier}`);
+    await endMachineTokens(trx, identifier, clientId);
     return {
       value: undefined,
       record: { type: 'api.access_revoked', subject: identifier, clientId, data: { resource: identifier, client_id: clientId } },

@@ -12,7 +12,15 @@ import { assertVersion } from '../changes/versionTag.ts';
 import { ConflictError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
 import { InvalidClientMetadataError, validateClientMetadata } from '../oidc/clientValidation.ts';
-import { rowToMetadata, type ClientRow, type ClientStore } from '../oidc/clients.ts';
+import { errors } from 'oidc-provider';
+import {
+  HASHED_SECRET_PREFIX,
+  needsPlainSecret,
+  rowToMetadata,
+  type ClientRow,
+  type ClientStore,
+  type RegisteredBy,
+} from '../oidc/clients.ts';
 import type { Db } from '../db/index.ts';
 
 /** What the client services need besides the change context. */
@@ -68,22 +76,8 @@ export const clientUpdateSchema = z.object(clientFields).partial().strict();
 export type ClientUpdate = z.input<typeof clientUpdateSchema>;
 
 /** A client as operators see it: never its secret, only whether it has one. */
-export interface ClientView {
-  client_id: string;
-  client_name: string | null;
-  redirect_uris: string[];
-  post_logout_redirect_uris: string[];
-  grant_types: string[];
-  response_types: string[];
-  token_endpoint_auth_method: string;
-  application_type: string;
-  scope: string | null;
-  default_resource: string | null;
-  allow_code_without_pkce: boolean;
+export interface ClientView extends Omit<ClientRow, 'client_secret' | 'metadata'> {
   confidential: boolean;
-  registered_by: string;
-  created_at: Date;
-  updated_at: Date;
 }
 
 export function clientView(row: ClientRow): ClientView {
@@ -108,8 +102,10 @@ async function validate(ctx: ServiceContext, deps: ClientDeps, metadata: ClientM
   }
 }
 
-function refuseBadReference(metadata: ClientMetadata) {
+/** What the store refuses, as domain errors. */
+function storeRefusal(metadata: ClientMetadata) {
   return (error: unknown): never => {
+    if (error instanceof errors.InvalidClientMetadata) throw new InvalidInputError(`Invalid client: ${error.error_description}`);
     if (isUniqueViolation(error)) throw new ConflictError(`A client with id ${metadata.client_id} already exists`);
     if (isForeignKeyViolation(error))
       throw new InvalidInputError(`default_resource ${String(metadata.default_resource)} is not a registered API`);
@@ -143,7 +139,7 @@ export async function createClient(ctx: ServiceContext, deps: ClientDeps, input:
   };
   await validate(ctx, deps, metadata);
   const client = await commitChange(ctx, async (trx) => {
-    await deps.clients.create(metadata, trx).catch(refuseBadReference(metadata));
+    await deps.clients.create(metadata, registeredBy(ctx), trx).catch(storeRefusal(metadata));
     const view = clientView(await rowOf(trx, metadata.client_id));
     return {
       value: view,
@@ -151,6 +147,23 @@ export async function createClient(ctx: ServiceContext, deps: ClientDeps, input:
     };
   });
   return { client, client_secret: secret };
+}
+
+// Who registered a client, as the clients table says it.
+const registeredBy = (ctx: ServiceContext): RegisteredBy => (ctx.actor.type === 'client' ? 'admin_api' : 'cli');
+
+/**
+ * The secret a client keeps after a change of its authentication method: none when the method
+ * needs none; a new one (shown once) when it needs one and has none, or when it now needs the
+ * plain secret back (client_secret_jwt, HS*) and only a digest is kept, which must never become
+ * an HMAC key.
+ */
+function secretAfterChange(metadata: ClientMetadata): { secret?: string; shown?: string } {
+  const kept = metadata.client_secret;
+  if (!needsSecret(String(metadata.token_endpoint_auth_method))) return {};
+  if (kept && !(kept.startsWith(HASHED_SECRET_PREFIX) && needsPlainSecret(metadata as Record<string, unknown>))) return { secret: kept };
+  const fresh = newSecret();
+  return { secret: fresh, shown: fresh };
 }
 
 async function rowOf(db: Db, clientId: string, lock = false): Promise<ClientRow> {
@@ -172,15 +185,19 @@ export interface VersionCheck {
   ifMatch?: string;
 }
 
-/** Changes some of a client's settings; the rest, and its secret, stay as they are. */
+/**
+ * Changes some of a client's settings; the rest stay as they are. Its secret stays too, unless
+ * the new authentication method needs none (it is dropped) or needs a new one (it is shown once).
+ */
 export async function updateClient(
   ctx: ServiceContext,
   deps: ClientDeps,
   clientId: string,
   input: unknown,
   check: VersionCheck = {},
-): Promise<ClientView> {
+): Promise<CreatedClient> {
   const patch = parseInput(clientUpdateSchema, input);
+  let shown: string | undefined;
   const view = await commitChange(ctx, async (trx) => {
     const row = await rowOf(trx, clientId, true);
     assertVersion(check.ifMatch, clientView(row));
@@ -190,13 +207,20 @@ export async function updateClient(
     if (default_resource === null) delete metadata.default_resource;
     else if (default_resource !== undefined) metadata.default_resource = default_resource;
     if (patch.grant_types) metadata.response_types = patch.grant_types.includes('authorization_code') ? ['code'] : [];
+    const secret = secretAfterChange(metadata);
+    if (secret.secret) metadata.client_secret = secret.secret;
+    else delete metadata.client_secret;
+    shown = secret.shown;
     await validate({ ...ctx, db: trx }, deps, metadata);
-    await deps.clients.save(metadata, row.registered_by, trx).catch(refuseBadReference(metadata));
+    await deps.clients.save(metadata, row.registered_by, trx).catch(storeRefusal(metadata));
     const updated = clientView(await rowOf(trx, clientId));
-    return { value: updated, record: { type: 'client.updated', subject: clientId, clientId, data: { changed: Object.keys(patch) } } };
+    return {
+      value: updated,
+      record: { type: 'client.updated', subject: clientId, clientId, data: { changed: Object.keys(patch), new_secret: Boolean(shown) } },
+    };
   });
   deps.clients.forget(clientId);
-  return view;
+  return { client: view, client_secret: shown };
 }
 
 /** A new secret for a confidential client; the old one stops working at once. */
@@ -212,7 +236,7 @@ export async function rotateClientSecret(
     assertVersion(check.ifMatch, clientView(row));
     if (!row.client_secret) throw new ConflictError(`Client ${clientId} has no secret to rotate (it is public or uses private_key_jwt)`);
     const metadata = { ...(rowToMetadata(row, deps.box) as ClientMetadata), client_secret: secret };
-    await deps.clients.save(metadata, row.registered_by, trx);
+    await deps.clients.save(metadata, row.registered_by, trx).catch(storeRefusal(metadata));
     const updated = clientView(await rowOf(trx, clientId));
     return { value: updated, record: { type: 'client.secret_rotated', subject: clientId, clientId, data: {} } };
   });

@@ -5,9 +5,9 @@
 // Sequence numbers are handed out when a row is written, not when its transaction commits, so a
 // transaction that started first may commit last: reading "everything after seq N" would skip
 // it. Each row therefore carries its transaction's id, and a reader is served only rows of
-// transactions older than the oldest one still running (pg_snapshot_xmin). Every such
-// transaction has ended, so nothing can later appear before a position already handed out;
-// a long-running transaction delays the feed, it never makes it skip.
+// transactions older than the oldest one still running that could write here (the horizon,
+// below). Every such transaction has ended, so nothing can later appear before a position
+// already handed out; a long-running transaction delays the feed, it never makes it skip.
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.ts';
 
@@ -91,10 +91,24 @@ export interface EventPage {
   last?: EventPosition;
 }
 
+// The horizon: the oldest transaction still running in this database, or, when none is, the
+// first transaction id not yet handed out. pg_snapshot_xmin alone would be the oldest running
+// transaction of the whole server, so a long transaction of another database on a shared server
+// would hold the feed back. Only transactions pg_stat_activity shows in another database are
+// left out; one it does not show (no permission to see it, a prepared transaction) still counts,
+// which can only delay the feed.
+const HORIZON_SQL = `(
+  with snap as materialized (select pg_current_snapshot() as s)
+  select coalesce(
+    (select min(x) from snap, pg_snapshot_xip(snap.s) as x
+      where not exists (
+        select 1 from pg_stat_activity a where a.datname is distinct from current_database() and a.backend_xid = xid(x))),
+    (select pg_snapshot_xmax(s) from snap)))`;
+
 /** Committed events after a position, oldest first. */
 export async function listEvents(db: Db, query: EventQuery): Promise<EventPage> {
   const q = db<EventRow>('domain_events')
-    .whereRaw('tx_id < pg_snapshot_xmin(pg_current_snapshot())')
+    .whereRaw(`tx_id < ${HORIZON_SQL}`)
     .orderBy([
       { column: 'tx_id', order: 'asc' },
       { column: 'seq', order: 'asc' },

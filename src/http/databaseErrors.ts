@@ -1,5 +1,6 @@
 // Recognises "the database is not answering" among errors from pg, knex and PGlite, so callers
 // answer 503 (try again later) rather than 500.
+import knex from 'knex';
 const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -21,7 +22,7 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     e = e.cause as typeof e, depth++
   ) {
     if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-    if (e.name === 'KnexTimeoutError') return true;
+    if (e instanceof knex.KnexTimeoutError) return true;
     const message = e.message ?? '';
     if (
       /Connection terminated|connection timeout|Query read timeout|Timeout acquiring a connection|PGlite is closed|Client has encountered a connection error/i.test(

@@ -30,7 +30,8 @@ export const PROBLEM_TYPES = {
   unsupportedMediaType: type('unsupported-media-type'),
   payloadTooLarge: type('payload-too-large'),
   idempotencyKeyReused: type('idempotency-key-reused'),
-  idempotencyKeyInUse: type('idempotency-key-in-use'),
+  idempotencyAnswerLost: type('idempotency-answer-lost'),
+  notFound: type('not-found'),
 } as const;
 
 export function problemFor(error: DomainError): Problem {

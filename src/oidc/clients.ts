@@ -57,7 +57,7 @@ export interface ClientRow {
   default_resource: string | null;
   allow_code_without_pkce: boolean;
   metadata: Record<string, unknown>;
-  registered_by: 'cli' | 'dynamic_registration';
+  registered_by: 'cli' | 'admin_api' | 'dynamic_registration';
   created_at: Date;
   updated_at: Date;
 }
@@ -71,7 +71,7 @@ export type RegisteredBy = ClientRow['registered_by'];
 export interface ClientStore {
   adapter: Adapter;
   save(metadata: ClientMetadata, registeredBy: RegisteredBy, trx?: Db): Promise<void>;
-  create(metadata: ClientMetadata, trx?: Db): Promise<void>;
+  create(metadata: ClientMetadata, registeredBy: RegisteredBy, trx?: Db): Promise<void>;
   delete(clientId: string, trx?: Db): Promise<boolean>;
   /** Drops what this process cached about the client (and the API rows that may name it). */
   forget(clientId: string): void;
@@ -264,8 +264,8 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
 
   /** Registers a new client; never overwrites one with the same id. */
   /** Registers a new client; never overwrites one with the same id (a unique violation says so). */
-  async function create(metadata: ClientMetadata, trx: Db = db): Promise<void> {
-    await trx('clients').insert(toRow(metadata, 'cli'));
+  async function create(metadata: ClientMetadata, registeredBy: RegisteredBy, trx: Db = db): Promise<void> {
+    await trx('clients').insert(toRow(metadata, registeredBy));
   }
 
   return { adapter, save, create, delete: remove, forget };

@@ -198,14 +198,17 @@ describe('rotating SECRET_KEY', () => {
   it('names secrets sealed with a key it does not have when the rest opens', async () => {
     await withServer(keyring(KEY_A), async () => {});
     // A client stored by a CLI that ran with another SECRET_KEY than the server.
-    await createClientStore(database.db, createSecretBox(KEY_B)).create({
-      client_id: 'hmac-client',
-      client_secret: 'a-symmetric-secret-of-the-hmac-client-0123456789',
-      token_endpoint_auth_method: 'client_secret_jwt',
-      grant_types: ['client_credentials'],
-      response_types: [],
-      redirect_uris: [],
-    });
+    await createClientStore(database.db, createSecretBox(KEY_B)).create(
+      {
+        client_id: 'hmac-client',
+        client_secret: 'a-symmetric-secret-of-the-hmac-client-0123456789',
+        token_endpoint_auth_method: 'client_secret_jwt',
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+      },
+      'cli',
+    );
     await assert.rejects(
       startTestServer(database, keyring(KEY_B)),
       (error: unknown) =>

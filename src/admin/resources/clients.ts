@@ -28,7 +28,7 @@ const clientSchema = z
     default_resource: z.string().nullable(),
     allow_code_without_pkce: z.boolean(),
     confidential: z.boolean().meta({ description: 'Whether the client has a secret (never shown after it is made)' }),
-    registered_by: z.enum(['cli', 'dynamic_registration']),
+    registered_by: z.enum(['cli', 'admin_api', 'dynamic_registration']),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -55,12 +55,14 @@ export const CLIENT_OPERATIONS: Operation[] = [
     body: newClientSchema.meta({ id: 'NewClient' }),
     response: clientWithSecret,
     status: 201,
+    versioned: true,
     idempotent: true,
     errors: [400, 409, 415, 422],
     async handle({ body, service, deps }) {
       const created = await createClient(service, clientDeps(deps), body);
       return {
         body: { ...created.client, client_secret: created.client_secret },
+        version: created.client,
         location: `/clients/${encodeURIComponent(created.client.client_id)}`,
       };
     },
@@ -97,13 +99,16 @@ export const CLIENT_OPERATIONS: Operation[] = [
     tag: TAG,
     scope: 'clients:write',
     params: clientParams,
+    description:
+      'Switching to an authentication method that needs no secret drops it; switching to one that needs a secret the client does not have (or a client_secret_jwt that needs it back, where only its digest is kept) makes a new one, shown once in client_secret.',
     body: clientUpdateSchema.meta({ id: 'ClientUpdate' }),
-    response: clientSchema,
+    response: clientWithSecret,
     versioned: true,
     errors: [400, 404, 412, 415],
-    handle: async ({ params, body, service, deps, ifMatch }) => ({
-      body: await updateClient(service, clientDeps(deps), params.clientId, body, { ifMatch }),
-    }),
+    async handle({ params, body, service, deps, ifMatch }) {
+      const updated = await updateClient(service, clientDeps(deps), params.clientId, body, { ifMatch });
+      return { body: { ...updated.client, client_secret: updated.client_secret }, version: updated.client };
+    },
   }),
   operation({
     method: 'post',
@@ -118,7 +123,7 @@ export const CLIENT_OPERATIONS: Operation[] = [
     errors: [404, 409, 412],
     async handle({ params, service, deps, ifMatch }) {
       const rotated = await rotateClientSecret(service, clientDeps(deps), params.clientId, { ifMatch });
-      return { body: { ...rotated.client, client_secret: rotated.client_secret } };
+      return { body: { ...rotated.client, client_secret: rotated.client_secret }, version: rotated.client };
     },
   }),
   operation({
