@@ -53,12 +53,15 @@ function referenceFiles(): Map<string, { type: string; body: Buffer }> {
   ]);
 }
 
+// Made on first request, not at start: a server that is never asked for its documentation does
+// not carry it (or Swagger UI's 2 MB) in memory.
 function documentation(issuer: string): Koa.Middleware {
-  const openapi = JSON.stringify(adminOpenApi(issuer));
+  let openapi: string | undefined;
   let files: ReturnType<typeof referenceFiles> | undefined;
   return async (ctx, next) => {
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') return next();
     if (ctx.path === `${ADMIN_BASE_PATH}/openapi.json`) {
+      openapi ??= JSON.stringify(adminOpenApi(issuer));
       ctx.type = 'application/json';
       ctx.body = openapi;
       return;
