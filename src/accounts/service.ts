@@ -18,10 +18,23 @@ function refuseDuplicateEmail(error: unknown): never {
   throw error;
 }
 
-export async function createUser(ctx: ServiceContext, input: unknown, bcryptCost: number): Promise<User> {
+/** A new user checked and with its password hashed: the slow part of a create, done outside any transaction. */
+export interface PreparedUser {
+  data: z.output<typeof newUserSchema>;
+  passwordHash: string | null;
+}
+
+export async function prepareUser(input: unknown, bcryptCost: number): Promise<PreparedUser> {
   const data = parseInput(newUserSchema, input);
-  // Hashing takes a while: done before the transaction, so no connection waits on it.
-  const passwordHash = data.password ? await bcrypt.hash(data.password, bcryptCost) : null;
+  return { data, passwordHash: data.password ? await bcrypt.hash(data.password, bcryptCost) : null };
+}
+
+export async function createUser(ctx: ServiceContext, input: unknown, bcryptCost: number): Promise<User> {
+  return createPreparedUser(ctx, await prepareUser(input, bcryptCost));
+}
+
+/** Stores a prepared user; hashing took a while and was done before, so no connection waited on it. */
+export async function createPreparedUser(ctx: ServiceContext, { data, passwordHash }: PreparedUser): Promise<User> {
   return commitChange(ctx, async (trx) => {
     const row = {
       id: randomUUID(),

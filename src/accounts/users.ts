@@ -102,8 +102,10 @@ export type Account = Omit<User, 'password_hash' | 'suspended_at'>;
  * SQL for the account of users row `alias` as one JSON object, for a query that brings the
  * account along with something else (see oidc/readAhead.ts); read back with accountFromJson.
  */
+// Null when the join found no user (deleted, or suspended): jsonb_build_object alone would make
+// an object of nulls, which reads as an account without an id.
 export const accountJsonSql = (alias: string) =>
-  `jsonb_build_object('id', ${alias}.id, 'email', ${alias}.email, 'email_verified', ${alias}.email_verified, 'profile', ${alias}.profile, 'created_at', ${alias}.created_at, 'updated_at', ${alias}.updated_at)`;
+  `case when ${alias}.id is null then null else jsonb_build_object('id', ${alias}.id, 'email', ${alias}.email, 'email_verified', ${alias}.email_verified, 'profile', ${alias}.profile, 'created_at', ${alias}.created_at, 'updated_at', ${alias}.updated_at) end`;
 
 export function accountFromJson(json: Record<string, unknown>): Account {
   return {
@@ -149,7 +151,11 @@ export interface UserQuery {
   createdBefore?: Date;
 }
 
-/** Users oldest first, a page at a time (keyset pagination: stable while users are added). */
+/**
+ * Users oldest first, a page at a time (keyset pagination on creation time and id: a page never
+ * repeats or loses a user because others were added, except one whose creating transaction
+ * started before the previous page was read and committed after it).
+ */
 export async function listUsers(db: Db, query: UserQuery): Promise<User[]> {
   const q = db<User>('users')
     .orderBy([{ column: 'created_at' }, { column: 'id' }])

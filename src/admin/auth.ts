@@ -5,7 +5,8 @@
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
 import { PROBLEM_TYPES, respondProblem } from '../http/problem.ts';
-import { managementApiIdentifier, type ManagementScope } from '../apis/managementApi.ts';
+import { grantedManagementScopes, managementApiIdentifier, type ManagementScope } from '../apis/managementApi.ts';
+import type { Db } from '../db/index.ts';
 
 export interface AdminCaller {
   clientId: string;
@@ -30,7 +31,7 @@ function refuse(ctx: Context, detail: string, tokenWasSent: boolean): void {
 const BEARER = /^Bearer ([\x21-\x7E]+)$/i;
 
 /** The caller behind the request's bearer token, or undefined after answering 401. */
-export async function authenticate(ctx: Context, provider: Provider, issuer: string): Promise<AdminCaller | undefined> {
+export async function authenticate(ctx: Context, provider: Provider, db: Db, issuer: string): Promise<AdminCaller | undefined> {
   const header = ctx.get('authorization');
   if (!header) {
     refuse(ctx, 'Send an access token for the management API in the Authorization header (Bearer)', false);
@@ -51,14 +52,18 @@ export async function authenticate(ctx: Context, provider: Provider, issuer: str
     refuse(ctx, 'Sender-constrained (DPoP or mTLS) tokens are not accepted by the admin API', true);
     return undefined;
   }
-  return {
-    clientId: token.clientId as string,
-    scopes: new Set(
-      String(token.scope ?? '')
-        .split(' ')
-        .filter(Boolean),
-    ),
-  };
+  // What the client holds now, read past every cache: access withdrawn or narrowed on another
+  // instance a moment ago (while a cached grant there still minted this token) already counts.
+  const clientId = token.clientId as string;
+  const granted = await grantedManagementScopes(db, issuer, clientId);
+  if (granted.size === 0) {
+    refuse(ctx, 'The client no longer has access to the management API', true);
+    return undefined;
+  }
+  const scopes = String(token.scope ?? '')
+    .split(' ')
+    .filter((s) => granted.has(s as ManagementScope));
+  return { clientId, scopes: new Set(scopes) };
 }
 
 /** False after answering 403 when the caller's token lacks `scope`. */

@@ -6,6 +6,7 @@
 import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Db } from '../db/index.ts';
+import { clearReadCaches } from '../db/readCache.ts';
 import type { Sweeper } from '../feature.ts';
 import { SealedSecretError, type SecretBox } from '../secrets/secretBox.ts';
 import { PROBLEM_TYPES, respondProblem } from '../http/problem.ts';
@@ -58,7 +59,12 @@ export async function withIdempotency(
   }
   const { box } = call.deps;
   const requestDigest = digest(box, request);
-  return call.service.db.transaction(async (trx: Db) => {
+  const root = call.service.db;
+  // A retry is answered before any work: most retries find the first answer stored.
+  const earlier = await root('idempotency_keys').where({ client_id: clientId, key }).andWhere('expires_at', '>', root.fn.now()).first();
+  if (earlier) return replay(ctx, box, earlier as StoredAnswer, requestDigest, clientId, key);
+  const prepared = await op.prepare?.(call);
+  const result = await root.transaction(async (trx: Db) => {
     // Claims the key, or takes it over once it has expired; waits while another request holds it.
     const claimed = await trx.raw(
       `insert into idempotency_keys (client_id, key, request_digest, expires_at) values (?, ?, ?, now() + interval '24 hours')
@@ -69,44 +75,60 @@ export async function withIdempotency(
       [clientId, key, requestDigest],
     );
     if (claimed.rows.length === 0) {
+      // Another request with this key committed while this one prepared.
       const stored = (await trx('idempotency_keys').where({ client_id: clientId, key }).first()) as StoredAnswer;
-      if (stored.request_digest !== requestDigest) {
-        respondProblem(ctx, {
-          type: PROBLEM_TYPES.idempotencyKeyReused,
-          title: 'Idempotency-Key reused',
-          status: 422,
-          detail: 'This Idempotency-Key was used with a different request; use a new key for a new request',
-        });
-        return undefined;
-      }
-      let answer: Answer;
-      try {
-        answer = JSON.parse(box.open(stored.response as string, answerPlace(clientId, key))) as Answer;
-      } catch (error) {
-        if (!(error instanceof SealedSecretError)) throw error;
-        respondProblem(ctx, {
-          type: PROBLEM_TYPES.idempotencyAnswerLost,
-          title: 'The first answer can no longer be read',
-          status: 409,
-          detail: 'SECRET_KEY was rotated since this key was used; check whether the resource exists before retrying with a new key',
-        });
-        return undefined;
-      }
-      ctx.set('Idempotent-Replayed', 'true');
-      return { ...answer, location: stored.location ?? undefined };
+      return replay(ctx, box, stored, requestDigest, clientId, key);
     }
-    const result = await op.handle({ ...call, service: { ...call.service, db: trx } });
+    const made = await op.handle({ ...call, prepared, service: { ...call.service, db: trx } });
     // Stored as the client will read it (dates as strings), so a replay is byte for byte the same.
-    const answer = JSON.stringify({ body: result.body, version: result.version } satisfies Answer);
+    const answer = JSON.stringify({ body: made.body, version: made.version } satisfies Answer);
     await trx('idempotency_keys')
       .where({ client_id: clientId, key })
       .update({
         status: op.status ?? 200,
         response: JSON.stringify(box.seal(answer, answerPlace(clientId, key))),
-        location: result.location ?? null,
+        location: made.location ?? null,
       });
-    return { ...result, ...(JSON.parse(answer) as Answer) };
+    return { ...made, ...(JSON.parse(answer) as Answer) };
   });
+  // The services forgot what they changed in the transaction's caches; these are the server's.
+  clearReadCaches(root);
+  return result;
+}
+
+/** The first answer again, or a refusal when the key came with another request. */
+function replay(
+  ctx: Context,
+  box: SecretBox,
+  stored: StoredAnswer,
+  requestDigest: string,
+  clientId: string,
+  key: string,
+): OperationResult | undefined {
+  if (stored.request_digest !== requestDigest) {
+    respondProblem(ctx, {
+      type: PROBLEM_TYPES.idempotencyKeyReused,
+      title: 'Idempotency-Key reused',
+      status: 422,
+      detail: 'This Idempotency-Key was used with a different request; use a new key for a new request',
+    });
+    return undefined;
+  }
+  let answer: Answer;
+  try {
+    answer = JSON.parse(box.open(stored.response as string, answerPlace(clientId, key))) as Answer;
+  } catch (error) {
+    if (!(error instanceof SealedSecretError)) throw error;
+    respondProblem(ctx, {
+      type: PROBLEM_TYPES.idempotencyAnswerLost,
+      title: 'The first answer can no longer be read',
+      status: 409,
+      detail: 'SECRET_KEY was rotated since this key was used; check whether the resource exists before retrying with a new key',
+    });
+    return undefined;
+  }
+  ctx.set('Idempotent-Replayed', 'true');
+  return { ...answer, location: stored.location ?? undefined };
 }
 
 export const idempotencyKeySweeper: Sweeper = {

@@ -66,6 +66,7 @@ function documentation(issuer: string): Koa.Middleware {
       ctx.body = openapi;
       return;
     }
+    if (!ctx.path.startsWith(`${ADMIN_BASE_PATH}/reference`)) return next();
     files ??= referenceFiles();
     const file = files.get(ctx.path);
     if (!file) return next();

@@ -25,6 +25,8 @@ export interface OperationCall<P, Q, B> {
   caller: AdminCaller;
   /** If-Match, for operations that change one versioned resource. */
   ifMatch?: string;
+  /** What the operation's prepare() made, outside any transaction. */
+  prepared?: unknown;
 }
 
 export interface OperationResult {
@@ -60,6 +62,11 @@ export interface Operation<P = unknown, Q = unknown, B = unknown> {
   idempotent?: boolean;
   /** Error statuses this operation may answer besides 401/403 (documented as problem+json). */
   errors: number[];
+  /**
+   * The slow, read-only part of the work (hashing a password, checking client metadata), run
+   * before and outside the transaction an Idempotency-Key holds open, so no connection waits on it.
+   */
+  prepare?(call: OperationCall<P, Q, B>): Promise<unknown>;
   handle(call: OperationCall<P, Q, B>): Promise<OperationResult>;
 }
 

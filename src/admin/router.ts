@@ -72,9 +72,10 @@ function answer(ctx: Context, op: Operation, result: OperationResult): void {
 
 function handler(op: Operation, deps: AdminDeps) {
   return async (ctx: Context) => {
-    const caller = await authenticate(ctx, deps.provider(), deps.config.issuer);
+    const caller = await authenticate(ctx, deps.provider(), deps.database.db, deps.config.issuer);
     if (!caller || !requireScope(ctx, caller, op.scope)) return;
     try {
+      if (containsNul(ctx.params) || containsNul(ctx.query)) throw new InvalidInputError('The address contains a NUL character');
       const params = op.params ? parseInput(op.params, ctx.params) : undefined;
       const query = op.query ? parseInput(op.query, ctx.query) : undefined;
       let body: unknown;
@@ -89,13 +90,17 @@ function handler(op: Operation, deps: AdminDeps) {
         source: deps.config.issuer,
         requestId: ctx.state.requestId as string,
         ip: ctx.ip,
+        callerScopes: caller.scopes,
       };
-      const call = { params, query, body, service, deps, caller, ifMatch: ctx.get('if-match') || undefined };
+      const ifMatch = ctx.get('if-match') || undefined;
+      // Ignoring it would let the caller believe its change was made only if nothing had changed.
+      if (ifMatch && !op.versioned) throw new InvalidInputError('This operation does not take If-Match: what it changes has no version');
+      const call = { params, query, body, service, deps, caller, ifMatch };
       const key = ctx.get('idempotency-key');
       const result =
         op.idempotent && key
           ? await withIdempotency(ctx, call, { key, clientId: caller.clientId, request: { method: ctx.method, path: ctx.path, body } }, op)
-          : await op.handle(call);
+          : await op.handle({ ...call, prepared: await op.prepare?.(call) });
       if (result) answer(ctx, op, result);
     } catch (error) {
       if (!(error instanceof DomainError)) throw error;

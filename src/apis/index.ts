@@ -4,10 +4,17 @@
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { assertVersion } from '../changes/versionTag.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
 import { ConflictError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
 import { SIGNING_ALGS } from '../oidc/keys.ts';
-import { managementApiIdentifier } from './managementApi.ts';
+import {
+  assertCallerCovers,
+  assertMayChangeClient,
+  MANAGEMENT_SCOPES,
+  managementApiIdentifier,
+  type ManagementScope,
+} from './managementApi.ts';
 import {
   findResourceServer,
   forgetApis,
@@ -148,11 +155,12 @@ export async function setResourceServerClient(
   });
 }
 
-export async function deleteApi(ctx: ServiceContext, identifier: string): Promise<void> {
+export async function deleteApi(ctx: ServiceContext, identifier: string, check: { ifMatch?: string } = {}): Promise<void> {
   if (identifier === managementApiIdentifier(ctx.source))
     throw new ConflictError('The management API is built in: it cannot be deleted (revoke clients’ access to it instead)');
   await changeApis(ctx, async (trx) => {
     await rowOf(trx, identifier, true);
+    assertVersion(check.ifMatch, await getApi(trx, identifier));
     await trx('resource_servers').where('identifier', identifier).delete();
     const ended = await endMachineTokens(trx, identifier);
     return { value: undefined, record: { type: 'api.deleted', subject: identifier, data: { identifier, ended_tokens: ended } } };
@@ -167,6 +175,10 @@ export async function grantApiAccess(ctx: ServiceContext, identifier: string, in
     const unknown = scopes?.filter((s) => !api.scopes.includes(s)) ?? [];
     if (unknown.length)
       throw new InvalidInputError(`The API ${identifier} does not define the scope${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`);
+    if (identifier === managementApiIdentifier(ctx.source)) {
+      await assertMayChangeClient(trx, ctx, clientId);
+      assertCallerCovers(ctx, (scopes ?? Object.keys(MANAGEMENT_SCOPES)) as ManagementScope[]);
+    }
     const [row] = (await trx('client_api_access')
       .insert({ client_id: clientId, resource: identifier, scopes: scopes ? JSON.stringify(scopes) : null })
       .onConflict(['client_id', 'resource'])
@@ -192,6 +204,7 @@ export async function grantApiAccess(ctx: ServiceContext, identifier: string, in
 
 export async function revokeApiAccess(ctx: ServiceContext, identifier: string, clientId: string): Promise<void> {
   await changeApis(ctx, async (trx) => {
+    if (identifier === managementApiIdentifier(ctx.source)) await assertMayChangeClient(trx, ctx, clientId);
     const deleted = await trx('client_api_access').where({ client_id: clientId, resource: identifier }).delete();
     if (!deleted) throw new NotFoundError(`Client ${clientId} has no access to ${identifier}`);
     await endMachineTokens(trx, identifier, clientId);

@@ -4,6 +4,7 @@
 // ends them at once (a JWT would live on until it expired).
 import type { Db } from '../db/index.ts';
 import { recordChange, type ServiceContext } from '../changes/index.ts';
+import { ForbiddenError } from '../errors/index.ts';
 
 export const ADMIN_BASE_PATH = '/api/admin/v1';
 
@@ -53,4 +54,31 @@ export async function ensureManagementApi(db: Db, issuer: string): Promise<void>
       data: { identifier, scopes },
     });
   });
+}
+
+/** The management scopes a client holds now (none: no access), read from the database itself. */
+export async function grantedManagementScopes(db: Db, issuer: string, clientId: string): Promise<Set<ManagementScope>> {
+  const access = await db('client_api_access')
+    .where({ client_id: clientId, resource: managementApiIdentifier(issuer) })
+    .first('scopes');
+  if (!access) return new Set();
+  return new Set((access.scopes as ManagementScope[] | null) ?? (Object.keys(MANAGEMENT_SCOPES) as ManagementScope[]));
+}
+
+/**
+ * An admin API caller may not give (or take over) more power than it has: changing a client's
+ * access to the management API, or the credentials of a client that has such access, needs every
+ * scope involved. Otherwise `apis:write` could grant itself everything, and `clients:write` could
+ * rotate the secret of a full administrator and sign in as it. An operator at the CLI may do all.
+ */
+export function assertCallerCovers(ctx: ServiceContext, scopes: Iterable<ManagementScope>): void {
+  if (ctx.callerScopes === undefined) return;
+  const missing = [...scopes].filter((s) => !ctx.callerScopes?.has(s));
+  if (missing.length) throw new ForbiddenError(`This needs management scopes your token does not have: ${[...new Set(missing)].join(' ')}`);
+}
+
+/** Refuses a change to a client's credentials or access unless the caller covers its management scopes. */
+export async function assertMayChangeClient(trx: Db, ctx: ServiceContext, clientId: string): Promise<void> {
+  if (ctx.callerScopes === undefined) return;
+  assertCallerCovers(ctx, await grantedManagementScopes(trx, ctx.source, clientId));
 }

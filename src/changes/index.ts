@@ -15,6 +15,11 @@ export interface ServiceContext {
   source: string;
   requestId?: string;
   ip?: string;
+  /**
+   * The management-API scopes of an admin API caller, for the checks that stop a caller from
+   * granting or taking over more than it holds; undefined for an operator at the CLI.
+   */
+  callerScopes?: ReadonlySet<string>;
 }
 
 /** What a change says about itself once done: the event (and audit) type, subject and data. */

@@ -9,10 +9,13 @@ export function versionTag(representation: unknown): string {
   return `"${createHash('sha256').update(JSON.stringify(representation)).digest('base64url').slice(0, 27)}"`;
 }
 
-/** Refuses the change unless `expected` (If-Match) is absent, `*`, or names the current version. */
+/**
+ * Refuses the change unless `expected` (If-Match) is absent, `*`, or names the current version.
+ * Strong comparison (RFC 9110 §13.1.1): a weak tag (W/"…") never matches.
+ */
 export function assertVersion(expected: string | undefined, current: unknown): void {
   if (expected === undefined) return;
-  const tags = expected.split(',').map((t) => t.trim().replace(/^W\//, ''));
+  const tags = expected.split(',').map((t) => t.trim());
   if (tags.includes('*') || tags.includes(versionTag(current))) return;
   throw new PreconditionFailedError('The resource has changed since you read it; read it again and reapply your change');
 }

@@ -11,6 +11,7 @@ import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { assertVersion } from '../changes/versionTag.ts';
 import { ConflictError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
+import { assertMayChangeClient } from '../apis/managementApi.ts';
 import { InvalidClientMetadataError, validateClientMetadata } from '../oidc/clientValidation.ts';
 import { errors } from 'oidc-provider';
 import {
@@ -119,7 +120,13 @@ export interface CreatedClient {
   client_secret?: string;
 }
 
-export async function createClient(ctx: ServiceContext, deps: ClientDeps, input: unknown): Promise<CreatedClient> {
+/** A new client's metadata, checked by oidc-provider's rules: the slow part of a create. */
+export interface PreparedClient {
+  metadata: ClientMetadata;
+  secret?: string;
+}
+
+export async function prepareClient(ctx: ServiceContext, deps: ClientDeps, input: unknown): Promise<PreparedClient> {
   const data = parseInput(newClientSchema, input);
   const grantTypes = data.grant_types ?? defaultGrants(data.redirect_uris);
   const secret = needsSecret(data.token_endpoint_auth_method) ? newSecret() : undefined;
@@ -138,6 +145,18 @@ export async function createClient(ctx: ServiceContext, deps: ClientDeps, input:
     ...(secret ? { client_secret: secret } : {}),
   };
   await validate(ctx, deps, metadata);
+  return { metadata, secret };
+}
+
+export async function createClient(ctx: ServiceContext, deps: ClientDeps, input: unknown): Promise<CreatedClient> {
+  return createPreparedClient(ctx, deps, await prepareClient(ctx, deps, input));
+}
+
+export async function createPreparedClient(
+  ctx: ServiceContext,
+  deps: ClientDeps,
+  { metadata, secret }: PreparedClient,
+): Promise<CreatedClient> {
   const client = await commitChange(ctx, async (trx) => {
     await deps.clients.create(metadata, registeredBy(ctx), trx).catch(storeRefusal(metadata));
     const view = clientView(await rowOf(trx, metadata.client_id));
@@ -201,6 +220,7 @@ export async function updateClient(
   const view = await commitChange(ctx, async (trx) => {
     const row = await rowOf(trx, clientId, true);
     assertVersion(check.ifMatch, clientView(row));
+    await assertMayChangeClient(trx, ctx, clientId);
     const current = rowToMetadata(row, deps.box) as ClientMetadata;
     const { default_resource, ...rest } = patch;
     const metadata: ClientMetadata = { ...current, ...rest };
@@ -234,6 +254,7 @@ export async function rotateClientSecret(
   const client = await commitChange(ctx, async (trx) => {
     const row = await rowOf(trx, clientId, true);
     assertVersion(check.ifMatch, clientView(row));
+    await assertMayChangeClient(trx, ctx, clientId);
     if (!row.client_secret) throw new ConflictError(`Client ${clientId} has no secret to rotate (it is public or uses private_key_jwt)`);
     const metadata = { ...(rowToMetadata(row, deps.box) as ClientMetadata), client_secret: secret };
     await deps.clients.save(metadata, row.registered_by, trx).catch(storeRefusal(metadata));
@@ -249,6 +270,7 @@ export async function deleteClient(ctx: ServiceContext, deps: ClientDeps, client
   await commitChange(ctx, async (trx) => {
     const row = await rowOf(trx, clientId, true);
     assertVersion(check.ifMatch, clientView(row));
+    await assertMayChangeClient(trx, ctx, clientId);
     await deps.clients.delete(clientId, trx);
     return { value: undefined, record: { type: 'client.deleted', subject: clientId, clientId, data: {} } };
   });

@@ -262,7 +262,6 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
     async revokeByGrantId() {},
   };
 
-  /** Registers a new client; never overwrites one with the same id. */
   /** Registers a new client; never overwrites one with the same id (a unique violation says so). */
   async function create(metadata: ClientMetadata, registeredBy: RegisteredBy, trx: Db = db): Promise<void> {
     await trx('clients').insert(toRow(metadata, registeredBy));

@@ -73,6 +73,7 @@ export const API_OPERATIONS: Operation[] = [
     scope: 'apis:read',
     params: apiParams,
     response: apiWithClients,
+    versioned: true,
     errors: [404],
     handle: async ({ params, deps }) => ({ body: await getApi(deps.database.db, params.identifier) }),
   }),
@@ -84,9 +85,10 @@ export const API_OPERATIONS: Operation[] = [
     tag: TAG,
     scope: 'apis:write',
     params: apiParams,
-    errors: [404, 409],
-    async handle({ params, service }) {
-      await deleteApi(service, params.identifier);
+    versioned: true,
+    errors: [404, 409, 412],
+    async handle({ params, service, ifMatch }) {
+      await deleteApi(service, params.identifier, { ifMatch });
       return {};
     },
   }),

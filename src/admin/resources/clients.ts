@@ -2,7 +2,9 @@
 import { z } from 'zod';
 import {
   clientUpdateSchema,
-  createClient,
+  createPreparedClient,
+  prepareClient,
+  type PreparedClient,
   deleteClient,
   getClient,
   listClients,
@@ -58,8 +60,9 @@ export const CLIENT_OPERATIONS: Operation[] = [
     versioned: true,
     idempotent: true,
     errors: [400, 409, 415, 422],
-    async handle({ body, service, deps }) {
-      const created = await createClient(service, clientDeps(deps), body);
+    prepare: ({ body, service, deps }) => prepareClient(service, clientDeps(deps), body),
+    async handle({ service, deps, prepared }) {
+      const created = await createPreparedClient(service, clientDeps(deps), prepared as PreparedClient);
       return {
         body: { ...created.client, client_secret: created.client_secret },
         version: created.client,

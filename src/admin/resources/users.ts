@@ -1,7 +1,9 @@
 // /users: create, read, list, change, suspend and delete users; their sessions and grants.
 import { z } from 'zod';
 import {
-  createUser,
+  createPreparedUser,
+  prepareUser,
+  type PreparedUser,
   deleteUser,
   emailSchema,
   listUserGrants,
@@ -81,8 +83,9 @@ export const USER_OPERATIONS: Operation[] = [
     versioned: true,
     idempotent: true,
     errors: [400, 409, 415, 422],
-    async handle({ body, service, deps }) {
-      const user = publicUser(await createUser(service, body, deps.config.bcryptCost));
+    prepare: ({ body, deps }) => prepareUser(body, deps.config.bcryptCost),
+    async handle({ service, prepared }) {
+      const user = publicUser(await createPreparedUser(service, prepared as PreparedUser));
       return { body: user, location: `/users/${user.id}` };
     },
   }),
