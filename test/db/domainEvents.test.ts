@@ -121,4 +121,58 @@ describe('domain events (outbox)', () => {
       ['early', 'late'],
     );
   });
+
+  it('orders by transaction, not by sequence: an event with a lower number from a later transaction is not skipped', {
+    skip: ON_PGLITE && 'PGlite: one connection, so no two transactions can be open at once (runs with DATABASE_URL)',
+  }, async () => {
+    const origin = { source: SOURCE, actor: { type: 'system' as const } };
+    // Three transactions take their ids in the order A < M < B; B writes its event first
+    // (lower sequence number) and commits; A writes and commits; M is still running.
+    const held = <T>() => {
+      let release: (value: T) => void = () => {};
+      const promise = new Promise<T>((resolve) => {
+        release = resolve;
+      });
+      return { promise, release };
+    };
+    const aStarted = held<void>();
+    const aGo = held<void>();
+    const mStarted = held<void>();
+    const mGo = held<void>();
+    const a = database.db.transaction(async (trx) => {
+      await trx.raw('select pg_current_xact_id()');
+      aStarted.release();
+      await aGo.promise;
+      await writeEvent(trx, { type: 'test.a', subject: 'a', data: {} }, origin);
+    });
+    await aStarted.promise;
+    const m = database.db.transaction(async (trx) => {
+      await trx.raw('select pg_current_xact_id()');
+      mStarted.release();
+      await mGo.promise;
+    });
+    await mStarted.promise;
+    await database.db.transaction((trx) => writeEvent(trx, { type: 'test.b', subject: 'b', data: {} }, origin));
+    aGo.release();
+    await a;
+    const first = await listEvents(database.db, { limit: 100 });
+    assert.deepEqual(
+      first.events.map((e) => e.subject),
+      ['a'],
+      'A ended before the oldest running transaction (M); B did not',
+    );
+    mGo.release();
+    await m;
+    const next = await listEvents(database.db, { limit: 100, after: first.last });
+    assert.deepEqual(
+      next.events.map((e) => e.subject),
+      ['b'],
+    );
+    const bySequence = await database.db('domain_events').orderBy('seq').select('subject');
+    assert.deepEqual(
+      bySequence.map((r) => r.subject),
+      ['b', 'a'],
+      'B holds the lower sequence number',
+    );
+  });
 });

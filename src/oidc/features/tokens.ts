@@ -4,6 +4,7 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
 import { findResourceServer } from '../resourceServers.ts';
+import { findActiveUserById } from '../../accounts/users.ts';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 const isPublic = (client: Client) => client.clientAuthMethod === 'none';
@@ -21,12 +22,19 @@ export function tokens({ db }: ProviderDeps): Configuration {
     return api?.resource_server_client_id === client.clientId;
   }
 
+  async function holderIsActive(token: { accountId?: string }): Promise<boolean> {
+    return token.accountId === undefined || (await findActiveUserById(db, token.accountId)) !== undefined;
+  }
+
   return {
     features: {
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
-        allowedPolicy: async (_ctx, client, token) => mayIntrospect(client, token as { clientId?: string; aud?: unknown }),
+        // A token of a user who is suspended (or gone) is not active, whatever its own expiry says.
+        allowedPolicy: async (_ctx, client, token) =>
+          (await mayIntrospect(client, token as { clientId?: string; aud?: unknown })) &&
+          (await holderIsActive(token as { accountId?: string })),
       },
       revocation: {
         enabled: true,
