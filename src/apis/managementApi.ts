@@ -35,7 +35,10 @@ export async function ensureManagementApi(db: Db, issuer: string): Promise<void>
   const scopes = Object.keys(MANAGEMENT_SCOPES);
   const ctx: ServiceContext = { db, actor: { type: 'system' }, source: issuer };
   await db.transaction(async (trx) => {
-    const existing = await trx('resource_servers').where('identifier', identifier).forUpdate().first('scopes');
+    // Instances starting together take turns here (a row lock cannot, before the row exists),
+    // so one creates the API and records it, and the others find it made.
+    await trx.raw("select pg_advisory_xact_lock(hashtext('gatehouse:management-api'))");
+    const existing = await trx('resource_servers').where('identifier', identifier).first('scopes');
     if (existing && JSON.stringify(existing.scopes) === JSON.stringify(scopes)) return;
     await trx('resource_servers')
       .insert({

@@ -36,7 +36,10 @@ export interface AuthenticatedAccount {
   amr: string[];
 }
 
-export type StrategyOutcome = { ok: true; account: AuthenticatedAccount } | { ok: false; status: number; message: string };
+export type StrategyOutcome =
+  | { ok: true; account: AuthenticatedAccount }
+  /** `accountId`: who it was, when the method proved it but the account may not sign in (suspended). */
+  | { ok: false; status: number; message: string; accountId?: string };
 
 export interface LoginStrategy {
   /** The value of the form's `method` field that selects this strategy. */

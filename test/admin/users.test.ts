@@ -300,6 +300,8 @@ describe('admin API: users', () => {
       const refused = await signIn();
       assert.equal(refused.page.status, 403);
       assert.match(refused.page.html, /This account is suspended/);
+      const audited = await database.db('audit_events').where('type', 'login.failed').whereRaw("details->>'reason' = 'suspended'").first();
+      assert.equal(audited.user_id, user.id);
 
       assert.equal((await admin.call('POST', `/users/${user.id}/unsuspend`)).body.suspended, false);
       const again = await signIn();

@@ -68,7 +68,8 @@ export const loginStep: InteractionStep = {
       const outcome = await strategy.authenticate(ctx, form, deps);
       if (!outcome.ok) {
         if (outcome.status === 401) await event('login.failed');
-        if (outcome.status === 403) await event('login.failed', { details: { method: strategy.id, reason: 'suspended' } });
+        if (outcome.status === 403)
+          await event('login.failed', { userId: outcome.accountId, details: { method: strategy.id, reason: 'suspended' } });
         return renderLogin(ctx, interaction, deps, { email, error: outcome.message, status: outcome.status });
       }
       await deps.loginThrottle.succeeded(email, ctx.ip);

@@ -15,7 +15,7 @@ export const passwordStrategy: LoginStrategy = {
     const user = await verifyPassword(db, email, password, config.bcryptCost);
     if (!user) return { ok: false, status: 401, message: INVALID_CREDENTIALS };
     // Said only to whoever knows the password, so it tells nobody else the account exists.
-    if (user.suspended_at) return { ok: false, status: 403, message: ACCOUNT_SUSPENDED };
+    if (user.suspended_at) return { ok: false, status: 403, message: ACCOUNT_SUSPENDED, accountId: user.id };
     return { ok: true, account: { accountId: user.id, amr: ['pwd'] } };
   },
 };
