@@ -34,8 +34,7 @@ export async function up(knex: Knex): Promise<void> {
     t.text('client_id').notNullable();
     t.text('key').notNullable();
     t.text('request_digest').notNullable(); // method, path and body: a reuse with another body is refused
-    t.integer('status'); // null while the first request is still being answered
-    t.jsonb('response');
+    t.jsonb('response'); // the first answer, sealed; written in the transaction that made it
     t.text('location');
     t.timestamp('expires_at', { useTz: true }).notNullable();
     t.primary(['client_id', 'key']);

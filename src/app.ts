@@ -16,7 +16,7 @@ import { requireIssuerOrigin } from './http/hostCheck.ts';
 import { answerUnservedMethods, servedEndpoints } from './http/methods.ts';
 import { registrationEnabled } from './oidc/features/registration.ts';
 import { FEATURES } from './features.ts';
-import { ownsPath, type FeatureDeps } from './feature.ts';
+import { pathMatcher, type FeatureDeps } from './feature.ts';
 import type { SecretBox } from './secrets/secretBox.ts';
 import type { ClientStore } from './oidc/clients.ts';
 import { logger } from './http/logger.ts';
@@ -68,10 +68,10 @@ export function createApp(appDeps: AppDeps): Koa {
   const provider = providerMiddleware(slot);
   const deps = featureDeps(appDeps);
   const mounted = FEATURES.flatMap((feature) =>
-    feature.routes && feature.paths ? [{ paths: feature.paths, routes: feature.routes(deps) }] : [],
+    feature.routes && feature.paths ? [{ owns: pathMatcher(feature.paths), routes: feature.routes(deps) }] : [],
   );
   app.use((ctx, next) => {
-    const feature = mounted.find((m) => ownsPath(m.paths, ctx.path));
+    const feature = mounted.find((m) => m.owns(ctx.path));
     return feature ? feature.routes(ctx, () => provider(ctx, next)) : provider(ctx, next);
   });
   return app;

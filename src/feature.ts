@@ -41,7 +41,12 @@ export interface Feature {
   sweepers?: readonly Sweeper[];
 }
 
-/** True when `path` is one of `paths` (exact, or under a prefix written 'prefix*'). */
-export function ownsPath(paths: readonly string[], path: string): boolean {
-  return paths.some((p) => (p.endsWith('*') ? path.startsWith(p.slice(0, -1)) : path === p));
+/**
+ * Whether a path is one of `paths` (exact, or under a prefix written 'prefix*'). Made once:
+ * app.ts asks it on every request, protocol ones included.
+ */
+export function pathMatcher(paths: readonly string[]): (path: string) => boolean {
+  const exact = new Set(paths.filter((p) => !p.endsWith('*')));
+  const prefixes = paths.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
+  return (path) => exact.has(path) || prefixes.some((prefix) => path.startsWith(prefix));
 }

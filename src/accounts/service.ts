@@ -5,10 +5,10 @@ import bcrypt from 'bcrypt';
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
-import { assertVersion } from '../changes/versionTag.ts';
+import { assertVersion, type VersionCheck } from '../changes/versionTag.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
-import { emailSchema, newUserSchema, passwordSchema, profileSchema, publicUser, type PublicUser, type User } from './users.ts';
+import { emailSchema, findUserById, newUserSchema, passwordSchema, profileSchema, publicUser, type User } from './users.ts';
 
 const EMAIL_TAKEN = 'An account with this email already exists';
 
@@ -72,11 +72,6 @@ export const userUpdateSchema = z
   .partial()
   .strict();
 export type UserUpdate = z.input<typeof userUpdateSchema>;
-
-export interface VersionCheck {
-  /** If-Match: the version the caller last read (see changes/versionTag.ts). */
-  ifMatch?: string;
-}
 
 export async function updateUser(ctx: ServiceContext, id: string, input: unknown, check: VersionCheck = {}): Promise<User> {
   const patch = parseInput(userUpdateSchema, input);
@@ -200,12 +195,15 @@ function liveArtefacts(db: Db, model: string, userId: string) {
     .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()));
 }
 
-async function assertUserExists(db: Db, id: string): Promise<void> {
-  if (!(await db('users').where('id', id).first('id'))) throw new NotFoundError(`No user ${id}`);
+/** The user with this id, or a NotFoundError. */
+export async function getUser(db: Db, id: string): Promise<User> {
+  const user = await findUserById(db, id);
+  if (!user) throw new NotFoundError(`No user ${id}`);
+  return user;
 }
 
 export async function listUserSessions(db: Db, userId: string): Promise<UserSession[]> {
-  await assertUserExists(db, userId);
+  await getUser(db, userId);
   const rows = await liveArtefacts(db, 'Session', userId).orderBy('expires_at', 'desc');
   return rows.map((row) => ({
     id: String(row.uid),
@@ -216,7 +214,7 @@ export async function listUserSessions(db: Db, userId: string): Promise<UserSess
 }
 
 export async function listUserGrants(db: Db, userId: string): Promise<UserGrant[]> {
-  await assertUserExists(db, userId);
+  await getUser(db, userId);
   const rows = await liveArtefacts(db, 'Grant', userId).orderBy('expires_at', 'desc');
   return rows.map((row) => {
     const openid = (row.payload.openid as { scope?: string } | undefined)?.scope ?? '';
@@ -266,5 +264,3 @@ export async function revokeUserGrant(ctx: ServiceContext, userId: string, grant
     };
   });
 }
-
-export { publicUser, type PublicUser };

@@ -10,13 +10,13 @@ import { clearReadCaches } from '../db/readCache.ts';
 import type { Sweeper } from '../feature.ts';
 import { SealedSecretError, type SecretBox } from '../secrets/secretBox.ts';
 import { PROBLEM_TYPES, respondProblem } from '../http/problem.ts';
+import { InvalidInputError } from '../errors/index.ts';
 import type { Operation, OperationCall, OperationResult } from './operation.ts';
 
 const KEY = /^[\x21-\x7E]{1,255}$/;
 
 interface StoredAnswer {
   request_digest: string;
-  status: number | null;
   /** The sealed answer (a JSON string). */
   response: string | null;
   location: string | null;
@@ -48,15 +48,7 @@ export async function withIdempotency(
   { key, clientId, request }: IdempotentRequest,
   op: Operation,
 ): Promise<OperationResult | undefined> {
-  if (!KEY.test(key)) {
-    respondProblem(ctx, {
-      type: 'urn:gatehouse:problem:invalid-input',
-      title: 'The request is not valid',
-      status: 400,
-      detail: 'Idempotency-Key must be 1-255 visible ASCII characters',
-    });
-    return undefined;
-  }
+  if (!KEY.test(key)) throw new InvalidInputError('Idempotency-Key must be 1-255 visible ASCII characters');
   const { box } = call.deps;
   const requestDigest = digest(box, request);
   const root = call.service.db;
@@ -69,7 +61,7 @@ export async function withIdempotency(
     const claimed = await trx.raw(
       `insert into idempotency_keys (client_id, key, request_digest, expires_at) values (?, ?, ?, now() + interval '24 hours')
        on conflict (client_id, key) do update
-         set request_digest = excluded.request_digest, status = null, response = null, location = null, expires_at = excluded.expires_at
+         set request_digest = excluded.request_digest, response = null, location = null, expires_at = excluded.expires_at
          where idempotency_keys.expires_at <= now()
        returning key`,
       [clientId, key, requestDigest],
@@ -85,7 +77,6 @@ export async function withIdempotency(
     await trx('idempotency_keys')
       .where({ client_id: clientId, key })
       .update({
-        status: op.status ?? 200,
         response: JSON.stringify(box.seal(answer, answerPlace(clientId, key))),
         location: made.location ?? null,
       });

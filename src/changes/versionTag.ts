@@ -19,3 +19,8 @@ export function assertVersion(expected: string | undefined, current: unknown): v
   if (tags.includes('*') || tags.includes(versionTag(current))) return;
   throw new PreconditionFailedError('The resource has changed since you read it; read it again and reapply your change');
 }
+
+/** What a caller says about the version it last read (If-Match), for a service to check. */
+export interface VersionCheck {
+  ifMatch?: string;
+}

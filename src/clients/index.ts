@@ -8,7 +8,7 @@ import type { ClientMetadata } from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { SecretBox } from '../secrets/secretBox.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
-import { assertVersion } from '../changes/versionTag.ts';
+import { assertVersion, type VersionCheck } from '../changes/versionTag.ts';
 import { ConflictError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
 import { assertMayChangeClient } from '../apis/managementApi.ts';
@@ -192,16 +192,23 @@ async function rowOf(db: Db, clientId: string, lock = false): Promise<ClientRow>
   return row;
 }
 
+/**
+ * A client's row, locked until the change commits, still the version the caller last read, and
+ * one the caller may change (see assertMayChangeClient).
+ */
+async function lockClient(trx: Db, ctx: ServiceContext, clientId: string, check: VersionCheck): Promise<ClientRow> {
+  const row = await rowOf(trx, clientId, true);
+  assertVersion(check.ifMatch, clientView(row));
+  await assertMayChangeClient(trx, ctx, clientId);
+  return row;
+}
+
 export async function getClient(db: Db, clientId: string): Promise<ClientView> {
   return clientView(await rowOf(db, clientId));
 }
 
 export async function listClients(db: Db): Promise<ClientView[]> {
   return (await db<ClientRow>('clients').orderBy('created_at')).map(clientView);
-}
-
-export interface VersionCheck {
-  ifMatch?: string;
 }
 
 /**
@@ -218,9 +225,7 @@ export async function updateClient(
   const patch = parseInput(clientUpdateSchema, input);
   let shown: string | undefined;
   const view = await commitChange(ctx, async (trx) => {
-    const row = await rowOf(trx, clientId, true);
-    assertVersion(check.ifMatch, clientView(row));
-    await assertMayChangeClient(trx, ctx, clientId);
+    const row = await lockClient(trx, ctx, clientId, check);
     const current = rowToMetadata(row, deps.box) as ClientMetadata;
     const { default_resource, ...rest } = patch;
     const metadata: ClientMetadata = { ...current, ...rest };
@@ -252,9 +257,7 @@ export async function rotateClientSecret(
 ): Promise<CreatedClient> {
   const secret = newSecret();
   const client = await commitChange(ctx, async (trx) => {
-    const row = await rowOf(trx, clientId, true);
-    assertVersion(check.ifMatch, clientView(row));
-    await assertMayChangeClient(trx, ctx, clientId);
+    const row = await lockClient(trx, ctx, clientId, check);
     if (!row.client_secret) throw new ConflictError(`Client ${clientId} has no secret to rotate (it is public or uses private_key_jwt)`);
     const metadata = { ...(rowToMetadata(row, deps.box) as ClientMetadata), client_secret: secret };
     await deps.clients.save(metadata, row.registered_by, trx).catch(storeRefusal(metadata));
@@ -268,9 +271,7 @@ export async function rotateClientSecret(
 /** Deletes a client and every token issued to it. */
 export async function deleteClient(ctx: ServiceContext, deps: ClientDeps, clientId: string, check: VersionCheck = {}): Promise<void> {
   await commitChange(ctx, async (trx) => {
-    const row = await rowOf(trx, clientId, true);
-    assertVersion(check.ifMatch, clientView(row));
-    await assertMayChangeClient(trx, ctx, clientId);
+    await lockClient(trx, ctx, clientId, check);
     await deps.clients.delete(clientId, trx);
     return { value: undefined, record: { type: 'client.deleted', subject: clientId, clientId, data: {} } };
   });

@@ -8,8 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { bootstrapAdminClient, type AdminClient } from '../helpers/adminApi.ts';
 import { ALICE, createAlice, createClient } from '../helpers/fixtures.ts';
-import { authorizationRequest, basicAuth, discover, exchangeCode, RP_REDIRECT } from '../helpers/relyingParty.ts';
-import { Browser } from '../helpers/browserForm.ts';
+import { basicAuth, discover, signInWithOfflineAccess } from '../helpers/relyingParty.ts';
 import { managementApiIdentifier } from '../../src/admin/index.ts';
 import { openDatabase } from '../../src/db/index.ts';
 
@@ -106,12 +105,7 @@ describe('admin API: review findings', () => {
     await createAlice(database);
     const app = await createClient(database, server.config, { name: 'Straggler app' });
     const config = await discover(server.issuer, app.client_id, app.client_secret);
-    const browser = new Browser();
-    const request = await authorizationRequest(config, { scope: 'openid offline_access', prompt: 'consent' });
-    let page = await browser.navigate(request.url.toString());
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
-    page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
-    const tokens = await exchangeCode(config, page.url, request);
+    const tokens = await signInWithOfflineAccess(config, ALICE.email, ALICE.password);
     // Suspended behind the service's back: only the flag, every token still in place.
     await database.db('users').where('email', ALICE.email).update({ suspended_at: database.db.fn.now() });
     await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token as string), { error: 'invalid_grant' });

@@ -8,7 +8,7 @@ import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { bootstrapAdminClient, type AdminClient } from '../helpers/adminApi.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
 import { createApi, grantApiAccess } from '../../src/apis/index.ts';
-import { authorizationRequest, discover, exchangeCode, RP_REDIRECT } from '../helpers/relyingParty.ts';
+import { authorizationRequest, discover, exchangeCode, RP_REDIRECT, signInWithOfflineAccess } from '../helpers/relyingParty.ts';
 import { Browser } from '../helpers/browserForm.ts';
 
 const PROBLEM = 'application/problem+json';
@@ -315,12 +315,7 @@ describe('admin API: users', () => {
       const user = (await admin.call('POST', '/users', { body: { email, password } })).body;
       const app = await createClient(database, server.config, { name: 'Blog' });
       const config = await discover(server.issuer, app.client_id, app.client_secret);
-      const browser = new Browser();
-      const request = await authorizationRequest(config, { scope: 'openid offline_access', prompt: 'consent' });
-      let page = await browser.navigate(request.url.toString());
-      page = await browser.submit(page, /\/login$/, { email, password });
-      page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
-      const tokens = await exchangeCode(config, page.url, request);
+      const tokens = await signInWithOfflineAccess(config, email, password);
       const [grant] = (await admin.call('GET', `/users/${user.id}/grants`)).body.data;
       assert.equal((await admin.call('DELETE', `/users/${user.id}/grants/${grant.id}`)).status, 204);
       await assert.rejects(client.refreshTokenGrant(config, tokens.refresh_token as string), { error: 'invalid_grant' });

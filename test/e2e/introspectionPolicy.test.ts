@@ -7,8 +7,7 @@ import * as client from 'openid-client';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { ALICE, createAlice, createClient } from '../helpers/fixtures.ts';
-import { authorizationRequest, discover, exchangeCode, RP_REDIRECT } from '../helpers/relyingParty.ts';
-import { Browser } from '../helpers/browserForm.ts';
+import { discover, signInWithOfflineAccess } from '../helpers/relyingParty.ts';
 import { createApi, grantApiAccess } from '../../src/apis/index.ts';
 import { operator } from '../helpers/fixtures.ts';
 import { commandContext } from '../../src/cli/context.ts';
@@ -85,12 +84,7 @@ describe('introspection policy', () => {
   });
 
   async function signIn(config: client.Configuration) {
-    const browser = new Browser();
-    const request = await authorizationRequest(config, { scope: 'openid offline_access', prompt: 'consent' });
-    let page = await browser.navigate(request.url.toString());
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
-    page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
-    const tokens = await exchangeCode(config, page.url, request);
+    const tokens = await signInWithOfflineAccess(config, ALICE.email, ALICE.password);
     assert.ok(tokens.refresh_token);
     return { access_token: tokens.access_token, refresh_token: tokens.refresh_token };
   }

@@ -1,5 +1,6 @@
 // A real relying party: openid-client 6, as an integrator would use it against our issuer.
 import * as client from 'openid-client';
+import { Browser } from './browserForm.ts';
 
 export const RP_REDIRECT = 'http://rp.test/callback';
 export const RP_LOGOUT_REDIRECT = 'http://rp.test/signed-out';
@@ -46,4 +47,17 @@ export function exchangeCode(config: client.Configuration, callbackUrl: string, 
 /** An HTTP Basic client authentication header (RFC 6749 2.3.1: id and secret form-encoded). */
 export function basicAuth(clientId: string, clientSecret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`;
+}
+
+/**
+ * A user signs in on the hosted screens and allows offline access, the way a browser without
+ * JavaScript does; the relying party then redeems the code. Returns the tokens.
+ */
+export async function signInWithOfflineAccess(config: client.Configuration, email: string, password: string) {
+  const browser = new Browser();
+  const request = await authorizationRequest(config, { scope: 'openid offline_access', prompt: 'consent' });
+  let page = await browser.navigate(request.url.toString());
+  page = await browser.submit(page, /\/login$/, { email, password });
+  page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
+  return exchangeCode(config, page.url, request);
 }

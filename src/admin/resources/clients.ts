@@ -11,9 +11,8 @@ import {
   newClientSchema,
   rotateClientSecret,
   updateClient,
-  type ClientDeps,
 } from '../../clients/index.ts';
-import { operation, type AdminDeps, type Operation } from '../operation.ts';
+import { operation, type Operation } from '../operation.ts';
 import { identifierParam, timestamp } from '../schemas.ts';
 
 const clientSchema = z
@@ -42,7 +41,6 @@ const clientWithSecret = clientSchema
 
 const clientParams = z.object({ clientId: identifierParam('client id') }).strict();
 const TAG = 'Clients';
-const clientDeps = (deps: AdminDeps): ClientDeps => ({ config: deps.config, box: deps.box, clients: deps.clients });
 
 export const CLIENT_OPERATIONS: Operation[] = [
   operation({
@@ -60,9 +58,9 @@ export const CLIENT_OPERATIONS: Operation[] = [
     versioned: true,
     idempotent: true,
     errors: [400, 409, 415, 422],
-    prepare: ({ body, service, deps }) => prepareClient(service, clientDeps(deps), body),
+    prepare: ({ body, service, deps }) => prepareClient(service, deps, body),
     async handle({ service, deps, prepared }) {
-      const created = await createPreparedClient(service, clientDeps(deps), prepared as PreparedClient);
+      const created = await createPreparedClient(service, deps, prepared as PreparedClient);
       return {
         body: { ...created.client, client_secret: created.client_secret },
         version: created.client,
@@ -109,7 +107,7 @@ export const CLIENT_OPERATIONS: Operation[] = [
     versioned: true,
     errors: [400, 404, 412, 415],
     async handle({ params, body, service, deps, ifMatch }) {
-      const updated = await updateClient(service, clientDeps(deps), params.clientId, body, { ifMatch });
+      const updated = await updateClient(service, deps, params.clientId, body, { ifMatch });
       return { body: { ...updated.client, client_secret: updated.client_secret }, version: updated.client };
     },
   }),
@@ -125,7 +123,7 @@ export const CLIENT_OPERATIONS: Operation[] = [
     versioned: true,
     errors: [404, 409, 412],
     async handle({ params, service, deps, ifMatch }) {
-      const rotated = await rotateClientSecret(service, clientDeps(deps), params.clientId, { ifMatch });
+      const rotated = await rotateClientSecret(service, deps, params.clientId, { ifMatch });
       return { body: { ...rotated.client, client_secret: rotated.client_secret }, version: rotated.client };
     },
   }),
@@ -140,7 +138,7 @@ export const CLIENT_OPERATIONS: Operation[] = [
     versioned: true,
     errors: [404, 412],
     async handle({ params, service, deps, ifMatch }) {
-      await deleteClient(service, clientDeps(deps), params.clientId, { ifMatch });
+      await deleteClient(service, deps, params.clientId, { ifMatch });
       return {};
     },
   }),

@@ -19,13 +19,10 @@ import {
   unsuspendUser,
   updateUser,
   userUpdateSchema,
-  type User,
+  getUser,
 } from '../../accounts/index.ts';
-import { NotFoundError } from '../../errors/index.ts';
-import { findUserById } from '../../accounts/index.ts';
 import { operation, type Operation } from '../operation.ts';
 import { identifierParam, page, pageQuery, timestamp } from '../schemas.ts';
-import type { Db } from '../../db/index.ts';
 
 const userSchema = z
   .object({
@@ -57,12 +54,6 @@ const grantSchema = z
 
 const userParams = z.object({ userId: identifierParam('user id') }).strict();
 const TAG = 'Users';
-
-async function userOrNotFound(db: Db, id: string): Promise<User> {
-  const user = await findUserById(db, id);
-  if (!user) throw new NotFoundError(`No user ${id}`);
-  return user;
-}
 
 interface UserPosition {
   createdAt: string;
@@ -134,7 +125,7 @@ export const USER_OPERATIONS: Operation[] = [
     response: userSchema,
     versioned: true,
     errors: [404],
-    handle: async ({ params, deps }) => ({ body: publicUser(await userOrNotFound(deps.database.db, params.userId)) }),
+    handle: async ({ params, deps }) => ({ body: publicUser(await getUser(deps.database.db, params.userId)) }),
   }),
   operation({
     method: 'patch',

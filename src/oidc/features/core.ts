@@ -1,7 +1,7 @@
 // The protocol core: claims and scopes, lifetimes, PKCE, cookies, accounts and the error page.
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
-import { accountFromJson, findActiveUserById, userClaims } from '../../accounts/index.ts';
+import { accountFromJson, findActiveUserById, userClaims, type Account } from '../../accounts/index.ts';
 import { accountKey, takeSetAside } from '../readAhead.ts';
 import { renderPage } from '../../http/views.ts';
 
@@ -38,6 +38,17 @@ export const PROFILE_CLAIMS = [
 
 /** The scopes of OpenID Connect itself; any other scope value belongs to a registered API. */
 export const OIDC_SCOPES: readonly string[] = ['openid', 'offline_access', 'profile', 'email'];
+
+/**
+ * The account behind a token or session, or undefined: a suspended (or deleted) user has none,
+ * so their tokens and sessions stop working. The token being used may have brought the
+ * account's row along (see oidc/readAhead.ts), which saves a query.
+ */
+export async function findSignedInAccount(db: ProviderDeps['db'], sub: string): Promise<Account | undefined> {
+  const setAside = takeSetAside<Record<string, unknown>>(accountKey(sub));
+  if (setAside !== undefined) return setAside ? accountFromJson(setAside) : undefined;
+  return findActiveUserById(db, sub);
+}
 
 export function core({ db, keys }: ProviderDeps): Configuration {
   return {
@@ -82,10 +93,7 @@ export function core({ db, keys }: ProviderDeps): Configuration {
       introspectionSigningAlgValues: ['RS256', 'ES256', 'PS256'],
     },
     async findAccount(_ctx, sub) {
-      // The token being used may have brought the account's row along (see oidc/readAhead.ts).
-      // A suspended user has no account here, so their tokens and sessions stop working.
-      const setAside = takeSetAside<Record<string, unknown>>(accountKey(sub));
-      const user = setAside === undefined ? await findActiveUserById(db, sub) : setAside && accountFromJson(setAside);
+      const user = await findSignedInAccount(db, sub);
       if (!user) return undefined;
       return { accountId: user.id, claims: async () => userClaims(user) as { sub: string } };
     },

@@ -4,7 +4,7 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { ProviderDeps } from '../deps.ts';
 import { findResourceServer } from '../resourceServers.ts';
-import { findActiveUserById } from '../../accounts/users.ts';
+import { findSignedInAccount } from './core.ts';
 
 type Client = NonNullable<KoaContextWithOIDC['oidc']['client']>;
 const isPublic = (client: Client) => client.clientAuthMethod === 'none';
@@ -23,7 +23,7 @@ export function tokens({ db }: ProviderDeps): Configuration {
   }
 
   async function holderIsActive(token: { accountId?: string }): Promise<boolean> {
-    return token.accountId === undefined || (await findActiveUserById(db, token.accountId)) !== undefined;
+    return token.accountId === undefined || (await findSignedInAccount(db, token.accountId)) !== undefined;
   }
 
   return {
