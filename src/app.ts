@@ -17,6 +17,8 @@ import { answerUnservedMethods, servedEndpoints } from './http/methods.ts';
 import { registrationEnabled } from './oidc/features/registration.ts';
 import { FEATURES } from './features.ts';
 import { pathMatcher, type FeatureDeps } from './feature.ts';
+import type { AbuseDefence } from './abuse/index.ts';
+import type { Mailer } from './mail/mailer.ts';
 import type { SecretBox } from './secrets/secretBox.ts';
 import type { ClientStore } from './oidc/clients.ts';
 import { logger } from './http/logger.ts';
@@ -35,11 +37,13 @@ export interface AppDeps {
   slot: ProviderSlot;
   cookieKeys: string[];
   reloadKeys: () => Promise<boolean>;
+  abuse: AbuseDefence;
+  mailer: Mailer;
 }
 
 /** What the features' routes and start hooks are given. */
-export function featureDeps({ config, database, box, clients, slot, reloadKeys }: Omit<AppDeps, 'cookieKeys'>): FeatureDeps {
-  return { config, database, box, clients, provider: () => slot.current, reloadKeys };
+export function featureDeps({ config, database, box, clients, slot, reloadKeys, abuse, mailer }: Omit<AppDeps, 'cookieKeys'>): FeatureDeps {
+  return { config, database, box, clients, provider: () => slot.current, reloadKeys, abuse, mailer };
 }
 
 export function createApp(appDeps: AppDeps): Koa {

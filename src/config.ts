@@ -7,6 +7,9 @@ import { z } from 'zod';
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 
+// `name@host` or `Display Name <name@host>`, on one line.
+const MAILBOX = /^(?:[^<>\r\n]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/;
+
 const integer = (name: string, min: number, max: number) =>
   z
     .string()
@@ -37,10 +40,25 @@ const envSchema = z
       .string()
       .regex(/^smtps?:\/\//, 'SMTP_URL must start with smtp:// or smtps://')
       .optional(),
+    // The sender of Gatehouse's mail: an address, or a display name and an address in <>.
+    MAIL_FROM: z
+      .string()
+      .regex(MAILBOX, 'MAIL_FROM must be an email address, optionally with a name: Gatehouse <no-reply@id.example.com>')
+      .optional(),
     BCRYPT_COST: integer('BCRYPT_COST', 4, 15).default(12),
+    // Below 8 no password list or strength estimate makes up for it (NIST SP 800-63B's floor).
+    PASSWORD_MIN_LENGTH: integer('PASSWORD_MIN_LENGTH', 8, 128).default(12),
     TRUST_PROXY: z.enum(['true', 'false'], { message: 'TRUST_PROXY must be true or false' }).default('false'),
     TRUST_PROXY_HOPS: integer('TRUST_PROXY_HOPS', 1, 10).default(1),
     SWEEP_INTERVAL_SECONDS: integer('SWEEP_INTERVAL_SECONDS', 1, 86400).default(300),
+    SIGNUP_ENABLED: z.enum(['true', 'false'], { message: 'SIGNUP_ENABLED must be true or false' }).default('true'),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
+      .optional(),
+    SIGNIN_DELAY_AFTER: integer('SIGNIN_DELAY_AFTER', 1, 100).default(5),
+    SIGNIN_LOCK_AFTER: integer('SIGNIN_LOCK_AFTER', 2, 1000).default(10),
+    SIGNIN_LOCK_MINUTES: integer('SIGNIN_LOCK_MINUTES', 1, 1440).default(15),
   })
   .superRefine((env, ctx) => {
     if (env.SECRET_KEY_PREVIOUS && !env.SECRET_KEY) {
@@ -48,6 +66,9 @@ const envSchema = z
     }
     if (env.SECRET_KEY_PREVIOUS && env.SECRET_KEY_PREVIOUS === env.SECRET_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SECRET_KEY_PREVIOUS'], message: 'SECRET_KEY_PREVIOUS must differ from SECRET_KEY' });
+    }
+    if (env.SIGNIN_LOCK_AFTER <= env.SIGNIN_DELAY_AFTER) {
+      ctx.addIssue({ code: 'custom', path: ['SIGNIN_LOCK_AFTER'], message: 'SIGNIN_LOCK_AFTER must be greater than SIGNIN_DELAY_AFTER' });
     }
     if (env.NODE_ENV !== 'production') return;
     if (!env.SECRET_KEY) {
@@ -80,11 +101,24 @@ export interface Config {
   logLevel: (typeof LOG_LEVELS)[number];
   initialAccessToken: string | undefined;
   smtpUrl: string | undefined;
+  /** The From of Gatehouse's mail (MAIL_FROM; default Gatehouse <no-reply@issuer host>). */
+  mailFrom: string;
   bcryptCost: number;
+  /** The fewest characters (Unicode code points) a new password may have. */
+  passwordMinLength: number;
   trustProxy: boolean;
   /** How many proxies append to X-Forwarded-For; the client IP is that many entries from the right. */
   trustProxyHops: number;
   sweepIntervalSeconds: number;
+  /** Whether people may create their own accounts (each client may still turn it off for itself). */
+  signupEnabled: boolean;
+  /** Rate-limit counters in Redis instead of PostgreSQL. */
+  redisUrl: string | undefined;
+  /** Failed sign-ins to one address (from anywhere) before each further try must wait. */
+  signInDelayAfter: number;
+  /** Failed sign-ins to one address within an hour that lock it. */
+  signInLockAfter: number;
+  signInLockMinutes: number;
 }
 
 export class ConfigError extends Error {
@@ -106,11 +140,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const env = parsed.data;
   const dataDir = resolve(env.DATA_DIR);
+  const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
   return {
     env: env.NODE_ENV,
     port: env.PORT,
     host: env.HOST,
-    issuer: (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/$/, ''),
+    issuer,
     databaseUrl: env.DATABASE_URL,
     dataDir,
     secretKey: env.SECRET_KEY ?? developmentSecretKey(dataDir),
@@ -118,10 +153,17 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL,
     initialAccessToken: env.INITIAL_ACCESS_TOKEN,
     smtpUrl: env.SMTP_URL,
+    mailFrom: env.MAIL_FROM ?? `Gatehouse <no-reply@${new URL(issuer).hostname}>`,
     bcryptCost: env.BCRYPT_COST,
+    passwordMinLength: env.PASSWORD_MIN_LENGTH,
     trustProxy: env.TRUST_PROXY === 'true',
     trustProxyHops: env.TRUST_PROXY_HOPS,
     sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
+    signupEnabled: env.SIGNUP_ENABLED === 'true',
+    redisUrl: env.REDIS_URL,
+    signInDelayAfter: env.SIGNIN_DELAY_AFTER,
+    signInLockAfter: env.SIGNIN_LOCK_AFTER,
+    signInLockMinutes: env.SIGNIN_LOCK_MINUTES,
   };
 }
 

@@ -7,6 +7,8 @@ import type { Config } from './config.ts';
 import type { Database } from './db/index.ts';
 import type { SecretBox } from './secrets/secretBox.ts';
 import type { ClientStore } from './oidc/clients.ts';
+import type { AbuseDefence } from './abuse/index.ts';
+import type { Mailer } from './mail/mailer.ts';
 
 /** What a feature's routes may use. */
 export interface FeatureDeps {
@@ -18,6 +20,10 @@ export interface FeatureDeps {
   provider: () => Provider;
   /** Picks up keys rotated in the database at once (instead of at the next periodic look). */
   reloadKeys: () => Promise<boolean>;
+  /** Rate limits shared by every feature (and, through their store, by every instance). */
+  abuse: AbuseDefence;
+  /** Sends queued mail (src/mail): nudge it once the transaction that queued a mail commits. */
+  mailer: Mailer;
 }
 
 export interface Sweeper {

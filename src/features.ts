@@ -5,7 +5,9 @@ import { homeFeature, staticFeature } from './http/pages.ts';
 import { healthFeature } from './http/health.ts';
 import { protocolArtefactsFeature } from './oidc/feature.ts';
 import { interactionsFeature } from './interactions/index.ts';
+import { accountLinksFeature } from './accountLinks/index.ts';
 import { adminApiFeature } from './admin/index.ts';
+import { mailFeature } from './mail/index.ts';
 
 export const FEATURES: readonly Feature[] = [
   staticFeature,
@@ -13,5 +15,7 @@ export const FEATURES: readonly Feature[] = [
   homeFeature,
   protocolArtefactsFeature,
   interactionsFeature,
+  accountLinksFeature,
   adminApiFeature,
+  mailFeature,
 ];

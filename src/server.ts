@@ -14,6 +14,8 @@ import { createApp, featureDeps, observeProvider, type ProviderSlot } from './ap
 import { interactionPrompts, interactionUrl } from './interactions/index.ts';
 import { logger, setLogLevel } from './http/logger.ts';
 import { FEATURES } from './features.ts';
+import { createAbuseDefence } from './abuse/index.ts';
+import { createMailer } from './mail/index.ts';
 
 export interface RunningServer {
   url: string;
@@ -94,7 +96,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return true;
   };
 
-  const appDeps = { config, database, box, clients, slot, reloadKeys: () => reloadKeys() };
+  const abuse = createAbuseDefence(database, config);
+  // Sends the mail features queue: started by the mail feature, stopped before the database closes.
+  const mailer = createMailer({ config, database, box });
+  const appDeps = { config, database, box, clients, slot, reloadKeys: () => reloadKeys(), abuse, mailer };
   const app = createApp({ ...appDeps, cookieKeys: keys.cookie });
 
   let companion: { close(): Promise<void> } | undefined;
@@ -102,6 +107,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     for (const feature of FEATURES) await feature.start?.(featureDeps(appDeps));
     companion = await options.beforeListen?.({ database, reloadKeys });
   } catch (error) {
+    await mailer.close();
     if (ownsDatabase) await database.close();
     throw error;
   }
@@ -121,6 +127,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
   } catch (error) {
     await companion?.close();
+    await mailer.close();
     if (ownsDatabase) await database.close();
     throw error;
   }
@@ -146,6 +153,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         setTimeout(() => server.closeAllConnections(), 10_000).unref();
       });
       await companion?.close();
+      await abuse.close();
+      await mailer.close();
       if (ownsDatabase) await database.close();
     })();
     return closing;

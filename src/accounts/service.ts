@@ -1,7 +1,7 @@
 // Changes to users. Each runs in one transaction with its audit record and domain event
 // (changes/), takes a ServiceContext and throws only domain errors (errors/).
 import { randomUUID } from 'node:crypto';
-import bcrypt from 'bcrypt';
+import { hashPassword } from './passwords/index.ts';
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
@@ -26,7 +26,8 @@ export interface PreparedUser {
 
 export async function prepareUser(input: unknown, bcryptCost: number): Promise<PreparedUser> {
   const data = parseInput(newUserSchema, input);
-  return { data, passwordHash: data.password ? await bcrypt.hash(data.password, bcryptCost) : null };
+  // An imported hash (newUserSchema checked its shape) is stored as it is.
+  return { data, passwordHash: data.password ? await hashPassword(data.password, bcryptCost) : (data.password_hash ?? null) };
 }
 
 export async function createUser(ctx: ServiceContext, input: unknown, bcryptCost: number): Promise<User> {
@@ -107,7 +108,7 @@ export async function setPassword(
   check: VersionCheck = {},
 ): Promise<User> {
   const plain = parseInput(z.object({ password: passwordSchema }).strict(), { password }).password;
-  const passwordHash = await bcrypt.hash(plain, bcryptCost);
+  const passwordHash = await hashPassword(plain, bcryptCost);
   return commitChange(ctx, async (trx) => {
     await lockUser(trx, id, check);
     const [updated] = (await trx('users')
@@ -119,7 +120,7 @@ export async function setPassword(
 }
 
 /** Deletes every session, grant, token and code of the user; returns how many. */
-function revokeEverything(trx: Db, userId: string): Promise<number> {
+export function revokeEverything(trx: Db, userId: string): Promise<number> {
   return trx('oidc_payloads').whereRaw("payload->>'accountId' = ?", [userId]).delete();
 }
 

@@ -1,10 +1,9 @@
 // Users as stored, and what reads them: the people who sign in. Emails are unique regardless of
-// case (the database enforces it); passwords are bcrypt hashes; `id` is the stable, opaque `sub`
-// handed to relying parties. Changes go through service.ts.
-import { randomUUID } from 'node:crypto';
-import bcrypt from 'bcrypt';
+// case (the database enforces it); passwords are bcrypt-based hashes (passwords/hash.ts); `id` is
+// the stable, opaque `sub` handed to relying parties. Changes go through service.ts.
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
+import { PASSWORD_MAX_LENGTH, decoyCompare, importedPasswordHashSchema, verifyPasswordHash } from './passwords/index.ts';
 
 export interface User {
   id: string;
@@ -14,6 +13,8 @@ export interface User {
   profile: Profile;
   /** Set while the user may not sign in (and holds no live token). */
   suspended_at: Date | null;
+  /** Set after too many failed sign-ins: the right password is refused until then. */
+  locked_until: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -38,12 +39,13 @@ export const profileSchema = z
   .strict();
 export type Profile = z.infer<typeof profileSchema>;
 
-// bcrypt reads at most 72 bytes; refusing longer passwords beats silently ignoring their tail.
-const MAX_PASSWORD_BYTES = 72;
+// What an operator may set (CLI, admin API): passwords are pre-hashed before bcrypt
+// (passwords/hash.ts), so long ones count in full. The strength policy (passwords/policy.ts)
+// applies to the passwords people choose on the hosted screens.
 export const passwordSchema = z
   .string()
   .min(8, 'Password must be at least 8 characters')
-  .refine((p) => Buffer.byteLength(p) <= MAX_PASSWORD_BYTES, `Password must be at most ${MAX_PASSWORD_BYTES} bytes`);
+  .max(PASSWORD_MAX_LENGTH, `Password must be at most ${PASSWORD_MAX_LENGTH} characters`);
 
 export const emailSchema = z.string().trim().max(254, 'Email must be at most 254 characters').pipe(z.email('Enter a valid email address'));
 
@@ -52,10 +54,19 @@ export const newUserSchema = z
     email: emailSchema,
     /** Omitted: the user has no password (they may get one later, or sign in another way). */
     password: passwordSchema.optional(),
+    /**
+     * A bcrypt hash brought from another system, stored as it is (instead of `password`): it
+     * verifies as a legacy hash and is replaced by a current one at the first sign-in.
+     */
+    password_hash: importedPasswordHashSchema.optional().meta({ description: 'A bcrypt hash ($2a$, $2b$ or $2y$) from another system, instead of password' }),
     email_verified: z.boolean().default(false),
     profile: profileSchema.default({}),
   })
   .strict()
+  .refine((user) => user.password === undefined || user.password_hash === undefined, {
+    path: ['password_hash'],
+    message: 'Give a password or a password hash, not both',
+  })
   .meta({ id: 'NewUser' });
 export type NewUser = z.input<typeof newUserSchema>;
 
@@ -65,6 +76,16 @@ export function findUserById(db: Db, id: string): Promise<User | undefined> {
 
 export function findUserByEmail(db: Db, email: string): Promise<User | undefined> {
   return db<User>('users').whereRaw('lower(email) = lower(?)', [email.trim()]).first();
+}
+
+/**
+ * An address as the database compares it (lower() of the trimmed text, as the unique index and
+ * findUserByEmail do): what counts as one account for rate limits. JavaScript's toLowerCase
+ * differs for some letters (İ becomes i̇, not i), so the database is asked.
+ */
+export async function normalizedEmail(db: Db, email: string): Promise<string> {
+  const row = (await db.first(db.raw('lower(?::text) as address', [email.trim()]))) as { address: string };
+  return row.address;
 }
 
 /** A user by id or email, for operators who may type either. */
@@ -77,26 +98,22 @@ export function findActiveUserById(db: Db, id: string): Promise<User | undefined
   return db<User>('users').where('id', id).whereNull('suspended_at').first();
 }
 
-// A real hash of a random value, compared when the email is unknown, so the answer takes as long
-// for an unknown email as for a wrong password and timing does not reveal who has an account.
-let decoyHash: Promise<string> | undefined;
-
 /**
  * The user when email and password match (suspended or not: only the owner of the password learns
- * that), otherwise undefined, in the same time either way.
+ * that), otherwise undefined, in the same time either way: an unknown email is compared with a
+ * decoy hash at the current cost.
  */
 export async function verifyPassword(db: Db, email: string, password: string, bcryptCost: number): Promise<User | undefined> {
   const user = await findUserByEmail(db, email);
-  if (!user?.password_hash || Buffer.byteLength(password) > MAX_PASSWORD_BYTES) {
-    decoyHash ??= bcrypt.hash(randomUUID(), bcryptCost);
-    await bcrypt.compare(password, await decoyHash);
+  if (!user?.password_hash) {
+    await decoyCompare(password, bcryptCost);
     return undefined;
   }
-  return (await bcrypt.compare(password, user.password_hash)) ? user : undefined;
+  return (await verifyPasswordHash(password, user.password_hash)) ? user : undefined;
 }
 
 /** What a user's claims are made of: the account without its password hash. */
-export type Account = Omit<User, 'password_hash' | 'suspended_at'>;
+export type Account = Omit<User, 'password_hash' | 'suspended_at' | 'locked_until'>;
 
 /**
  * SQL for the account of users row `alias` as one JSON object, for a query that brings the
@@ -130,15 +147,23 @@ export function userClaims(user: Account): Record<string, unknown> {
 }
 
 /** A user as the CLI and the admin API show it: never the password hash. */
-export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at'> {
+export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at' | 'locked_until'> {
   has_password: boolean;
   suspended: boolean;
   suspended_at: Date | null;
+  /** Set while sign-in is refused after too many failures (until then). */
+  locked_until: Date | null;
 }
 
 export function publicUser(user: User): PublicUser {
   const { password_hash, ...rest } = user;
-  return { ...rest, suspended_at: user.suspended_at ?? null, suspended: Boolean(user.suspended_at), has_password: Boolean(password_hash) };
+  return {
+    ...rest,
+    suspended_at: user.suspended_at ?? null,
+    suspended: Boolean(user.suspended_at),
+    locked_until: user.locked_until ?? null,
+    has_password: Boolean(password_hash),
+  };
 }
 
 export interface UserQuery {

@@ -34,12 +34,16 @@ export interface ChangeRecord {
 
 /**
  * Runs `work` in a transaction and writes its record as a domain event and an audit record in
- * the same transaction. `work` must do all its writes through the handle it is given.
+ * the same transaction. `work` must do all its writes through the handle it is given. A null
+ * record means nothing changed that anyone follows (a wrong code counted, a used link refused).
  */
-export async function commitChange<T>(ctx: ServiceContext, work: (trx: Db) => Promise<{ value: T; record: ChangeRecord }>): Promise<T> {
+export async function commitChange<T>(
+  ctx: ServiceContext,
+  work: (trx: Db) => Promise<{ value: T; record: ChangeRecord | null }>,
+): Promise<T> {
   return ctx.db.transaction(async (trx) => {
     const { value, record } = await work(trx);
-    await recordChange(trx, ctx, record);
+    if (record) await recordChange(trx, ctx, record);
     return value;
   });
 }

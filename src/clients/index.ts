@@ -54,6 +54,10 @@ const clientFields = {
   default_resource: z.string().nullable(),
   /** Lets a legacy confidential client use the code flow without PKCE. */
   allow_code_without_pkce: z.boolean(),
+  /** Whether this client's sign-in screen offers "Create account". */
+  allow_signup: z.boolean(),
+  /** Whether users must have verified their email before signing in to this client. */
+  require_verified_email: z.boolean(),
 };
 
 export const newClientSchema = z
@@ -69,6 +73,8 @@ export const newClientSchema = z
     application_type: clientFields.application_type.default('web'),
     default_resource: clientFields.default_resource.optional(),
     allow_code_without_pkce: clientFields.allow_code_without_pkce.default(false),
+    allow_signup: clientFields.allow_signup.default(true),
+    require_verified_email: clientFields.require_verified_email.default(true),
   })
   .strict();
 export type NewClient = z.input<typeof newClientSchema>;
@@ -142,6 +148,8 @@ export async function prepareClient(ctx: ServiceContext, deps: ClientDeps, input
     ...(data.scope ? { scope: data.scope } : {}),
     ...(data.default_resource ? { default_resource: data.default_resource } : {}),
     ...(data.allow_code_without_pkce ? { allow_code_without_pkce: true } : {}),
+    ...(data.allow_signup ? {} : { allow_signup: false }),
+    ...(data.require_verified_email ? {} : { require_verified_email: false }),
     ...(secret ? { client_secret: secret } : {}),
   };
   await validate(ctx, deps, metadata);

@@ -9,7 +9,14 @@ export interface FieldProblem {
   message: string;
 }
 
-export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid_input' | 'forbidden' | 'precondition_failed' | 'unavailable';
+export type DomainErrorKind =
+  | 'not_found'
+  | 'conflict'
+  | 'invalid_input'
+  | 'forbidden'
+  | 'precondition_failed'
+  | 'rate_limited'
+  | 'unavailable';
 
 export abstract class DomainError extends Error {
   abstract readonly kind: DomainErrorKind;
@@ -56,6 +63,17 @@ export class PreconditionFailedError extends DomainError {
   constructor(message: string) {
     super(message);
     this.name = 'PreconditionFailedError';
+  }
+}
+
+/** Too many attempts of this kind by this caller: refused until `retryAfterSeconds` have passed. */
+export class RateLimitedError extends DomainError {
+  readonly kind = 'rate_limited';
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super(message);
+    this.name = 'RateLimitedError';
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

@@ -2,7 +2,7 @@
 // that surface. Each kind of problem has a stable `type` URI that clients may switch on; a
 // validation problem lists every field that is wrong.
 import type { Context } from 'koa';
-import { type DomainError, InvalidInputError, type DomainErrorKind, type FieldProblem } from '../errors/index.ts';
+import { type DomainError, InvalidInputError, type DomainErrorKind, type FieldProblem, RateLimitedError } from '../errors/index.ts';
 
 export interface Problem {
   type: string;
@@ -10,6 +10,8 @@ export interface Problem {
   status: number;
   detail: string;
   errors?: FieldProblem[];
+  /** Sent as Retry-After (not in the body). */
+  retryAfterSeconds?: number;
 }
 
 const type = (name: string) => `urn:gatehouse:problem:${name}`;
@@ -20,6 +22,7 @@ const BY_KIND: Record<DomainErrorKind, { status: number; type: string; title: st
   not_found: { status: 404, type: type('not-found'), title: 'Not found' },
   conflict: { status: 409, type: type('conflict'), title: 'Conflict with the current state' },
   precondition_failed: { status: 412, type: type('precondition-failed'), title: 'The resource has changed' },
+  rate_limited: { status: 429, type: type('rate-limited'), title: 'Too many requests' },
   unavailable: { status: 503, type: type('unavailable'), title: 'Service temporarily unavailable' },
 };
 
@@ -42,12 +45,14 @@ export function problemFor(error: DomainError): Problem {
     status,
     detail: error.message,
     ...(error instanceof InvalidInputError && error.fields.length ? { errors: error.fields } : {}),
+    ...(error instanceof RateLimitedError ? { retryAfterSeconds: error.retryAfterSeconds } : {}),
   };
 }
 
-export function respondProblem(ctx: Context, problem: Problem): void {
+export function respondProblem(ctx: Context, { retryAfterSeconds, ...problem }: Problem): void {
   ctx.status = problem.status;
-  if (problem.status === 503) ctx.set('Retry-After', '5');
+  if (retryAfterSeconds !== undefined) ctx.set('Retry-After', String(retryAfterSeconds));
+  else if (problem.status === 503) ctx.set('Retry-After', '5');
   ctx.set('Cache-Control', 'no-store');
   ctx.type = 'application/problem+json';
   ctx.body = { ...problem, instance: ctx.path, request_id: ctx.state.requestId };

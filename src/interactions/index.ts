@@ -9,7 +9,8 @@ import { verifyCsrf } from '../http/csrf.ts';
 import { accessDenied, finishInteraction } from './finish.ts';
 import { UserFacingError } from '../http/errors.ts';
 import type { Feature } from '../feature.ts';
-import { createLoginThrottle, sweepRateLimits } from './login/throttle.ts';
+import { sweepRateLimits } from '../abuse/index.ts';
+import { accountDeps, sweepOneTimeTokens } from '../accounts/index.ts';
 
 export { interactionPrompts } from './pipeline.ts';
 export type { InteractionDeps } from './types.ts';
@@ -19,9 +20,18 @@ export const interactionUrl = (uid: string) => `/interaction/${uid}`;
 export const interactionsFeature: Feature = {
   name: 'interactions',
   paths: ['/interaction/*'],
-  routes: ({ config, database, provider }) =>
-    interactionRoutes({ config, db: database.db, loginThrottle: createLoginThrottle(database), provider }).routes() as Koa.Middleware,
-  sweepers: [{ name: 'rate limit counters', sweep: sweepRateLimits }],
+  routes: ({ config, database, box, provider, abuse, mailer }) =>
+    interactionRoutes({
+      config,
+      db: database.db,
+      abuse,
+      accounts: accountDeps(config, box, () => mailer.nudge()),
+      provider,
+    }).routes() as Koa.Middleware,
+  sweepers: [
+    { name: 'rate limit counters', sweep: sweepRateLimits },
+    { name: 'one-time tokens', sweep: (database) => sweepOneTimeTokens(database.db) },
+  ],
 };
 
 export function interactionRoutes(deps: InteractionDeps): Router {

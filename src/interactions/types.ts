@@ -7,12 +7,15 @@ import type Provider from 'oidc-provider';
 import type { interactionPolicy, InteractionResults } from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/index.ts';
-import type { LoginThrottle } from './login/throttle.ts';
+import type { AbuseDefence } from '../abuse/index.ts';
+import type { AccountDeps } from '../accounts/index.ts';
 
 export interface InteractionDeps {
   config: Config;
   db: Db;
-  loginThrottle: LoginThrottle;
+  abuse: AbuseDefence;
+  /** What the self-service account changes need (mail, password rules, links). */
+  accounts: AccountDeps;
   /** The provider in service right now (it is rebuilt when keys rotate). */
   provider: () => Provider;
 }
@@ -38,8 +41,11 @@ export interface AuthenticatedAccount {
 
 export type StrategyOutcome =
   | { ok: true; account: AuthenticatedAccount }
-  /** `accountId`: who it was, when the method proved it but the account may not sign in (suspended). */
-  | { ok: false; status: number; message: string; accountId?: string };
+  /**
+   * `accountId`: whose account the attempt was on, when there is one (for the audit record only:
+   * the screen says the same either way); `reason` names why, for the same record.
+   */
+  | { ok: false; status: number; message: string; accountId?: string; reason?: string };
 
 export interface LoginStrategy {
   /** The value of the form's `method` field that selects this strategy. */

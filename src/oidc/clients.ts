@@ -40,6 +40,8 @@ const COLUMN_FIELDS = [
   'scope',
   'default_resource',
   'allow_code_without_pkce',
+  'allow_signup',
+  'require_verified_email',
 ] as const;
 const JSON_COLUMNS = new Set(['redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types']);
 
@@ -56,6 +58,8 @@ export interface ClientRow {
   scope: string | null;
   default_resource: string | null;
   allow_code_without_pkce: boolean;
+  allow_signup: boolean;
+  require_verified_email: boolean;
   metadata: Record<string, unknown>;
   registered_by: 'cli' | 'admin_api' | 'dynamic_registration';
   created_at: Date;
@@ -192,6 +196,8 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
       // An update that leaves these out clears them (RFC 7592 §2.2: the request replaces).
       default_resource: null,
       allow_code_without_pkce: false,
+      allow_signup: true,
+      require_verified_email: true,
       ...columns,
       metadata: JSON.stringify(extra),
       registered_by: registeredBy,

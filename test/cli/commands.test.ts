@@ -75,8 +75,8 @@ describe('gatehouse CLI commands', () => {
         error: 'Invalid input',
         problems: ['email: Enter a valid email address', 'password: Password must be at least 8 characters'],
       });
-      const tooLong = await run('users', 'create', '--email', 'long@example.com', '--password', 'x'.repeat(73));
-      assert.match(tooLong.stderr, /Password must be at most 72 bytes/);
+      const tooLong = await run('users', 'create', '--email', 'long@example.com', '--password', 'x'.repeat(1025));
+      assert.match(tooLong.stderr, /Password must be at most 1024 characters/);
       assert.equal(Number((await database.db('users').whereRaw("email like 'long@%'").count('* as n').first())?.n), 0);
     });
 

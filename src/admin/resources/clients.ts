@@ -28,6 +28,8 @@ const clientSchema = z
     scope: z.string().nullable(),
     default_resource: z.string().nullable(),
     allow_code_without_pkce: z.boolean(),
+    allow_signup: z.boolean(),
+    require_verified_email: z.boolean(),
     confidential: z.boolean().meta({ description: 'Whether the client has a secret (never shown after it is made)' }),
     registered_by: z.enum(['cli', 'admin_api', 'dynamic_registration']),
     created_at: timestamp,

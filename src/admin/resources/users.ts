@@ -1,6 +1,15 @@
-// /users: create, read, list, change, suspend and delete users; their sessions and grants.
+// /users: create, read, list, change, suspend and delete users; their sessions and grants;
+// invitations and email changes (each sends its link by email, never in the answer).
 import { z } from 'zod';
+import type { Knex } from 'knex';
 import {
+  accountDeps,
+  type AccountDeps,
+  type ClientNameLookup,
+  invitationSchema,
+  inviteUser,
+  requestEmailChange,
+  revokeInvitation,
   createPreparedUser,
   prepareUser,
   type PreparedUser,
@@ -21,7 +30,10 @@ import {
   userUpdateSchema,
   getUser,
 } from '../../accounts/index.ts';
-import { operation, type Operation } from '../operation.ts';
+import { getClient } from '../../clients/index.ts';
+import { NotFoundError, RateLimitedError } from '../../errors/index.ts';
+import type { Db } from '../../db/index.ts';
+import { operation, type AdminDeps, type Operation } from '../operation.ts';
 import { identifierParam, page, pageQuery, timestamp } from '../schemas.ts';
 
 const userSchema = z
@@ -33,6 +45,7 @@ const userSchema = z
     has_password: z.boolean(),
     suspended: z.boolean(),
     suspended_at: timestamp.nullable(),
+    locked_until: timestamp.nullable().meta({ description: 'Sign-in is refused until then, after too many failures' }),
     created_at: timestamp,
     updated_at: timestamp,
   })
@@ -52,8 +65,46 @@ const grantSchema = z
   })
   .meta({ id: 'Grant' });
 
+const invitationAnswerSchema = z
+  .object({
+    user: userSchema,
+    expires_at: timestamp.meta({ description: 'When the emailed link stops working' }),
+  })
+  .meta({ id: 'Invitation' });
+const emailChangeSchema = z.object({ email: emailSchema }).strict().meta({ id: 'EmailChangeRequest' });
+const pendingEmailChangeSchema = z
+  .object({
+    new_email: z.string(),
+    expires_at: timestamp.meta({ description: 'When the link sent to the new address stops working' }),
+  })
+  .meta({ id: 'PendingEmailChange' });
+
 const userParams = z.object({ userId: identifierParam('user id') }).strict();
 const TAG = 'Users';
+
+/**
+ * What the self-service services need, waking the mailer once the change has committed. Under an
+ * Idempotency-Key the service runs inside the key's transaction, which commits after the handler
+ * returns: the nudge waits for it (before, the mailer would not see the mail yet).
+ */
+function adminAccountDeps(deps: AdminDeps, db: Db): AccountDeps {
+  return accountDeps(deps.config, deps.box, () => {
+    if (db.isTransaction) (db as Knex.Transaction).executionPromise.then(deps.mailer.nudge, () => {});
+    else deps.mailer.nudge();
+  });
+}
+
+/** The name an invitation shows for a client: its registered name, else its id; undefined when there is no such client. */
+const clientNameLookup =
+  (db: Db): ClientNameLookup =>
+  (clientId) =>
+    getClient(db, clientId).then(
+      (client) => client.client_name ?? client.client_id,
+      (error: unknown) => {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      },
+    );
 
 interface UserPosition {
   createdAt: string;
@@ -78,6 +129,31 @@ export const USER_OPERATIONS: Operation[] = [
     async handle({ service, prepared }) {
       const user = publicUser(await createPreparedUser(service, prepared as PreparedUser));
       return { body: user, location: `/users/${user.id}` };
+    },
+  }),
+  operation({
+    method: 'post',
+    path: '/users/invitations',
+    operationId: 'inviteUser',
+    summary: 'Invite someone: a user without a password, emailed a link to choose one',
+    description:
+      'The link (good for 7 days) is sent by email only. Inviting an address again replaces its link; an address that already has a password or a verified account is refused (409). Given client_id, the invitee lands on that client once signed in. Each admin client may send a limited number of invitations an hour (429 with Retry-After beyond it).',
+    tag: TAG,
+    scope: 'users:write',
+    body: invitationSchema,
+    response: invitationAnswerSchema,
+    status: 201,
+    idempotent: true,
+    errors: [400, 404, 409, 415, 422, 429],
+    // Here rather than in handle: a replayed Idempotency-Key answers before prepare, and costs nothing.
+    async prepare({ deps, caller }) {
+      const decision = await deps.abuse.invitation.attempt(caller.clientId);
+      if (!decision.allowed) throw new RateLimitedError('Too many invitations from this client; try again later', decision.retryAfterSeconds);
+      return undefined;
+    },
+    async handle({ body, service, deps }) {
+      const invitation = await inviteUser(service, adminAccountDeps(deps, service.db), body, clientNameLookup(service.db));
+      return { body: invitation, location: `/users/${invitation.user.id}` };
     },
   }),
   operation({
@@ -160,6 +236,39 @@ export const USER_OPERATIONS: Operation[] = [
     handle: async ({ params, body, service, deps, ifMatch }) => ({
       body: publicUser(await setPassword(service, params.userId, body.password, deps.config.bcryptCost, { ifMatch })),
     }),
+  }),
+  operation({
+    method: 'delete',
+    path: '/users/{userId}/invitation',
+    operationId: 'revokeInvitation',
+    summary: 'Withdraw a user’s pending invitation: its link stops working',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    errors: [404],
+    async handle({ params, service }) {
+      await revokeInvitation(service, params.userId);
+      return {};
+    },
+  }),
+  operation({
+    method: 'post',
+    path: '/users/{userId}/email-change',
+    operationId: 'requestEmailChange',
+    summary: 'Change a user’s email once they confirm it: a link is sent to the new address',
+    description:
+      'The new address replaces the old one (verified) only when the link sent to it, good for an hour, is followed; until then the user keeps the old one. A newer request replaces the link.',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    body: emailChangeSchema,
+    response: pendingEmailChangeSchema,
+    status: 202,
+    errors: [400, 404, 409, 415],
+    async handle({ params, body, service, deps }) {
+      const { expires_at } = await requestEmailChange(service, adminAccountDeps(deps, service.db), params.userId, body.email);
+      return { body: { new_email: body.email, expires_at } };
+    },
   }),
   operation({
     method: 'post',

@@ -9,7 +9,7 @@ export const CLIENTS_COMMANDS: Command[] = [
     name: 'clients create',
     summary: 'Register a client; prints its id and, for confidential clients, its secret (shown once)',
     usage:
-      'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID] [--default-api URI] [--allow-code-without-pkce]',
+      'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID] [--default-api URI] [--allow-code-without-pkce] [--no-signup] [--allow-unverified-email]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -22,6 +22,8 @@ export const CLIENTS_COMMANDS: Command[] = [
       'client-id': { type: 'string' },
       'default-api': { type: 'string' },
       'allow-code-without-pkce': { type: 'boolean' },
+      'no-signup': { type: 'boolean' },
+      'allow-unverified-email': { type: 'boolean' },
     },
     async run(ctx, values) {
       const authMethod = values.public ? 'none' : (str(values['auth-method']) ?? 'client_secret_basic');
@@ -42,6 +44,8 @@ export const CLIENTS_COMMANDS: Command[] = [
         client_id: clientId,
         default_resource: str(values['default-api']),
         allow_code_without_pkce: Boolean(values['allow-code-without-pkce']),
+        allow_signup: !values['no-signup'],
+        require_verified_email: !values['allow-unverified-email'],
       });
       return created.client_secret ? { ...created.client, client_secret: created.client_secret } : created.client;
     },

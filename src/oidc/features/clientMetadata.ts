@@ -8,12 +8,18 @@
 //   client, and joined back into `scope` wherever the client's metadata is stored or shown
 //   (clients.ts, registrationSecrets.ts). Whether they belong to a registered API needs the
 //   database, which a synchronous validator cannot reach: the client store checks that.
+// - `allow_signup`: whether the sign-in screen offers "Create account" to this client's users
+//   (on by default; SIGNUP_ENABLED=false turns it off for every client);
+// - `require_verified_email`: whether a user must have verified their email before signing in
+//   to this client (on by default). Only an operator may turn it off.
 import { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { OIDC_SCOPES } from './core.ts';
 
 export const DEFAULT_RESOURCE = 'default_resource';
 export const ALLOW_CODE_WITHOUT_PKCE = 'allow_code_without_pkce';
 export const API_SCOPE = 'api_scope';
+export const ALLOW_SIGNUP = 'allow_signup';
+export const REQUIRE_VERIFIED_EMAIL = 'require_verified_email';
 
 const OIDC = new Set(OIDC_SCOPES);
 
@@ -56,6 +62,16 @@ function validate(ctx: KoaContextWithOIDC | undefined, key: string, value: unkno
       if (fields.token_endpoint_auth_method === 'none') invalid(`${key} is not allowed for a public client: it must use PKCE`);
       return;
     }
+    case ALLOW_SIGNUP: {
+      if (value !== undefined && typeof value !== 'boolean') invalid(`${key} must be a boolean`);
+      return;
+    }
+    case REQUIRE_VERIFIED_EMAIL: {
+      if (value === undefined || value === true) return;
+      if (value !== false) invalid(`${key} must be a boolean`);
+      if (ctx) invalid(`${key} can only be turned off by an operator (gatehouse clients create --allow-unverified-email)`);
+      return;
+    }
     case API_SCOPE: {
       const { oidc, api } = splitScope(fields.scope);
       if (oidc) fields.scope = oidc;
@@ -69,6 +85,6 @@ function validate(ctx: KoaContextWithOIDC | undefined, key: string, value: unkno
 
 export function clientMetadata(): Configuration {
   return {
-    extraClientMetadata: { properties: [DEFAULT_RESOURCE, ALLOW_CODE_WITHOUT_PKCE, API_SCOPE], validator: validate },
+    extraClientMetadata: { properties: [DEFAULT_RESOURCE, ALLOW_CODE_WITHOUT_PKCE, API_SCOPE, ALLOW_SIGNUP, REQUIRE_VERIFIED_EMAIL], validator: validate },
   };
 }

@@ -1,0 +1,93 @@
+// Forgotten passwords. A request answers the same whether or not the address has an account; an
+// account gets a link good for an hour (a newer request replaces it). Setting a new password
+// through it signs the user out everywhere (every session, grant, refresh and access token),
+// lifts a sign-in lock, marks the address verified (the link proved it) and emails the owner.
+//
+// A locked account is told the same way (accountLock below): the lock email carries a reset
+// link, so an attacker who keeps failing sign-ins can slow an owner down, never keep them out.
+import { commitChange, type ServiceContext } from '../changes/index.ts';
+import type { Db } from '../db/index.ts';
+import { findUserByEmail, type User } from './users.ts';
+import { hashPassword } from './passwords/index.ts';
+import { consumeToken, issueToken, peekToken, revokeTokens, type TokenOutcome } from './oneTimeTokens.ts';
+import { type AccountDeps, TOKEN_LIFETIME_SECONDS, assertAcceptablePassword, linkTo, queueMail } from './selfServiceDeps.ts';
+import { revokeEverything } from './service.ts';
+
+async function queueResetLink(trx: Db, deps: AccountDeps, user: User, template: 'password_reset' | 'account_locked', extra = {}) {
+  const issued = await issueToken(trx, deps.box, { purpose: 'password_reset', userId: user.id, ttlSeconds: TOKEN_LIFETIME_SECONDS.password_reset });
+  const link = linkTo(deps, 'password_reset', issued.token);
+  await queueMail(trx, deps, {
+    to: user.email,
+    template,
+    data:
+      template === 'password_reset'
+        ? { link, expiresMinutes: TOKEN_LIFETIME_SECONDS.password_reset / 60 }
+        : { resetLink: link, ...extra },
+  });
+}
+
+/** Emails a reset link when the address has an account (suspended ones get nothing); says nothing either way. */
+export async function requestPasswordReset(ctx: ServiceContext, deps: AccountDeps, email: string): Promise<void> {
+  const user = await findUserByEmail(ctx.db, email);
+  if (!user || user.suspended_at) return;
+  await commitChange(ctx, async (trx) => {
+    await queueResetLink(trx, deps, user, 'password_reset');
+    return { value: undefined, record: { type: 'user.password_reset_requested', subject: user.id, userId: user.id, data: {} } };
+  });
+  deps.mailQueued();
+}
+
+/** Whether a reset link still works, to show its form (or say why not) without using it. */
+export function checkResetLink(db: Db, token: unknown): Promise<TokenOutcome> {
+  return peekToken(db, 'password_reset', token);
+}
+
+export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+
+/**
+ * Sets a new password through a reset link. The password is checked first, so a refused one
+ * leaves the link usable; the link is then used up by one conditional update.
+ */
+export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, token: unknown, password: unknown): Promise<ResetOutcome> {
+  const link = await checkResetLink(ctx.db, token);
+  if (!link.ok) return link;
+  const holder = await ctx.db<User>('users').where('id', link.token.user_id).first();
+  const plain = assertAcceptablePassword(deps, password, holder ? [holder.email, holder.email.split('@')[0]] : []);
+  const passwordHash = await hashPassword(plain, deps.bcryptCost);
+  const outcome = await commitChange<ResetOutcome>(ctx, async (trx) => {
+    const used = await consumeToken(trx, 'password_reset', token);
+    if (!used.ok) return { value: used, record: null };
+    const [user] = (await trx('users')
+      .where('id', used.token.user_id)
+      .update({ password_hash: passwordHash, email_verified: true, locked_until: null, updated_at: trx.fn.now() })
+      .returning('*')) as User[];
+    const revoked = await revokeEverything(trx, user.id);
+    await revokeTokens(trx, user.id, ['password_reset']);
+    await queueMail(trx, deps, { to: user.email, template: 'password_changed', data: {} });
+    return {
+      value: { ok: true, user },
+      record: { type: 'user.password_reset', subject: user.id, userId: user.id, data: { revoked_artefacts: revoked } },
+    };
+  });
+  if (outcome.ok) deps.mailQueued();
+  return outcome;
+}
+
+/**
+ * Locks an account after too many failed sign-ins until `minutes` from now, and emails the
+ * owner a reset link. Only the first of several concurrent calls locks and emails.
+ */
+export async function lockAccount(ctx: ServiceContext, deps: AccountDeps, userId: string, minutes: number): Promise<boolean> {
+  const locked = await commitChange(ctx, async (trx) => {
+    const [user] = (await trx('users')
+      .where('id', userId)
+      .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', trx.fn.now()))
+      .update({ locked_until: trx.raw(`now() + make_interval(mins => ?)`, [minutes]) })
+      .returning('*')) as User[];
+    if (!user) return { value: false, record: null };
+    await queueResetLink(trx, deps, user, 'account_locked', { unlockMinutes: minutes });
+    return { value: true, record: { type: 'user.locked', subject: userId, userId, data: { minutes } } };
+  });
+  if (locked) deps.mailQueued();
+  return locked;
+}

@@ -1,0 +1,86 @@
+// Sign-up: someone creates their own account with an email and a password. Whether the address
+// already has an account must not show: both cases do the same work (the password is hashed
+// either way), end on the same "check your email" screen, and each sends one email — a
+// verification code and link to a new account, a "someone tried to register" notice to an
+// existing owner.
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { InvalidInputError, fieldProblems } from '../errors/index.ts';
+import { emailSchema, profileSchema, type User } from './users.ts';
+import { hashPassword } from './passwords/index.ts';
+import { issueToken } from './oneTimeTokens.ts';
+import { type AccountDeps, TOKEN_LIFETIME_SECONDS, linkTo, queueMail, assertAcceptablePassword } from './selfServiceDeps.ts';
+
+export const signupSchema = z
+  .object({
+    email: emailSchema,
+    password: z.string(),
+    profile: profileSchema.default({}),
+  })
+  .strict();
+export type Signup = z.input<typeof signupSchema>;
+
+export interface SignupOrigin {
+  /** The sign-in (interaction) the person registered from: their code finishes it. */
+  interactionUid: string;
+  clientId: string;
+}
+
+/** Checks every field at once, so the screen can say what to fix next to each. */
+function parseSignup(deps: AccountDeps, input: unknown) {
+  const parsed = signupSchema.safeParse(input);
+  const problems = parsed.success ? [] : fieldProblems(parsed.error);
+  const email = parsed.success ? parsed.data.email : '';
+  try {
+    assertAcceptablePassword(deps, (input as { password?: unknown } | undefined)?.password, [email, email.split('@')[0]].filter(Boolean));
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    problems.push(...error.fields);
+  }
+  if (!parsed.success || problems.length) throw new InvalidInputError('Check the highlighted fields', problems);
+  return parsed.data;
+}
+
+export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input: unknown, origin: SignupOrigin): Promise<void> {
+  const data = parseSignup(deps, input);
+  const passwordHash = await hashPassword(data.password, deps.bcryptCost);
+  await commitChange(ctx, async (trx) => {
+    // The unique index on lower(email) decides, whichever request got there first.
+    const inserted = await trx.raw(
+      `insert into users (id, email, email_verified, password_hash, profile) values (?, ?, false, ?, ?)
+       on conflict ((lower(email))) do nothing returning *`,
+      [randomUUID(), data.email, passwordHash, JSON.stringify(data.profile)],
+    );
+    const user = inserted.rows[0] as User | undefined;
+    if (!user) {
+      const owner = (await trx<User>('users').whereRaw('lower(email) = lower(?)', [data.email]).first()) as User;
+      await queueMail(trx, deps, {
+        to: owner.email,
+        template: 'registration_attempt',
+        data: { signInLink: deps.issuer, resetLink: `${deps.issuer}/account/forgot-password` },
+      });
+      return {
+        value: undefined,
+        record: { type: 'user.registration_attempted', subject: owner.id, userId: owner.id, clientId: origin.clientId, data: {} },
+      };
+    }
+    const issued = await issueToken(trx, deps.box, {
+      purpose: 'verify_email',
+      userId: user.id,
+      ttlSeconds: TOKEN_LIFETIME_SECONDS.verify_email,
+      withCode: true,
+      data: { interaction: origin.interactionUid, client_id: origin.clientId },
+    });
+    await queueMail(trx, deps, {
+      to: user.email,
+      template: 'verify_email',
+      data: { link: linkTo(deps, 'verify_email', issued.token), code: issued.code, expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60 },
+    });
+    return {
+      value: undefined,
+      record: { type: 'user.registered', subject: user.id, userId: user.id, clientId: origin.clientId, data: { email: user.email } },
+    };
+  });
+  deps.mailQueued();
+}

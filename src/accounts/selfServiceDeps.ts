@@ -1,0 +1,58 @@
+// What the self-service changes (sign-up, verification, reset, invitations, email change, locks)
+// need besides a ServiceContext: the password rules, the issuer for links, the box that seals
+// queued mail, and a way to wake the mail sender once their transaction has committed.
+import type { Config } from '../config.ts';
+import type { Db } from '../db/index.ts';
+import type { SecretBox } from '../secrets/secretBox.ts';
+import { enqueueMail, type MailMessage } from '../mail/index.ts';
+import { InvalidInputError } from '../errors/index.ts';
+import { checkPasswordPolicy } from './passwords/index.ts';
+
+export interface AccountDeps {
+  box: SecretBox;
+  /** Links in emails start here. */
+  issuer: string;
+  bcryptCost: number;
+  passwordMinLength: number;
+  /** Called after a transaction that queued mail has committed (the sender picks it up at once). */
+  mailQueued(): void;
+}
+
+/** How long each kind of link works. */
+export const TOKEN_LIFETIME_SECONDS = {
+  verify_email: 24 * 3600,
+  password_reset: 3600,
+  invitation: 7 * 24 * 3600,
+  email_change: 3600,
+  /** Carries an accepted invitation into the next sign-in in the same browser. */
+  sign_in: 600,
+} as const;
+
+/** Emailed links land on these pages (routes in src/accountLinks). */
+export const LINK_PATHS = {
+  verify_email: '/account/verify-email',
+  password_reset: '/account/reset-password',
+  invitation: '/account/invitation',
+  email_change: '/account/confirm-email-change',
+} as const;
+
+export const linkTo = (deps: AccountDeps, page: keyof typeof LINK_PATHS, token: string) =>
+  `${deps.issuer}${LINK_PATHS[page]}?token=${encodeURIComponent(token)}`;
+
+/** Queues a mail in the caller's transaction: it is sent if, and only if, the change commits. */
+export function queueMail(trx: Db, deps: AccountDeps, message: MailMessage): Promise<string> {
+  return enqueueMail(trx, deps.box, message);
+}
+
+/** Refuses a password the policy does not accept, as a problem of the `password` field. */
+export function assertAcceptablePassword(deps: AccountDeps, password: unknown, userInputs: string[] = []): string {
+  const plain = typeof password === 'string' ? password : '';
+  const verdict = checkPasswordPolicy(plain, { minLength: deps.passwordMinLength, userInputs });
+  if (!verdict.ok) throw new InvalidInputError(verdict.reason, [{ path: 'password', message: verdict.reason }]);
+  return plain;
+}
+
+/** The deps from the server's configuration; `mailQueued` wakes the sender (a no-op where none runs: it polls). */
+export function accountDeps(config: Config, box: SecretBox, mailQueued: () => void = () => {}): AccountDeps {
+  return { box, issuer: config.issuer, bcryptCost: config.bcryptCost, passwordMinLength: config.passwordMinLength, mailQueued };
+}
