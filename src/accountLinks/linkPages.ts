@@ -24,7 +24,11 @@ import { interactionContext } from '../interactions/login/serviceContext.ts';
 import { giveSignInTicket } from '../interactions/login/signInTicket.ts';
 
 const REFUSALS: Record<TokenRefusal | 'taken', { status: number; title: string; text: string }> = {
-  invalid: { status: 400, title: 'This link is not valid', text: 'Check that you opened the whole link from the email, or ask for a new one.' },
+  invalid: {
+    status: 400,
+    title: 'This link is not valid',
+    text: 'Check that you opened the whole link from the email, or ask for a new one.',
+  },
   expired: { status: 410, title: 'This link has expired', text: 'Links in our emails work for a limited time. Ask for a new one.' },
   used: { status: 410, title: 'This link has already been used', text: 'Each link works once. If you still need to, ask for a new one.' },
   taken: { status: 409, title: 'This address is taken', text: 'Another account uses this email address now. Nothing was changed.' },
@@ -132,7 +136,12 @@ const PAGES: LinkPage[] = [
           return ctx.redirect(start);
         }
         const where = client ? (client.clientName ?? client.clientId) : 'the application that invited you';
-        await message(ctx, 200, 'Your account is ready', `You are signed in. Go back to ${where} and sign in: you will not be asked for your password again on this device for the next few minutes.`);
+        await message(
+          ctx,
+          200,
+          'Your account is ready',
+          `You are signed in. Go back to ${where} and sign in: you will not be asked for your password again on this device for the next few minutes.`,
+        );
       });
     },
   },

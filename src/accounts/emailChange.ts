@@ -12,7 +12,12 @@ import { type AccountDeps, TOKEN_LIFETIME_SECONDS, linkTo, queueMail } from './s
 
 const EMAIL_TAKEN = 'An account with this email already exists';
 
-export async function requestEmailChange(ctx: ServiceContext, deps: AccountDeps, userId: string, newEmail: unknown): Promise<{ expires_at: Date }> {
+export async function requestEmailChange(
+  ctx: ServiceContext,
+  deps: AccountDeps,
+  userId: string,
+  newEmail: unknown,
+): Promise<{ expires_at: Date }> {
   const { email } = parseInput(z.object({ email: emailSchema }).strict(), { email: newEmail });
   const user = await getUser(ctx.db, userId);
   if (user.email.toLowerCase() === email.toLowerCase()) throw new ConflictError('This is already the user’s email address');
@@ -47,7 +52,10 @@ export async function confirmEmailChange(ctx: ServiceContext, deps: AccountDeps,
     // Taken meanwhile by a sign-up: a savepoint keeps the transaction usable to say so.
     const updated = await trx
       .transaction(async (savepoint) =>
-        savepoint('users').where('id', before.id).update({ email: newEmail, email_verified: true, updated_at: trx.fn.now() }).returning('*'),
+        savepoint('users')
+          .where('id', before.id)
+          .update({ email: newEmail, email_verified: true, updated_at: trx.fn.now() })
+          .returning('*'),
       )
       .catch((error: unknown) => {
         if (isUniqueViolation(error)) return undefined;

@@ -17,7 +17,12 @@ export async function verificationCoolDown(db: Db, userId: string): Promise<numb
 }
 
 /** Sends a new verification link and code; `data` travels with the token (e.g. the sign-in it finishes). */
-export async function sendVerificationEmail(ctx: ServiceContext, deps: AccountDeps, user: User, data: Record<string, unknown> = {}): Promise<void> {
+export async function sendVerificationEmail(
+  ctx: ServiceContext,
+  deps: AccountDeps,
+  user: User,
+  data: Record<string, unknown> = {},
+): Promise<void> {
   await commitChange(ctx, async (trx) => {
     const issued = await issueToken(trx, deps.box, {
       purpose: 'verify_email',
@@ -29,7 +34,11 @@ export async function sendVerificationEmail(ctx: ServiceContext, deps: AccountDe
     await queueMail(trx, deps, {
       to: user.email,
       template: 'verify_email',
-      data: { link: linkTo(deps, 'verify_email', issued.token), code: issued.code, expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60 },
+      data: {
+        link: linkTo(deps, 'verify_email', issued.token),
+        code: issued.code,
+        expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60,
+      },
     });
     return { value: undefined, record: { type: 'user.verification_sent', subject: user.id, userId: user.id, data: {} } };
   });

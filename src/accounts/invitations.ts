@@ -33,7 +33,12 @@ export interface Invitation {
 /** Looks up the client's display name and checks it exists. */
 export type ClientNameLookup = (clientId: string) => Promise<string | undefined>;
 
-export async function inviteUser(ctx: ServiceContext, deps: AccountDeps, input: unknown, clientName: ClientNameLookup): Promise<Invitation> {
+export async function inviteUser(
+  ctx: ServiceContext,
+  deps: AccountDeps,
+  input: unknown,
+  clientName: ClientNameLookup,
+): Promise<Invitation> {
   const data = parseInput(invitationSchema, input);
   const shownClientName = data.client_id ? await clientName(data.client_id) : undefined;
   if (data.client_id && shownClientName === undefined) throw new NotFoundError(`No client ${data.client_id}`);
@@ -57,7 +62,13 @@ export async function inviteUser(ctx: ServiceContext, deps: AccountDeps, input: 
     });
     return {
       value: { user: publicUser(user), expires_at: issued.expiresAt },
-      record: { type: 'user.invited', subject: user.id, userId: user.id, clientId: data.client_id, data: { client_id: data.client_id ?? null } },
+      record: {
+        type: 'user.invited',
+        subject: user.id,
+        userId: user.id,
+        clientId: data.client_id,
+        data: { client_id: data.client_id ?? null },
+      },
     };
   });
   deps.mailQueued();

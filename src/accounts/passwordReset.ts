@@ -14,15 +14,17 @@ import { type AccountDeps, TOKEN_LIFETIME_SECONDS, assertAcceptablePassword, lin
 import { revokeEverything } from './service.ts';
 
 async function queueResetLink(trx: Db, deps: AccountDeps, user: User, template: 'password_reset' | 'account_locked', extra = {}) {
-  const issued = await issueToken(trx, deps.box, { purpose: 'password_reset', userId: user.id, ttlSeconds: TOKEN_LIFETIME_SECONDS.password_reset });
+  const issued = await issueToken(trx, deps.box, {
+    purpose: 'password_reset',
+    userId: user.id,
+    ttlSeconds: TOKEN_LIFETIME_SECONDS.password_reset,
+  });
   const link = linkTo(deps, 'password_reset', issued.token);
   await queueMail(trx, deps, {
     to: user.email,
     template,
     data:
-      template === 'password_reset'
-        ? { link, expiresMinutes: TOKEN_LIFETIME_SECONDS.password_reset / 60 }
-        : { resetLink: link, ...extra },
+      template === 'password_reset' ? { link, expiresMinutes: TOKEN_LIFETIME_SECONDS.password_reset / 60 } : { resetLink: link, ...extra },
   });
 }
 

@@ -75,7 +75,11 @@ export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input
     await queueMail(trx, deps, {
       to: user.email,
       template: 'verify_email',
-      data: { link: linkTo(deps, 'verify_email', issued.token), code: issued.code, expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60 },
+      data: {
+        link: linkTo(deps, 'verify_email', issued.token),
+        code: issued.code,
+        expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60,
+      },
     });
     return {
       value: undefined,

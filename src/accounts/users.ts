@@ -58,7 +58,10 @@ export const newUserSchema = z
      * A bcrypt hash brought from another system, stored as it is (instead of `password`): it
      * verifies as a legacy hash and is replaced by a current one at the first sign-in.
      */
-    password_hash: importedPasswordHashSchema.optional().meta({ description: 'A bcrypt hash ($2a$, $2b$ or $2y$) from another system, instead of password' }),
+    password_hash: importedPasswordHashSchema.optional().meta({
+      description:
+        'A bcrypt hash ($2a$, $2b$ or $2y$, cost 4-31) from another system, instead of password: stored as it is, and renewed in the current format at the first sign-in',
+    }),
     email_verified: z.boolean().default(false),
     profile: profileSchema.default({}),
   })

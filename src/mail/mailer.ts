@@ -31,6 +31,12 @@ export interface MailerOptions {
   transport?: MailTransport;
 }
 
+// A server's refusal may quote the address ("550 <kim@example.com>: no such user"); the row and
+// the log keep the reason without it.
+function withoutAddress(reason: string, address: string): string {
+  return reason.replace(new RegExp(address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '<recipient>');
+}
+
 const POLL_INTERVAL_MS = 5_000;
 const BATCH_SIZE = 10;
 
@@ -79,11 +85,12 @@ export function createMailer({
   }
 
   async function deliver(mail: QueuedMail): Promise<boolean> {
-    const failure = await send(mail);
-    if (failure === undefined) {
+    const reason = await send(mail);
+    if (reason === undefined) {
       await markSent(db, mail.id);
       return true;
     }
+    const failure = withoutAddress(reason, mail.recipient);
     const givenUp = await markAttemptFailed(db, mail, failure);
     logger.warn(givenUp ? 'mail given up' : 'mail not sent, will retry', {
       mailId: mail.id,

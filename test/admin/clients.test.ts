@@ -16,6 +16,7 @@ const INVENTORY = 'https://inventory.api.test';
 /** What GET /clients/{id} shows of a client: never its secret. */
 const CLIENT_FIELDS = [
   'allow_code_without_pkce',
+  'allow_signup',
   'application_type',
   'client_id',
   'client_name',
@@ -26,6 +27,7 @@ const CLIENT_FIELDS = [
   'post_logout_redirect_uris',
   'redirect_uris',
   'registered_by',
+  'require_verified_email',
   'response_types',
   'scope',
   'token_endpoint_auth_method',
@@ -96,6 +98,8 @@ describe('admin API: clients', () => {
         scope: null,
         default_resource: null,
         allow_code_without_pkce: false,
+        allow_signup: true,
+        require_verified_email: true,
         confidential: true,
         registered_by: 'admin_api',
         created_at: created.body.created_at,

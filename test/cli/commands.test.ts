@@ -41,7 +41,7 @@ describe('gatehouse CLI commands', () => {
       assert.equal(user.password_hash, undefined);
       assert.deepEqual(user.profile, { name: 'Bob' });
       const row = await database.db('users').where('id', String(user.id)).first();
-      assert.match(row.password_hash, /^\$2b\$04\$/);
+      assert.match(row.password_hash, /^\$gh1\$\$2b\$04\$/);
 
       const listed = await json<{ id: string }[]>('users', 'list');
       assert.deepEqual(
@@ -86,7 +86,7 @@ describe('gatehouse CLI commands', () => {
       );
       assert.equal(user.has_password, true);
       const missing = await run('users', 'create', '--email', 'erin@example.com');
-      assert.equal(missing.stderr, '--password or --password-stdin is required\n');
+      assert.equal(missing.stderr, '--password, --password-stdin or --password-hash is required\n');
     });
   });
 

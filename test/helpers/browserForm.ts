@@ -100,3 +100,23 @@ export function decode(value: string): string {
     .replaceAll('&gt;', '>')
     .replaceAll('&amp;', '&');
 }
+
+/**
+ * A browser reached through the one trusted proxy (the server runs with TRUST_PROXY=true), which
+ * saw it at `ip` and says so in X-Forwarded-For: each test's traffic counts against its own
+ * source in the per-IP limits.
+ */
+export class ProxiedBrowser extends Browser {
+  readonly ip: string;
+
+  constructor(ip: string) {
+    super();
+    this.ip = ip;
+  }
+
+  override request(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('x-forwarded-for', this.ip);
+    return super.request(url, { ...init, headers });
+  }
+}

@@ -32,6 +32,10 @@ export interface ClientInput {
   clientId?: string;
   defaultApi?: string;
   allowCodeWithoutPkce?: boolean;
+  /** Offer "Create account" on this client's sign-in screen (the service's default: true). */
+  allowSignup?: boolean;
+  /** Require a verified email before signing in to this client (the service's default: true). */
+  requireVerifiedEmail?: boolean;
 }
 
 export async function createClient(database: Database, config: Config, input: Partial<ClientInput> = {}) {
@@ -56,6 +60,8 @@ export async function createClient(database: Database, config: Config, input: Pa
     client_id: wanted.clientId,
     default_resource: wanted.defaultApi,
     allow_code_without_pkce: wanted.allowCodeWithoutPkce,
+    allow_signup: wanted.allowSignup,
+    require_verified_email: wanted.requireVerifiedEmail,
   });
   return { client_id: created.client.client_id, client_secret: created.client_secret, client: created.client };
 }

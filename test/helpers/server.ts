@@ -1,5 +1,8 @@
 // Starts a real Gatehouse on a random loopback port, on the given test database. The port is
 // bound first and kept (listenOnFreePort), so the issuer names it and nobody can take it between.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { listenOnFreePort, startServer, type RunningServer } from '../../src/server.ts';
 import type { Database } from '../../src/db/index.ts';
@@ -23,7 +26,8 @@ export async function startTestServer(database: Database, env: Record<string, st
       SECRET_KEY: TEST_SECRET_KEY,
       BCRYPT_COST: '4',
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'error',
-      DATA_DIR: '/nonexistent-test-data-dir',
+      // Mail without SMTP_URL goes to DATA_DIR/outbox: a directory of this server's own.
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'gatehouse-test-')),
       ...env,
     });
     const running = await startServer(config, { database, listener });

@@ -169,6 +169,20 @@ describe('mail queue', () => {
     assert.equal(sent.last_error, null);
   });
 
+  it('keeps the recipient out of the error it records and logs', async () => {
+    sink.refused.add('Gone.User@example.com');
+    try {
+      await queue(verify('Gone.User@example.com'));
+      assert.equal(await mailer().deliverDue(), 0);
+      const [row] = await rows();
+      assert.match(row.last_error, /550 <<recipient>>: no such mailbox here/);
+      assert.ok(!lines.join('').toLowerCase().includes('gone.user@example.com'), 'not in the log');
+      assert.ok(!row.last_error.toLowerCase().includes('gone.user@example.com'), 'not in the row');
+    } finally {
+      sink.refused.clear();
+    }
+  });
+
   it('backs off exponentially up to an hour', () => {
     assert.deepEqual([1, 2, 3, 4, 10, 11, 12].map(retryDelaySeconds), [5, 10, 20, 40, 2560, 3600, 3600]);
   });

@@ -148,7 +148,8 @@ export const USER_OPERATIONS: Operation[] = [
     // Here rather than in handle: a replayed Idempotency-Key answers before prepare, and costs nothing.
     async prepare({ deps, caller }) {
       const decision = await deps.abuse.invitation.attempt(caller.clientId);
-      if (!decision.allowed) throw new RateLimitedError('Too many invitations from this client; try again later', decision.retryAfterSeconds);
+      if (!decision.allowed)
+        throw new RateLimitedError('Too many invitations from this client; try again later', decision.retryAfterSeconds);
       return undefined;
     },
     async handle({ body, service, deps }) {

@@ -103,10 +103,15 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
     const limit = await deps.abuse.codeEntry.attempt(ctx.ip);
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfterSeconds));
-      return renderCheckEmail(ctx, interaction, email, { error: 'Too many codes tried. Wait a while, or use the link in the email.', status: 429 });
+      return renderCheckEmail(ctx, interaction, email, {
+        error: 'Too many codes tried. Wait a while, or use the link in the email.',
+        status: 429,
+      });
     }
     const user = await findUserByEmail(deps.db, email);
-    const verified = user ? await verifyEmailWithCode(interactionContext(ctx, deps), deps.accounts, user.id, form.code, interaction.uid) : undefined;
+    const verified = user
+      ? await verifyEmailWithCode(interactionContext(ctx, deps), deps.accounts, user.id, form.code, interaction.uid)
+      : undefined;
     if (!verified) {
       return renderCheckEmail(ctx, interaction, email, {
         error: 'That code is not right, or it has expired. Check the latest email we sent, or send a new code.',

@@ -8,7 +8,14 @@ const COOKIE = 'gatehouse.sign_in_ticket';
 const LIFETIME_MS = 10 * 60 * 1000;
 
 export function giveSignInTicket(ctx: Context, ticket: string): void {
-  ctx.cookies.set(COOKIE, ticket, { signed: true, httpOnly: true, sameSite: 'lax', secure: ctx.secure, maxAge: LIFETIME_MS, overwrite: true });
+  ctx.cookies.set(COOKIE, ticket, {
+    signed: true,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: ctx.secure,
+    maxAge: LIFETIME_MS,
+    overwrite: true,
+  });
 }
 
 /** The user the browser's ticket signs in, using it up; undefined without a good ticket. */

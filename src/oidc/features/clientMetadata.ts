@@ -85,6 +85,9 @@ function validate(ctx: KoaContextWithOIDC | undefined, key: string, value: unkno
 
 export function clientMetadata(): Configuration {
   return {
-    extraClientMetadata: { properties: [DEFAULT_RESOURCE, ALLOW_CODE_WITHOUT_PKCE, API_SCOPE, ALLOW_SIGNUP, REQUIRE_VERIFIED_EMAIL], validator: validate },
+    extraClientMetadata: {
+      properties: [DEFAULT_RESOURCE, ALLOW_CODE_WITHOUT_PKCE, API_SCOPE, ALLOW_SIGNUP, REQUIRE_VERIFIED_EMAIL],
+      validator: validate,
+    },
   };
 }
