@@ -1,7 +1,7 @@
 // Changes to users. Each runs in one transaction with its audit record and domain event
 // (changes/), takes a ServiceContext and throws only domain errors (errors/).
 import { randomUUID } from 'node:crypto';
-import { hashPassword } from './passwords/index.ts';
+import { assertPasswordPolicy, hashPassword } from './passwords/index.ts';
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
@@ -24,14 +24,34 @@ export interface PreparedUser {
   passwordHash: string | null;
 }
 
-export async function prepareUser(input: unknown, bcryptCost: number): Promise<PreparedUser> {
-  const data = parseInput(newUserSchema, input);
-  // An imported hash (newUserSchema checked its shape) is stored as it is.
-  return { data, passwordHash: data.password ? await hashPassword(data.password, bcryptCost) : (data.password_hash ?? null) };
+/** How passwords are checked and hashed: the server's BCRYPT_COST and PASSWORD_MIN_LENGTH. */
+export interface PasswordRules {
+  bcryptCost: number;
+  passwordMinLength: number;
 }
 
-export async function createUser(ctx: ServiceContext, input: unknown, bcryptCost: number): Promise<User> {
-  return createPreparedUser(ctx, await prepareUser(input, bcryptCost));
+/** A cost alone (tests, seeds) keeps the default minimum length. */
+export type PasswordRulesOrCost = PasswordRules | number;
+const DEFAULT_MIN_LENGTH = 12;
+const rulesOf = (rules: PasswordRulesOrCost): PasswordRules =>
+  typeof rules === 'number' ? { bcryptCost: rules, passwordMinLength: DEFAULT_MIN_LENGTH } : rules;
+
+/** The policy (length, breached list, strength, not the email or name) for a password an operator sets. */
+function assertOperatorPassword(password: string, rules: PasswordRules, user: { email: string; name?: string }) {
+  const local = user.email.split('@')[0];
+  assertPasswordPolicy(password, { minLength: rules.passwordMinLength, userInputs: [user.email, local, user.name ?? ''].filter(Boolean) });
+}
+
+export async function prepareUser(input: unknown, rulesOrCost: PasswordRulesOrCost): Promise<PreparedUser> {
+  const rules = rulesOf(rulesOrCost);
+  const data = parseInput(newUserSchema, input);
+  if (data.password) assertOperatorPassword(data.password, rules, { email: data.email, name: data.profile.name });
+  // An imported hash (newUserSchema checked its shape) is stored as it is.
+  return { data, passwordHash: data.password ? await hashPassword(data.password, rules.bcryptCost) : (data.password_hash ?? null) };
+}
+
+export async function createUser(ctx: ServiceContext, input: unknown, rules: PasswordRulesOrCost): Promise<User> {
+  return createPreparedUser(ctx, await prepareUser(input, rules));
 }
 
 /** Stores a prepared user; hashing took a while and was done before, so no connection waited on it. */
@@ -104,11 +124,14 @@ export async function setPassword(
   ctx: ServiceContext,
   id: string,
   password: unknown,
-  bcryptCost: number,
+  rulesOrCost: PasswordRulesOrCost,
   check: VersionCheck = {},
 ): Promise<User> {
+  const rules = rulesOf(rulesOrCost);
   const plain = parseInput(z.object({ password: passwordSchema }).strict(), { password }).password;
-  const passwordHash = await hashPassword(plain, bcryptCost);
+  const holder = await getUser(ctx.db, id);
+  assertOperatorPassword(plain, rules, { email: holder.email, name: holder.profile.name });
+  const passwordHash = await hashPassword(plain, rules.bcryptCost);
   return commitChange(ctx, async (trx) => {
     await lockUser(trx, id, check);
     const [updated] = (await trx('users')

@@ -165,7 +165,7 @@ describe('admin API: invitations, email changes and imported password hashes', (
       assert.equal(unknown.body.detail, 'No client no-such-client');
       assert.deepEqual(await counts(), before);
 
-      const existing = await admin.call('POST', '/users', { body: { email: 'abel@example.com', password: 'abel has a long password' } });
+      const existing = await admin.call('POST', '/users', { body: { email: 'abel@example.com', password: 'copper kite meadow drum' } });
       assert.equal(existing.status, 201);
       const withAccount = await counts();
       const taken = await admin.call('POST', '/users/invitations', { body: { email: 'ABEL@example.com' } });
@@ -231,7 +231,7 @@ describe('admin API: invitations, email changes and imported password hashes', (
     it('sends a link to the new address (202); the old address stays until the link is followed', async () => {
       const user = (
         await admin.call('POST', '/users', {
-          body: { email: 'egon@example.com', password: 'egon has a long password', email_verified: true },
+          body: { email: 'egon@example.com', password: 'copper kite meadow drum', email_verified: true },
         })
       ).body;
       const answer = await admin.call('POST', `/users/${user.id}/email-change`, { body: { email: ' egon@new.example ' } });
@@ -343,7 +343,7 @@ describe('admin API: invitations, email changes and imported password hashes', (
         },
       ]);
       const both = await admin.call('POST', '/users', {
-        body: { email: 'ida@example.com', password: 'ida has a long password', password_hash: await bcrypt.hash('x', 4) },
+        body: { email: 'ida@example.com', password: 'copper kite meadow drum', password_hash: await bcrypt.hash('x', 4) },
       });
       assert.equal(both.status, 400);
       assert.deepEqual(both.body.errors, [{ path: 'password_hash', message: 'Give a password or a password hash, not both' }]);

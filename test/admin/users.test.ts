@@ -269,7 +269,7 @@ describe('admin API: users', () => {
   describe('suspension', () => {
     it("refuses a suspended user's sign-in and ends their tokens; unsuspending lets them in again", async () => {
       const email = 'ivan@example.com';
-      const password = 'ivan has a long password';
+      const password = 'a long and private passphrase';
       const user = (await admin.call('POST', '/users', { body: { email, password, email_verified: true } })).body;
       const app = await createClient(database, server.config, { name: 'Shop' });
       const config = await discover(server.issuer, app.client_id, app.client_secret);
@@ -311,7 +311,7 @@ describe('admin API: users', () => {
 
     it('revokes one grant of a user: its refresh token stops working', async () => {
       const email = 'judy@example.com';
-      const password = 'judy has a long password';
+      const password = 'orchid lantern tugboat valley';
       const user = (await admin.call('POST', '/users', { body: { email, password, email_verified: true } })).body;
       const app = await createClient(database, server.config, { name: 'Blog' });
       const config = await discover(server.issuer, app.client_id, app.client_secret);

@@ -62,7 +62,7 @@ describe('gatehouse CLI commands', () => {
     });
 
     it('refuses a second account for the same email in any case', async () => {
-      await json('users', 'create', '--email', 'carol@example.com', '--password', 'carol-password');
+      await json('users', 'create', '--email', 'carol@example.com', '--password', 'granite sparrow orbit');
       const again = await run('users', 'create', '--email', 'CAROL@example.com', '--password', 'other-password');
       assert.equal(again.exitCode, 1);
       assert.equal(again.stderr, 'An account with this email already exists\n');
@@ -82,7 +82,7 @@ describe('gatehouse CLI commands', () => {
 
     it('reads the password from standard input with --password-stdin', async () => {
       const user = JSON.parse(
-        (await runCommand(ctx, ['users', 'create', '--email', 'dana@example.com', '--password-stdin', '--json'], 'dana-password\n')).stdout,
+        (await runCommand(ctx, ['users', 'create', '--email', 'dana@example.com', '--password-stdin', '--json'], 'sable thistle comet\n')).stdout,
       );
       assert.equal(user.has_password, true);
       const missing = await run('users', 'create', '--email', 'erin@example.com');

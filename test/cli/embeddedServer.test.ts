@@ -75,7 +75,7 @@ describe('embedded database: npm start and the CLI side by side', () => {
   });
 
   it('runs a command on its own when no server holds the data directory', async () => {
-    const result = await cli(env, ['users', 'create', '--email', 'first@example.com', '--password', 'first-password', '--json']);
+    const result = await cli(env, ['users', 'create', '--email', 'first@example.com', '--password', 'copper kite meadow', '--json']);
     assert.equal(result.code, 0, result.stderr);
     assert.equal(JSON.parse(result.stdout).email, 'first@example.com');
     assert.equal(existsSync(join(dataDir, 'gatehouse.lock')), false, 'the CLI released the lock');
@@ -101,7 +101,7 @@ describe('embedded database: npm start and the CLI side by side', () => {
   });
 
   it('hands CLI commands to the running server', async () => {
-    const created = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password-stdin', '--json'], 'second-password\n');
+    const created = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password-stdin', '--json'], 'orchid lantern tugboat\n');
     assert.equal(created.code, 0, created.stderr);
     const listed = await cli(env, ['users', 'list', '--json']);
     assert.deepEqual(
@@ -125,7 +125,7 @@ describe('embedded database: npm start and the CLI side by side', () => {
     assert.equal((await cli(env, ['clients', 'delete', clientId])).code, 0);
     const afterDelete = await clientCredentials();
     assert.equal(afterDelete.status, 401);
-    const failure = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password', 'again-password']);
+    const failure = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password', 'granite sparrow orbit']);
     assert.equal(failure.code, 1);
     assert.equal(failure.stderr, 'An account with this email already exists\n');
   });

@@ -118,7 +118,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
     });
 
     it('refuses an address that already has an account with a password, and writes nothing', async () => {
-      await json('users', 'create', '--email', 'lena@example.com', '--password', 'lena-password-1');
+      await json('users', 'create', '--email', 'lena@example.com', '--password', 'copper kite meadow 1');
       const before = await counts();
       const refused = await run('users', 'invite', '--email', 'LENA@example.com');
       assert.equal(refused.exitCode, 1);
@@ -179,7 +179,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
 
   describe('users change-email', () => {
     it('sends a confirmation link to the new address and keeps the old one until it is followed', async () => {
-      const user = await json('users', 'create', '--email', 'quinn@example.com', '--password', 'quinn-password-1', '--email-verified');
+      const user = await json('users', 'create', '--email', 'quinn@example.com', '--password', 'copper kite meadow 1', '--email-verified');
       const pending = await json('users', 'change-email', 'quinn@example.com', '--email', 'quinn@new.example');
       assert.equal(pending.id, user.id);
       assert.equal(pending.email, 'quinn@example.com');
@@ -203,8 +203,8 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
     });
 
     it('refuses an address taken by another account, the same address, a malformed one, and an unknown user', async () => {
-      await json('users', 'create', '--email', 'rosa@example.com', '--password', 'rosa-password-1');
-      await json('users', 'create', '--email', 'sam@example.com', '--password', 'sam-password-1');
+      await json('users', 'create', '--email', 'rosa@example.com', '--password', 'copper kite meadow 1');
+      await json('users', 'create', '--email', 'sam@example.com', '--password', 'copper kite meadow 1');
       const before = await counts();
       const taken = await run('users', 'change-email', 'rosa@example.com', '--email', 'SAM@example.com');
       assert.equal(taken.exitCode, 1);
@@ -275,7 +275,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
 
     it('refuses a hash together with a password, and asks for one of the three', async () => {
       const hash = await bcrypt.hash('whatever password', 4);
-      const both = await run('users', 'create', '--email', 'vera@example.com', '--password', 'vera-password-1', '--password-hash', hash);
+      const both = await run('users', 'create', '--email', 'vera@example.com', '--password', 'copper kite meadow 1', '--password-hash', hash);
       assert.equal(both.stderr, '--password-hash cannot be combined with --password or --password-stdin\n');
       const withStdin = await runCommand(
         ctx,

@@ -22,8 +22,8 @@ describe('sign-in throttling', () => {
     // Behind one trusted proxy, which appends the address it saw to X-Forwarded-For.
     server = await startTestServer(database, { TRUST_PROXY: 'true' });
     await createAlice(database);
-    await createUser(operator(database), { email: 'bob@example.com', password: 'bob-correct-password' }, 4);
-    await createUser(operator(database), { email: 'carol@example.com', password: 'carol-correct-password' }, 4);
+    await createUser(operator(database), { email: 'bob@example.com', password: 'velvet-harbour-kettle' }, 4);
+    await createUser(operator(database), { email: 'carol@example.com', password: 'quiet-meadow-lantern' }, 4);
     const registered = await createClient(database, server.config);
     config = await discover(server.issuer, registered.client_id, registered.client_secret);
   });
@@ -54,7 +54,7 @@ describe('sign-in throttling', () => {
     for (let attempt = 1; attempt <= 5; attempt++) {
       assert.equal((await post(browser, login, 'bob@example.com', `wrong-${attempt}`, '198.51.100.1')).status, 401, `attempt ${attempt}`);
     }
-    const blocked = await post(browser, login, 'BOB@example.com', 'bob-correct-password', '198.51.100.1');
+    const blocked = await post(browser, login, 'BOB@example.com', 'velvet-harbour-kettle', '198.51.100.1');
     assert.equal(blocked.status, 429);
     assert.match(blocked.html, /Too many sign-in attempts. Try again in 15 minutes./);
     assert.ok(Number(blocked.retryAfter) > 800);
@@ -84,7 +84,7 @@ describe('sign-in throttling', () => {
       const spoofed = `203.0.113.${attempt}, 198.51.100.2`;
       assert.equal((await post(browser, login, 'carol@example.com', `wrong-${attempt}`, spoofed)).status, 401);
     }
-    const blocked = await post(browser, login, 'carol@example.com', 'carol-correct-password', '203.0.113.99, 198.51.100.2');
+    const blocked = await post(browser, login, 'carol@example.com', 'quiet-meadow-lantern', '203.0.113.99, 198.51.100.2');
     assert.equal(blocked.status, 429);
     const ips = await database.db('audit_events').where('type', 'login.failed').distinct('ip').pluck('ip');
     assert.ok(!ips.some((ip: string) => ip.startsWith('203.0.113.')), `audited ${ips}`);

@@ -125,7 +125,7 @@ export const USER_OPERATIONS: Operation[] = [
     versioned: true,
     idempotent: true,
     errors: [400, 409, 415, 422],
-    prepare: ({ body, deps }) => prepareUser(body, deps.config.bcryptCost),
+    prepare: ({ body, deps }) => prepareUser(body, deps.config),
     async handle({ service, prepared }) {
       const user = publicUser(await createPreparedUser(service, prepared as PreparedUser));
       return { body: user, location: `/users/${user.id}` };
@@ -235,7 +235,7 @@ export const USER_OPERATIONS: Operation[] = [
     versioned: true,
     errors: [400, 404, 412, 415],
     handle: async ({ params, body, service, deps, ifMatch }) => ({
-      body: publicUser(await setPassword(service, params.userId, body.password, deps.config.bcryptCost, { ifMatch })),
+      body: publicUser(await setPassword(service, params.userId, body.password, deps.config, { ifMatch })),
     }),
   }),
   operation({

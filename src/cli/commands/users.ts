@@ -83,7 +83,7 @@ export const USERS_COMMANDS: Command[] = [
         email_verified: Boolean(values['email-verified']),
         profile,
       };
-      return publicUser(await createUser(ctx.service, input, ctx.config.bcryptCost));
+      return publicUser(await createUser(ctx.service, input, ctx.config));
     },
   },
   {
