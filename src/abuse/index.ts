@@ -7,8 +7,9 @@
 //   per source          100 attempts a day per IP (IPv6: per /64)
 //   per address+source  5 failures in 15 minutes, then 15 minutes refused
 //   per address         from any number of sources (distributed guessing): after `delayAfter`
-//                       failures each further try waits 1, 2, 4… seconds (at most a minute),
-//                       after `lockAfter` failures in an hour the address is locked for
+//                       failures each further try waits 1, 2, 4… seconds (at most a minute;
+//                       a try before then is refused and counted), after `lockAfter` failed
+//                       or refused tries in an hour the address is locked for
 //                       `lockMinutes`. The owner is told by email with a reset link, and a
 //                       password reset lifts the lock, so nobody can keep an owner out for good.
 // Addresses are keyed as the database compares them (lower() of the trimmed address), so a
@@ -121,11 +122,8 @@ function signInGate(store: LimiterStore, settings: AbuseSettings): SignInGate {
       if (account.used > settings.signInDelayAfter) {
         const delay = Math.min(2 ** (account.used - settings.signInDelayAfter - 1), 60);
         const paced = await take(pace, addressKey(address), { customDuration: delay });
-        if (paced.wait > 0) {
-          // Too early: this try is not a guess, so it does not count towards the lock.
-          await perAddress.reward(addressKey(address), 1);
-          return { allowed: false, reason: 'slow_down', retryAfterSeconds: paced.wait, lockedNow: false };
-        }
+        // Too early: refused, and still counted towards the lock (hammering only locks sooner).
+        if (paced.wait > 0) return { allowed: false, reason: 'slow_down', retryAfterSeconds: paced.wait, lockedNow: false };
       }
       return { allowed: true };
     },

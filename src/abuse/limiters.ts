@@ -23,8 +23,9 @@ export interface LimiterStore {
 
 export function openLimiterStore(database: Database, redisUrl: string | undefined): LimiterStore {
   if (redisUrl) {
-    // Counting must not wait on a Redis that went away: fail the command at once, not queue it.
-    const redis = new Redis(redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1, lazyConnect: false });
+    // Counting must not wait long on a Redis that went away: a command fails after two seconds
+    // (and the request with it) instead of waiting for a reconnection.
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, commandTimeout: 2000 });
     redis.on('error', () => {}); // reconnects by itself; each refused command fails its request
     return {
       kind: 'redis',
