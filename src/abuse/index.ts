@@ -49,9 +49,9 @@ export interface SignInGate {
   forgive(addressKey: string): Promise<void>;
 }
 
-/** An action limited per key: a point per try; refused until the window ends. */
+/** An action limited per key (a source's IP, an address, an actor): a point per try; refused until the window ends. */
 export interface ActionLimit {
-  attempt(...keyParts: string[]): Promise<Decision>;
+  attempt(key: string): Promise<Decision>;
 }
 
 export interface AbuseDefence {
@@ -76,18 +76,20 @@ const decision = (wait: number): Decision => (wait > 0 ? { allowed: false, retry
 
 export function createAbuseDefence(database: Database, settings: AbuseSettings): AbuseDefence {
   const store = openLimiterStore(database, settings.redisUrl);
-  const action = (prefix: string, points: number, duration: number): ActionLimit => {
+  const action = (prefix: string, points: number, duration: number, bucket: (key: string) => string = (key) => key): ActionLimit => {
     const limiter = store.limiter(prefix, { points, duration });
-    return { attempt: async (...parts) => decision((await take(limiter, limitKey(...parts))).wait) };
+    return { attempt: async (key) => decision((await take(limiter, limitKey(bucket(key)))).wait) };
   };
+  // Limits per source count an IPv6 client's whole /64 as one.
+  const perSource = (prefix: string, points: number, duration: number) => action(prefix, points, duration, sourceOf);
   return {
     store: store.kind,
     signIn: signInGate(store, settings),
-    registration: action('signup_ip', 10, 3600),
+    registration: perSource('signup_ip', 10, 3600),
     mailToAddress: action('mail_address', 5, 3600),
-    resetRequest: action('reset_ip', 20, 3600),
-    codeEntry: action('code_ip', 30, 3600),
-    linkUse: action('link_ip', 30, 3600),
+    resetRequest: perSource('reset_ip', 20, 3600),
+    codeEntry: perSource('code_ip', 30, 3600),
+    linkUse: perSource('link_ip', 30, 3600),
     invitation: action('invite_actor', 200, 3600),
     close: () => store.close(),
   };

@@ -82,7 +82,8 @@ describe('gatehouse CLI commands', () => {
 
     it('reads the password from standard input with --password-stdin', async () => {
       const user = JSON.parse(
-        (await runCommand(ctx, ['users', 'create', '--email', 'dana@example.com', '--password-stdin', '--json'], 'sable thistle comet\n')).stdout,
+        (await runCommand(ctx, ['users', 'create', '--email', 'dana@example.com', '--password-stdin', '--json'], 'sable thistle comet\n'))
+          .stdout,
       );
       assert.equal(user.has_password, true);
       const missing = await run('users', 'create', '--email', 'erin@example.com');

@@ -101,7 +101,11 @@ describe('embedded database: npm start and the CLI side by side', () => {
   });
 
   it('hands CLI commands to the running server', async () => {
-    const created = await cli(env, ['users', 'create', '--email', 'second@example.com', '--password-stdin', '--json'], 'orchid lantern tugboat\n');
+    const created = await cli(
+      env,
+      ['users', 'create', '--email', 'second@example.com', '--password-stdin', '--json'],
+      'orchid lantern tugboat\n',
+    );
     assert.equal(created.code, 0, created.stderr);
     const listed = await cli(env, ['users', 'list', '--json']);
     assert.deepEqual(

@@ -275,7 +275,16 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
 
     it('refuses a hash together with a password, and asks for one of the three', async () => {
       const hash = await bcrypt.hash('whatever password', 4);
-      const both = await run('users', 'create', '--email', 'vera@example.com', '--password', 'copper kite meadow 1', '--password-hash', hash);
+      const both = await run(
+        'users',
+        'create',
+        '--email',
+        'vera@example.com',
+        '--password',
+        'copper kite meadow 1',
+        '--password-hash',
+        hash,
+      );
       assert.equal(both.stderr, '--password-hash cannot be combined with --password or --password-stdin\n');
       const withStdin = await runCommand(
         ctx,

@@ -50,7 +50,8 @@ function refusalMessage(decision: Exclude<SignInDecision, { allowed: true }>): s
   const inMinutes = `${minutes} minute${minutes === 1 ? '' : 's'}`;
   if (decision.reason === 'locked')
     return `Too many failed sign-ins for this account. Try again in ${inMinutes}, or reset your password with “Forgot password?”.`;
-  if (decision.reason === 'slow_down') return `Too many failed sign-ins. Wait ${decision.retryAfterSeconds} seconds and try again.`;
+  const seconds = decision.retryAfterSeconds;
+  if (decision.reason === 'slow_down') return `Too many failed sign-ins. Wait ${seconds} second${seconds === 1 ? '' : 's'} and try again.`;
   return `Too many sign-in attempts. Try again in ${inMinutes}.`;
 }
 
