@@ -1,5 +1,6 @@
 // What both servers under test hold: one confidential client, three APIs (opaque, ES256 JWT,
 // RS256 JWT), one account, and refresh tokens minted straight through the provider's models.
+// Gatehouse also gets the accounts the password sign-in measurement asks for (bench/serve.ts).
 import type Provider from 'oidc-provider';
 
 export const CLIENT_ID = 'bench-client';
@@ -10,6 +11,10 @@ export const GRANT_TYPES: ('client_credentials' | 'authorization_code' | 'refres
   'refresh_token',
 ];
 export const ACCOUNT_EMAIL = 'bench@example.com';
+/** The password of every benchmark account (it passes the policy: not the email, not breached, strong). */
+export const BENCH_PASSWORD = 'violet-harbor-lantern-42';
+/** Gatehouse's BCRYPT_COST in the benchmark: what the password sign-in figures are quoted at. */
+export const BENCH_BCRYPT_COST = 10;
 /** What a refresh token carries: an ID token and a userinfo access token come back on refresh. */
 export const REFRESH_SCOPE = 'openid offline_access';
 

@@ -1,6 +1,7 @@
 // A server under test runs in its own process, so the load generator's memory and CPU are not
 // counted as the server's. This is the contract between the two: the child announces itself
-// once ready, then answers the bench's requests (mint refresh tokens, report RSS and SQL count).
+// once ready, then answers the bench's requests (mint refresh tokens, seed password users, report
+// RSS and SQL count).
 import { fork, type ChildProcess } from 'node:child_process';
 
 export interface Ready {
@@ -21,16 +22,33 @@ export interface Stats {
   queries?: number;
 }
 
-type Request = { id: number; type: 'mint'; count: number } | { id: number; type: 'stats' } | { type: 'stop' };
+/** An account the password sign-in measurement signs in to (email verified). */
+export interface SeedUser {
+  email: string;
+  password: string;
+}
+
+type Call =
+  | { type: 'mint'; count: number }
+  | { type: 'stats' }
+  | { type: 'seedUsers'; users: SeedUser[]; cost: number }
+  | { type: 'hashCosts'; emails: string[] };
+type Request = (Call & { id: number }) | { type: 'stop' };
 type Reply =
   | { id: number; type: 'minted'; tokens: string[] }
   | { id: number; type: 'stats'; stats: Stats }
+  | { id: number; type: 'seeded' }
+  | { id: number; type: 'hashCosts'; costs: (number | null)[] }
   | { id: number; type: 'failed'; message: string };
 
 /** What a server process offers the bench. */
 export interface Target {
   ready: Omit<Ready, 'type'>;
   mintRefreshTokens(count: number): Promise<string[]>;
+  /** Creates these accounts with their passwords hashed at bcrypt `cost` (Gatehouse only). */
+  seedUsers?(users: SeedUser[], cost: number): Promise<void>;
+  /** The bcrypt cost of each account's stored password hash (null: no account or no password). */
+  hashCosts?(emails: string[]): Promise<(number | null)[]>;
   queries?(): number;
   close(): Promise<void>;
 }
@@ -38,6 +56,25 @@ export interface Target {
 function cpuMicros(): number {
   const { user, system } = process.cpuUsage();
   return user + system;
+}
+
+const unsupported = (what: string) => new Error(`this server cannot ${what}`);
+
+async function answer(target: Target, message: Call & { id: number }): Promise<Reply> {
+  const { id } = message;
+  switch (message.type) {
+    case 'mint':
+      return { id, type: 'minted', tokens: await target.mintRefreshTokens(message.count) };
+    case 'stats':
+      return { id, type: 'stats', stats: { rss: process.memoryUsage().rss, cpu: cpuMicros(), queries: target.queries?.() } };
+    case 'seedUsers':
+      if (!target.seedUsers) throw unsupported('seed users');
+      await target.seedUsers(message.users, message.cost);
+      return { id, type: 'seeded' };
+    case 'hashCosts':
+      if (!target.hashCosts) throw unsupported('report password hashes');
+      return { id, type: 'hashCosts', costs: await target.hashCosts(message.emails) };
+  }
 }
 
 /** Child side: start the target, announce it, serve the bench's requests until told to stop. */
@@ -55,13 +92,7 @@ export async function serveTarget(start: () => Promise<Target>): Promise<void> {
     if (message.type === 'stop') return process.disconnect();
     void (async () => {
       try {
-        if (message.type === 'mint') send({ id: message.id, type: 'minted', tokens: await running.mintRefreshTokens(message.count) });
-        else
-          send({
-            id: message.id,
-            type: 'stats',
-            stats: { rss: process.memoryUsage().rss, cpu: cpuMicros(), queries: running.queries?.() },
-          });
+        send(await answer(running, message));
       } catch (error) {
         send({ id: message.id, type: 'failed', message: (error as Error).stack ?? String(error) });
       }
@@ -106,7 +137,7 @@ export class TargetProcess {
     return new TargetProcess(child, ready, exited);
   }
 
-  private request(message: { type: 'mint'; count: number } | { type: 'stats' }): Promise<Reply> {
+  private request(message: Call): Promise<Reply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -118,6 +149,17 @@ export class TargetProcess {
     const reply = await this.request({ type: 'mint', count });
     if (reply.type !== 'minted') throw new Error('unexpected reply');
     return reply.tokens;
+  }
+
+  async seedUsers(users: SeedUser[], cost: number): Promise<void> {
+    const reply = await this.request({ type: 'seedUsers', users, cost });
+    if (reply.type !== 'seeded') throw new Error('unexpected reply');
+  }
+
+  async hashCosts(emails: string[]): Promise<(number | null)[]> {
+    const reply = await this.request({ type: 'hashCosts', emails });
+    if (reply.type !== 'hashCosts') throw new Error('unexpected reply');
+    return reply.costs;
   }
 
   async stats(): Promise<Stats> {

@@ -9,6 +9,7 @@
 // the same Message-ID, which mail systems treat as one message.
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.ts';
+import type { SealedColumn } from '../secrets/sealedColumns.ts';
 import type { SealContext, SecretBox } from '../secrets/secretBox.ts';
 import { checkMailData, type MailTemplate } from './templates.ts';
 import { z } from 'zod';
@@ -40,6 +41,14 @@ export const KEEP_FINISHED_DAYS = 7;
 const LAST_ERROR_LENGTH = 500;
 
 export const payloadContext = (id: string): SealContext => ({ table: 'mail_queue', rowId: id, purpose: 'payload' });
+
+/** Queued mail payloads, for `secrets rotate` and the start-up check (sent mail has none left). */
+export const SEALED_MAIL_PAYLOADS: SealedColumn = {
+  table: 'mail_queue',
+  idColumn: 'id',
+  column: 'payload',
+  context: (row) => payloadContext(row.id),
+};
 
 const recipientSchema = z.email();
 

@@ -4,6 +4,7 @@
 import type { SealContext } from './secretBox.ts';
 import { SEALED_KEY_SECRETS } from '../oidc/keys.ts';
 import { SEALED_CLIENT_SECRETS } from '../oidc/clients.ts';
+import { SEALED_MAIL_PAYLOADS } from '../mail/queue.ts';
 
 export interface SealedColumn {
   table: string;
@@ -17,4 +18,4 @@ export interface SealedColumn {
   context(row: Record<string, string>): SealContext;
 }
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = [SEALED_KEY_SECRETS, SEALED_CLIENT_SECRETS];
+export const SEALED_COLUMNS: readonly SealedColumn[] = [SEALED_KEY_SECRETS, SEALED_CLIENT_SECRETS, SEALED_MAIL_PAYLOADS];

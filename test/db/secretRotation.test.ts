@@ -18,6 +18,8 @@ import { createClientStore } from '../../src/oidc/clients.ts';
 import { KnexAdapter } from '../../src/oidc/adapter.ts';
 import { ArtefactProtection } from '../../src/oidc/storedArtefacts.ts';
 import { DamagedKeyError, SecretKeyMismatchError } from '../../src/server.ts';
+import { enqueueMail } from '../../src/mail/index.ts';
+import { payloadContext } from '../../src/mail/queue.ts';
 
 const KEY_A = 'first-secret-key-of-gatehouse-tests-0123456789';
 const KEY_B = 'second-secret-key-of-gatehouse-tests-0123456789';
@@ -114,11 +116,15 @@ describe('rotating SECRET_KEY', () => {
       assert.ok(authenticated(await tokenRequest(server, client.client_id, client.client_secret as string)));
     });
 
+    // A mail still waiting to be sent, sealed with the previous key: rotated with the rest.
+    await database.db.transaction((trx) =>
+      enqueueMail(trx, createSecretBox(KEY_A), { to: 'waiting@example.com', template: 'password_changed', data: {} }),
+    );
     const before = await cliJson(['secrets', 'status'], KEY_B, KEY_A);
     assert.deepEqual(before, {
       keyId: ID_B,
       previousKeyIds: [ID_A],
-      tables: { keys: { previous: 3 }, clients: { previous: 1 } },
+      tables: { keys: { previous: 3 }, clients: { previous: 1 }, mail_queue: { previous: 1 } },
       unreadable: [],
       rotateNeeded: true,
       previousKeyNeeded: true,
@@ -126,26 +132,32 @@ describe('rotating SECRET_KEY', () => {
 
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 3, clients: 1, oidc_payloads: 0 },
-      unchanged: { keys: 0, clients: 0 },
+      resealed: { keys: 3, clients: 1, mail_queue: 1, oidc_payloads: 0 },
+      unchanged: { keys: 0, clients: 0, mail_queue: 0 },
     });
+    const [waiting] = await database.db('mail_queue').select('id', 'payload');
+    assert.deepEqual(JSON.parse(createSecretBox(KEY_B).open(waiting.payload, payloadContext(waiting.id))), {});
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_B}.`)));
     const audited = await database.db('audit_events').where('type', 'secrets.rotated').first();
-    assert.deepEqual(audited.details, { keyId: ID_B, resealed: { keys: 3, clients: 1, oidc_payloads: 0 }, actor: { type: 'cli' } });
+    assert.deepEqual(audited.details, {
+      keyId: ID_B,
+      resealed: { keys: 3, clients: 1, mail_queue: 1, oidc_payloads: 0 },
+      actor: { type: 'cli' },
+    });
     const event = await database.db('domain_events').where('type', 'gatehouse.secrets.rotated').first();
-    assert.deepEqual(event.data, { keyId: ID_B, resealed: { keys: 3, clients: 1, oidc_payloads: 0 } });
+    assert.deepEqual(event.data, { keyId: ID_B, resealed: { keys: 3, clients: 1, mail_queue: 1, oidc_payloads: 0 } });
     const after = await cliJson(['secrets', 'status'], KEY_B, KEY_A);
     assert.equal(after.rotateNeeded, false);
     assert.equal(after.previousKeyNeeded, false);
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 0, clients: 0, oidc_payloads: 0 },
-      unchanged: { keys: 3, clients: 1 },
+      resealed: { keys: 0, clients: 0, mail_queue: 0, oidc_payloads: 0 },
+      unchanged: { keys: 3, clients: 1, mail_queue: 1 },
     });
     const human = await cli(['secrets', 'rotate'], KEY_B);
     assert.match(
       human.stdout,
-      /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0,"oidc_payloads":0\}\nunchanged: +\{"keys":3,"clients":1\}\n$/,
+      /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0,"mail_queue":0,"oidc_payloads":0\}\nunchanged: +\{"keys":3,"clients":1,"mail_queue":1\}\n$/,
     );
 
     await withServer(keyring(KEY_B), async (server) => {
@@ -167,7 +179,7 @@ describe('rotating SECRET_KEY', () => {
       KEY_B,
       KEY_A,
     );
-    assert.deepEqual(rotated.resealed, { keys: 3, clients: 0, oidc_payloads: 1 });
+    assert.deepEqual(rotated.resealed, { keys: 3, clients: 0, mail_queue: 0, oidc_payloads: 1 });
     assert.deepEqual(rotated.dropped, { oidc_payloads: 1 });
     // With the new key alone, the session found by its uid still gives its value back.
     assert.equal((await sessions(KEY_B).findByUid('session-uid'))?.jti, 'session-value');
@@ -242,8 +254,8 @@ describe('rotating SECRET_KEY', () => {
       assert.deepEqual(await jwksKids(server), kids);
       assert.ok(authenticated(await tokenRequest(server, client.client_id, client.client_secret as string)));
     });
-    assert.deepEqual((await cliJson(['secrets', 'status'], KEY_A)).tables, { keys: { legacy: 3 }, clients: { legacy: 1 } });
-    assert.deepEqual((await cliJson(['secrets', 'rotate'], KEY_A)).resealed, { keys: 3, clients: 1, oidc_payloads: 0 });
+    assert.deepEqual((await cliJson(['secrets', 'status'], KEY_A)).tables, { keys: { legacy: 3 }, clients: { legacy: 1 }, mail_queue: {} });
+    assert.deepEqual((await cliJson(['secrets', 'rotate'], KEY_A)).resealed, { keys: 3, clients: 1, mail_queue: 0, oidc_payloads: 0 });
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_A}.`)));
     await withServer(keyring(KEY_A), async (server) => assert.deepEqual(await jwksKids(server), kids));
   });
