@@ -7,7 +7,7 @@ import type { InteractionDeps } from '../interactions/types.ts';
 import { csrfToken, verifyCsrf } from '../http/csrf.ts';
 import { renderPage } from '../http/views.ts';
 import { formBody } from '../interactions/interactionRequest.ts';
-import { emailSchema, requestPasswordReset } from '../accounts/index.ts';
+import { FORGOT_PASSWORD_PATH, emailSchema, requestPasswordReset } from '../accounts/index.ts';
 import { interactionContext } from '../interactions/login/serviceContext.ts';
 
 export interface ForgotAnswer {
@@ -40,7 +40,7 @@ async function render(ctx: Context, answer: Partial<ForgotAnswer>) {
   ctx.type = 'html';
   ctx.body = await renderPage('forgot-password', {
     title: 'Reset your password',
-    action: '/account/forgot-password',
+    action: FORGOT_PASSWORD_PATH,
     back: undefined,
     email: answer.email ?? '',
     error: answer.error,
@@ -50,8 +50,8 @@ async function render(ctx: Context, answer: Partial<ForgotAnswer>) {
 }
 
 export function forgotPasswordPage(router: Router, deps: InteractionDeps): void {
-  router.get('/account/forgot-password', (ctx) => render(ctx, {}));
-  router.post('/account/forgot-password', formBody, async (ctx) => {
+  router.get(FORGOT_PASSWORD_PATH, (ctx) => render(ctx, {}));
+  router.post(FORGOT_PASSWORD_PATH, formBody, async (ctx) => {
     const form = ctx.request.body as Record<string, unknown>;
     verifyCsrf(ctx, PURPOSE, form._csrf);
     await render(ctx, await askForPasswordReset(ctx, deps, form.email));

@@ -4,13 +4,14 @@
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Feature } from '../feature.ts';
-import { accountDeps } from '../accounts/index.ts';
+import { FORGOT_PASSWORD_PATH, LINK_PATHS, accountDeps } from '../accounts/index.ts';
 import { linkPages } from './linkPages.ts';
 import { forgotPasswordPage } from './forgotPassword.ts';
 
 export const accountLinksFeature: Feature = {
   name: 'account links',
-  paths: ['/account/*'],
+  // Exact paths: the rest of /account is left for the self-service account area.
+  paths: [...Object.values(LINK_PATHS), FORGOT_PASSWORD_PATH],
   routes({ config, database, box, provider, abuse, mailer }) {
     const deps = { config, db: database.db, abuse, accounts: accountDeps(config, box, () => mailer.nudge()), provider };
     const router = new Router();

@@ -10,7 +10,14 @@ import { InvalidInputError, fieldProblems } from '../errors/index.ts';
 import { emailSchema, profileSchema, type User } from './users.ts';
 import { hashPassword } from './passwords/index.ts';
 import { issueToken } from './oneTimeTokens.ts';
-import { type AccountDeps, TOKEN_LIFETIME_SECONDS, linkTo, queueMail, assertAcceptablePassword } from './selfServiceDeps.ts';
+import {
+  type AccountDeps,
+  FORGOT_PASSWORD_PATH,
+  TOKEN_LIFETIME_SECONDS,
+  linkTo,
+  queueMail,
+  assertAcceptablePassword,
+} from './selfServiceDeps.ts';
 
 export const signupSchema = z
   .object({
@@ -58,7 +65,7 @@ export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input
       await queueMail(trx, deps, {
         to: owner.email,
         template: 'registration_attempt',
-        data: { signInLink: deps.issuer, resetLink: `${deps.issuer}/account/forgot-password` },
+        data: { signInLink: deps.issuer, resetLink: `${deps.issuer}${FORGOT_PASSWORD_PATH}` },
       });
       return {
         value: undefined,

@@ -36,6 +36,9 @@ export const LINK_PATHS = {
   email_change: '/account/confirm-email-change',
 } as const;
 
+/** Where the stand-alone "forgot password" page is (linked from registration notices). */
+export const FORGOT_PASSWORD_PATH = '/account/forgot-password';
+
 export const linkTo = (deps: AccountDeps, page: keyof typeof LINK_PATHS, token: string) =>
   `${deps.issuer}${LINK_PATHS[page]}?token=${encodeURIComponent(token)}`;
 

@@ -68,21 +68,27 @@ export async function renderCheckEmail(ctx: Context, interaction: InteractionDet
   });
 }
 
+/** Where the screen is: a POST that leads to it answers 303 here, so reloading it sends nothing again. */
+export const checkEmailUrl = (uid: string) => `/interaction/${uid}/verify-email`;
+
+export function showCheckEmail(ctx: Context, uid: string, email: string): void {
+  rememberPendingEmail(ctx, uid, email);
+  ctx.status = 303;
+  ctx.redirect(checkEmailUrl(uid));
+}
+
 /**
  * Sends a verification email for this sign-in unless one went out within the cool-down, then
  * shows the screen. Used when an unverified user signs in to a client that requires it.
  */
 export async function askToVerify(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
-  rememberPendingEmail(ctx, interaction.uid, user.email);
   if ((await verificationCoolDown(deps.db, user.id)) === 0 && (await deps.abuse.mailToAddress.attempt(user.email.toLowerCase())).allowed) {
     await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, {
       interaction: interaction.uid,
       client_id: String(interaction.params.client_id),
     });
   }
-  await renderCheckEmail(ctx, interaction, user.email, {
-    notice: 'Verify your email address to continue: we sent you a code and a link.',
-  });
+  showCheckEmail(ctx, interaction.uid, user.email);
 }
 
 async function pendingScreen(ctx: Context, deps: InteractionDeps) {
@@ -97,6 +103,17 @@ async function pendingScreen(ctx: Context, deps: InteractionDeps) {
 const signInWith = (user: User) => ({ login: { accountId: user.id, amr: ['pwd'], remember: true } });
 
 export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
+  router.get('/interaction/:uid/verify-email', async (ctx) => {
+    const interaction = await loadInteraction(ctx, deps);
+    requirePrompt(interaction, 'login');
+    const email = pendingEmail(ctx, interaction.uid);
+    if (!email) {
+      ctx.status = 303;
+      return ctx.redirect(`/interaction/${interaction.uid}`);
+    }
+    await renderCheckEmail(ctx, interaction, email, { notice: `We sent a code and a link to ${email}. It can take a minute to arrive.` });
+  });
+
   router.post('/interaction/:uid/verify-email', formBody, async (ctx) => {
     const { interaction, form, email } = await pendingScreen(ctx, deps);
     if (!email) return renderMissing(ctx);

@@ -11,7 +11,7 @@ import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.
 import { registerUser } from '../../accounts/index.ts';
 import { InvalidInputError } from '../../errors/index.ts';
 import { PASSWORD_MAX_LENGTH } from '../../accounts/passwords/index.ts';
-import { rememberPendingEmail, renderCheckEmail } from './checkEmail.ts';
+import { showCheckEmail } from './checkEmail.ts';
 import { interactionContext } from './serviceContext.ts';
 
 export interface FormField {
@@ -120,8 +120,6 @@ export function signupRoutes(router: Router, deps: InteractionDeps): void {
       const errors = Object.fromEntries(error.fields.map((p) => [p.path.split('.')[0] || 'email', p.message]));
       return renderSignup(ctx, interaction, deps, { values: kept, errors, error: 'Check the fields below.', status: 400 });
     }
-    const email = String(input.email).trim();
-    rememberPendingEmail(ctx, interaction.uid, email);
-    await renderCheckEmail(ctx, interaction, email, { notice: `We sent a code and a link to ${email}. It can take a minute to arrive.` });
+    showCheckEmail(ctx, interaction.uid, String(input.email).trim());
   });
 }
