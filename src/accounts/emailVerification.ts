@@ -16,6 +16,22 @@ export async function verificationCoolDown(db: Db, userId: string): Promise<numb
   return Math.max(0, Math.ceil((last.getTime() + RESEND_COOL_DOWN_SECONDS * 1000 - Date.now()) / 1000));
 }
 
+/** Issues a verification link and code and queues the email with them, in the caller's transaction. */
+export async function queueVerification(trx: Db, deps: AccountDeps, user: User, data: Record<string, unknown>): Promise<void> {
+  const issued = await issueToken(trx, deps.box, {
+    purpose: 'verify_email',
+    userId: user.id,
+    ttlSeconds: TOKEN_LIFETIME_SECONDS.verify_email,
+    withCode: true,
+    data,
+  });
+  await queueMail(trx, deps, {
+    to: user.email,
+    template: 'verify_email',
+    data: { link: linkTo(deps, 'verify_email', issued.token), code: issued.code, expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60 },
+  });
+}
+
 /** Sends a new verification link and code; `data` travels with the token (e.g. the sign-in it finishes). */
 export async function sendVerificationEmail(
   ctx: ServiceContext,
@@ -24,22 +40,7 @@ export async function sendVerificationEmail(
   data: Record<string, unknown> = {},
 ): Promise<void> {
   await commitChange(ctx, async (trx) => {
-    const issued = await issueToken(trx, deps.box, {
-      purpose: 'verify_email',
-      userId: user.id,
-      ttlSeconds: TOKEN_LIFETIME_SECONDS.verify_email,
-      withCode: true,
-      data,
-    });
-    await queueMail(trx, deps, {
-      to: user.email,
-      template: 'verify_email',
-      data: {
-        link: linkTo(deps, 'verify_email', issued.token),
-        code: issued.code,
-        expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60,
-      },
-    });
+    await queueVerification(trx, deps, user, data);
     return { value: undefined, record: { type: 'user.verification_sent', subject: user.id, userId: user.id, data: {} } };
   });
   deps.mailQueued();

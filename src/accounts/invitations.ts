@@ -10,9 +10,8 @@ import { isUniqueViolation } from '../db/constraints.ts';
 import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
 import type { Db } from '../db/index.ts';
 import { emailSchema, findUserByEmail, publicUser, type PublicUser, type User } from './users.ts';
-import { hashPassword } from './passwords/index.ts';
-import { consumeToken, issueToken, peekToken, revokeTokens, type TokenOutcome } from './oneTimeTokens.ts';
-import { type AccountDeps, TOKEN_LIFETIME_SECONDS, assertAcceptablePassword, linkTo, queueMail } from './selfServiceDeps.ts';
+import { consumeToken, issueToken, revokeTokens } from './oneTimeTokens.ts';
+import { type AccountDeps, TOKEN_LIFETIME_SECONDS, hashPasswordForLink, linkTo, queueMail } from './selfServiceDeps.ts';
 
 export const invitationSchema = z
   .object({
@@ -102,10 +101,6 @@ export async function revokeInvitation(ctx: ServiceContext, userId: string): Pro
   });
 }
 
-export function checkInvitationLink(db: Db, token: unknown): Promise<TokenOutcome> {
-  return peekToken(db, 'invitation', token);
-}
-
 export type AcceptOutcome =
   | {
       ok: true;
@@ -118,11 +113,9 @@ export type AcceptOutcome =
 
 /** Sets the invitee's password through the link; they are verified from then on. */
 export async function acceptInvitation(ctx: ServiceContext, deps: AccountDeps, token: unknown, password: unknown): Promise<AcceptOutcome> {
-  const link = await checkInvitationLink(ctx.db, token);
-  if (!link.ok) return link;
-  const holder = await ctx.db<User>('users').where('id', link.token.user_id).first();
-  const plain = assertAcceptablePassword(deps, password, holder ? [holder.email, holder.email.split('@')[0]] : []);
-  const passwordHash = await hashPassword(plain, deps.bcryptCost);
+  const prepared = await hashPasswordForLink(ctx.db, deps, 'invitation', token, password);
+  if (!prepared.ok) return prepared;
+  const { passwordHash } = prepared;
   return commitChange<AcceptOutcome>(ctx, async (trx) => {
     const used = await consumeToken(trx, 'invitation', token);
     if (!used.ok) return { value: used, record: null };

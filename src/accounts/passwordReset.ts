@@ -8,9 +8,8 @@
 import { commitChange, type ServiceContext } from '../changes/index.ts';
 import type { Db } from '../db/index.ts';
 import { findUserByEmail, type User } from './users.ts';
-import { hashPassword } from './passwords/index.ts';
-import { consumeToken, issueToken, peekToken, revokeTokens, type TokenOutcome } from './oneTimeTokens.ts';
-import { type AccountDeps, TOKEN_LIFETIME_SECONDS, assertAcceptablePassword, linkTo, queueMail } from './selfServiceDeps.ts';
+import { consumeToken, issueToken, revokeTokens } from './oneTimeTokens.ts';
+import { type AccountDeps, TOKEN_LIFETIME_SECONDS, hashPasswordForLink, linkTo, queueMail } from './selfServiceDeps.ts';
 import { revokeEverything } from './service.ts';
 
 async function queueResetLink(trx: Db, deps: AccountDeps, user: User, template: 'password_reset' | 'account_locked', extra = {}) {
@@ -39,11 +38,6 @@ export async function requestPasswordReset(ctx: ServiceContext, deps: AccountDep
   deps.mailQueued();
 }
 
-/** Whether a reset link still works, to show its form (or say why not) without using it. */
-export function checkResetLink(db: Db, token: unknown): Promise<TokenOutcome> {
-  return peekToken(db, 'password_reset', token);
-}
-
 export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
 
 /**
@@ -51,11 +45,9 @@ export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: 'inva
  * leaves the link usable; the link is then used up by one conditional update.
  */
 export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, token: unknown, password: unknown): Promise<ResetOutcome> {
-  const link = await checkResetLink(ctx.db, token);
-  if (!link.ok) return link;
-  const holder = await ctx.db<User>('users').where('id', link.token.user_id).first();
-  const plain = assertAcceptablePassword(deps, password, holder ? [holder.email, holder.email.split('@')[0]] : []);
-  const passwordHash = await hashPassword(plain, deps.bcryptCost);
+  const prepared = await hashPasswordForLink(ctx.db, deps, 'password_reset', token, password);
+  if (!prepared.ok) return prepared;
+  const { passwordHash } = prepared;
   const outcome = await commitChange<ResetOutcome>(ctx, async (trx) => {
     const used = await consumeToken(trx, 'password_reset', token);
     if (!used.ok) return { value: used, record: null };

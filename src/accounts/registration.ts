@@ -9,15 +9,8 @@ import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { InvalidInputError, fieldProblems } from '../errors/index.ts';
 import { emailSchema, profileSchema, type User } from './users.ts';
 import { hashPassword } from './passwords/index.ts';
-import { issueToken } from './oneTimeTokens.ts';
-import {
-  type AccountDeps,
-  FORGOT_PASSWORD_PATH,
-  TOKEN_LIFETIME_SECONDS,
-  linkTo,
-  queueMail,
-  assertAcceptablePassword,
-} from './selfServiceDeps.ts';
+import { queueVerification } from './emailVerification.ts';
+import { type AccountDeps, FORGOT_PASSWORD_PATH, queueMail, assertAcceptablePassword } from './selfServiceDeps.ts';
 
 export const signupSchema = z
   .object({
@@ -72,22 +65,7 @@ export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input
         record: { type: 'user.registration_attempted', subject: owner.id, userId: owner.id, clientId: origin.clientId, data: {} },
       };
     }
-    const issued = await issueToken(trx, deps.box, {
-      purpose: 'verify_email',
-      userId: user.id,
-      ttlSeconds: TOKEN_LIFETIME_SECONDS.verify_email,
-      withCode: true,
-      data: { interaction: origin.interactionUid, client_id: origin.clientId },
-    });
-    await queueMail(trx, deps, {
-      to: user.email,
-      template: 'verify_email',
-      data: {
-        link: linkTo(deps, 'verify_email', issued.token),
-        code: issued.code,
-        expiresMinutes: TOKEN_LIFETIME_SECONDS.verify_email / 60,
-      },
-    });
+    await queueVerification(trx, deps, user, { interaction: origin.interactionUid, client_id: origin.clientId });
     return {
       value: undefined,
       record: { type: 'user.registered', subject: user.id, userId: user.id, clientId: origin.clientId, data: { email: user.email } },

@@ -6,7 +6,8 @@ import type { Db } from '../db/index.ts';
 import type { SecretBox } from '../secrets/secretBox.ts';
 import { enqueueMail, type MailMessage } from '../mail/index.ts';
 import { InvalidInputError } from '../errors/index.ts';
-import { checkPasswordPolicy } from './passwords/index.ts';
+import { checkPasswordPolicy, hashPassword } from './passwords/index.ts';
+import { peekToken, type TokenPurpose, type TokenRefusal } from './oneTimeTokens.ts';
 
 export interface AccountDeps {
   box: SecretBox;
@@ -58,4 +59,23 @@ export function assertAcceptablePassword(deps: AccountDeps, password: unknown, u
 /** The deps from the server's configuration; `mailQueued` wakes the sender (a no-op where none runs: it polls). */
 export function accountDeps(config: Config, box: SecretBox, mailQueued: () => void = () => {}): AccountDeps {
   return { box, issuer: config.issuer, bcryptCost: config.bcryptCost, passwordMinLength: config.passwordMinLength, mailQueued };
+}
+
+/**
+ * The hash of a new password chosen through a link (reset, invitation), or why not: the link is
+ * checked, then the password against the policy (with the holder's address as context), so a
+ * refused password leaves the link usable. The slow hashing happens before any transaction.
+ */
+export async function hashPasswordForLink(
+  db: Db,
+  deps: AccountDeps,
+  purpose: TokenPurpose,
+  token: unknown,
+  password: unknown,
+): Promise<{ ok: true; passwordHash: string } | { ok: false; reason: TokenRefusal }> {
+  const link = await peekToken(db, purpose, token);
+  if (!link.ok) return link;
+  const holder = await db<{ email: string }>('users').where('id', link.token.user_id).first('email');
+  const plain = assertAcceptablePassword(deps, password, holder ? [holder.email, holder.email.split('@')[0]] : []);
+  return { ok: true, passwordHash: await hashPassword(plain, deps.bcryptCost) };
 }

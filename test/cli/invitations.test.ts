@@ -10,7 +10,7 @@ import { commandContext, type CommandContext } from '../../src/cli/context.ts';
 import { runCommand } from '../../src/cli/run.ts';
 import { TEST_SECRET_KEY } from '../helpers/server.ts';
 import { payloadContext } from '../../src/mail/queue.ts';
-import { checkInvitationLink, verifyPassword } from '../../src/accounts/index.ts';
+import { peekToken, verifyPassword } from '../../src/accounts/index.ts';
 import { verifyPasswordHash } from '../../src/accounts/passwords/index.ts';
 
 const WRITTEN_TABLES = ['users', 'one_time_tokens', 'mail_queue', 'domain_events', 'audit_events'] as const;
@@ -77,7 +77,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
         const dump = JSON.stringify(await database.db(table));
         assert.equal(dump.includes(token), false, `${table} holds no token`);
       }
-      const link = await checkInvitationLink(database.db, token);
+      const link = await peekToken(database.db, 'invitation', token);
       assert.equal(link.ok && link.token.user_id, user.id);
 
       const tokens = await database.db('one_time_tokens').where({ user_id: user.id, purpose: 'invitation' });
@@ -113,8 +113,8 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
         [false, true],
       );
       const [oldMail, newMail] = await mailsTo('kira@example.com');
-      assert.deepEqual(await checkInvitationLink(database.db, tokenOf(oldMail.data.link)), { ok: false, reason: 'used' });
-      assert.equal((await checkInvitationLink(database.db, tokenOf(newMail.data.link))).ok, true);
+      assert.deepEqual(await peekToken(database.db, 'invitation', tokenOf(oldMail.data.link)), { ok: false, reason: 'used' });
+      assert.equal((await peekToken(database.db, 'invitation', tokenOf(newMail.data.link))).ok, true);
     });
 
     it('refuses an address that already has an account with a password, and writes nothing', async () => {
@@ -166,7 +166,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
       assert.deepEqual(await json('users', 'revoke-invitation', 'PIA@example.com'), { revoked_invitation: invited.id });
       const [token] = await database.db('one_time_tokens').where({ user_id: invited.id, purpose: 'invitation' });
       assert.notEqual(token.consumed_at, null);
-      assert.deepEqual(await checkInvitationLink(database.db, tokenOf(mail.data.link)), { ok: false, reason: 'used' });
+      assert.deepEqual(await peekToken(database.db, 'invitation', tokenOf(mail.data.link)), { ok: false, reason: 'used' });
       assert.ok(await database.db('domain_events').where({ type: 'gatehouse.user.invitation_revoked', subject: invited.id }).first());
 
       const again = await run('users', 'revoke-invitation', invited.id as string);

@@ -10,6 +10,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
+import { UserFacingError } from '../../http/errors.ts';
 import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.ts';
 import { finishInteraction } from '../finish.ts';
 import type { InteractionDeps, InteractionDetails } from '../types.ts';
@@ -100,6 +101,9 @@ async function pendingScreen(ctx: Context, deps: InteractionDeps) {
   return { interaction, form, email };
 }
 
+// The screen's cookie is gone (another browser, or cleared): nothing to go on with.
+const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
+
 const signInWith = (user: User) => ({ login: { accountId: user.id, amr: ['pwd'], remember: true } });
 
 export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
@@ -116,7 +120,7 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
 
   router.post('/interaction/:uid/verify-email', formBody, async (ctx) => {
     const { interaction, form, email } = await pendingScreen(ctx, deps);
-    if (!email) return renderMissing(ctx);
+    if (!email) throw SIGN_IN_EXPIRED;
     const limit = await deps.abuse.codeEntry.attempt(ctx.ip);
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfterSeconds));
@@ -140,7 +144,7 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
 
   router.post('/interaction/:uid/verify-email/resend', formBody, async (ctx) => {
     const { interaction, email } = await pendingScreen(ctx, deps);
-    if (!email) return renderMissing(ctx);
+    if (!email) throw SIGN_IN_EXPIRED;
     const notice = 'If you can continue with this address, a new email is on its way.';
     const user = await findUserByEmail(deps.db, email);
     const wait = user ? await verificationCoolDown(deps.db, user.id) : 0;
@@ -163,7 +167,7 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
   // now verified by a token issued for this very sign-in.
   router.post('/interaction/:uid/verify-email/continue', formBody, async (ctx) => {
     const { interaction, email } = await pendingScreen(ctx, deps);
-    if (!email) return renderMissing(ctx);
+    if (!email) throw SIGN_IN_EXPIRED;
     const user = await findUserByEmail(deps.db, email);
     const provenHere = user?.email_verified && (await verifiedDuring(deps.db, user.id, interaction.uid));
     if (!user || !provenHere || user.suspended_at) {
@@ -173,17 +177,5 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
       });
     }
     await finishInteraction(ctx, deps, signInWith(user));
-  });
-}
-
-async function renderMissing(ctx: Context) {
-  ctx.status = 400;
-  ctx.type = 'html';
-  ctx.body = await renderPage('error', {
-    title: 'This sign-in has expired',
-    error: 'This sign-in has expired',
-    description: 'Return to the application and start again.',
-    requestId: ctx.state.requestId,
-    status: 400,
   });
 }

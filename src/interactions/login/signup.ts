@@ -10,6 +10,7 @@ import { renderPage } from '../../http/views.ts';
 import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.ts';
 import { registerUser } from '../../accounts/index.ts';
 import { InvalidInputError } from '../../errors/index.ts';
+import { UserFacingError } from '../../http/errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../accounts/passwords/index.ts';
 import { showCheckEmail } from './checkEmail.ts';
 import { interactionContext } from './serviceContext.ts';
@@ -70,26 +71,22 @@ async function renderSignup(ctx: Context, interaction: InteractionDetails, deps:
   });
 }
 
-async function refuseUnlessAllowed(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps): Promise<boolean> {
+async function refuseUnlessAllowed(interaction: InteractionDetails, deps: InteractionDeps): Promise<void> {
   const client = await deps.provider().Client.find(String(interaction.params.client_id));
-  if (signupAllowed(deps, client)) return false;
-  ctx.status = 403;
-  ctx.type = 'html';
-  ctx.body = await renderPage('error', {
-    title: 'Sign-up is not available',
-    error: 'Sign-up is not available',
-    description: 'This application does not let you create an account here. Ask its support for an invitation.',
-    requestId: ctx.state.requestId,
-    status: 403,
-  });
-  return true;
+  if (!signupAllowed(deps, client)) {
+    throw new UserFacingError(
+      403,
+      'Sign-up is not available',
+      'This application does not let you create an account here. Ask its support for an invitation.',
+    );
+  }
 }
 
 export function signupRoutes(router: Router, deps: InteractionDeps): void {
   router.get('/interaction/:uid/signup', async (ctx) => {
     const interaction = await loadInteraction(ctx, deps);
     requirePrompt(interaction, 'login');
-    if (await refuseUnlessAllowed(ctx, interaction, deps)) return;
+    await refuseUnlessAllowed(interaction, deps);
     await renderSignup(ctx, interaction, deps);
   });
 
@@ -98,7 +95,7 @@ export function signupRoutes(router: Router, deps: InteractionDeps): void {
     requirePrompt(interaction, 'login');
     const form = ctx.request.body as Record<string, unknown>;
     verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
-    if (await refuseUnlessAllowed(ctx, interaction, deps)) return;
+    await refuseUnlessAllowed(interaction, deps);
     const fields = signupFields(deps);
     const input = Object.fromEntries(fields.map((f) => [f.name, typeof form[f.name] === 'string' ? form[f.name] : '']));
     const kept = Object.fromEntries(fields.filter((f) => f.keep).map((f) => [f.name, String(input[f.name]).slice(0, f.maxlength)]));
