@@ -11,6 +11,7 @@ import { UserFacingError } from '../http/errors.ts';
 import type { Feature } from '../feature.ts';
 import { sweepRateLimits } from '../abuse/index.ts';
 import { accountDeps, sweepOneTimeTokens } from '../accounts/index.ts';
+import { decoyCompare } from '../accounts/passwords/index.ts';
 
 export { interactionPrompts } from './pipeline.ts';
 export type { InteractionDeps } from './types.ts';
@@ -28,6 +29,11 @@ export const interactionsFeature: Feature = {
       accounts: accountDeps(config, box, () => mailer.nudge()),
       provider,
     }).routes() as Koa.Middleware,
+  // The decoy hash an unknown email is compared with is made now, not on the first such
+  // sign-in (which would otherwise take twice as long as any other, and tell).
+  start: async ({ config }) => {
+    void decoyCompare('', config.bcryptCost).catch(() => {});
+  },
   sweepers: [
     { name: 'rate limit counters', sweep: sweepRateLimits },
     { name: 'one-time tokens', sweep: (database) => sweepOneTimeTokens(database.db) },

@@ -204,6 +204,26 @@ describe('client registration management (RFC 7592)', () => {
     assert.equal(((await plain.json()) as Record<string, unknown>).allow_code_without_pkce, undefined);
   });
 
+  it('lets a registration turn sign-up off for itself, but not let unverified emails in: only an operator may', async () => {
+    const before = await clientCount();
+    const lax = await register({ client_name: 'Lax', redirect_uris: ['https://rp.example/cb'], require_verified_email: false });
+    assert.equal(lax.status, 400);
+    assert.deepEqual(await lax.json(), {
+      error: 'invalid_client_metadata',
+      error_description: 'require_verified_email can only be turned off by an operator (gatehouse clients create --allow-unverified-email)',
+    });
+    const malformed = await register({ client_name: 'Odd', redirect_uris: ['https://rp.example/cb'], allow_signup: 'no' });
+    assert.equal(malformed.status, 400);
+    assert.deepEqual(await malformed.json(), { error: 'invalid_client_metadata', error_description: 'allow_signup must be a boolean' });
+    assert.equal(await clientCount(), before);
+    const closed = await register({ client_name: 'Closed', redirect_uris: ['https://rp.example/cb'], allow_signup: false });
+    assert.equal(closed.status, 201);
+    const body = (await closed.json()) as Registration & { allow_signup?: boolean };
+    assert.equal(body.allow_signup, false);
+    const row = await database.db('clients').where('client_id', body.client_id).first('allow_signup', 'require_verified_email');
+    assert.deepEqual(row, { allow_signup: false, require_verified_email: true });
+  });
+
   it('reads the registration without exposing the stored secret digest', async () => {
     const response = await manage('GET');
     assert.equal(response.status, 200);
