@@ -49,8 +49,8 @@ function parseOptions(argv: string[]): Options {
       warmup: { type: 'string', default: '1' },
       connections: { type: 'string', default: '10' },
       scenario: { type: 'string', multiple: true },
-      // 4 browsers at once: as many as libuv has threads for bcrypt, and enough to keep both cores
-      // busy; 2 leave the cores idle between hashes, 8 add waiting, not sign-ins (README).
+      // 4 browsers at once, as many as libuv has threads for bcrypt: on 2 cores, 2 browsers gave
+      // 21–22 sign-ins/s, 4 gave 25–27 and 8 gave 27–29 at twice the latency (README).
       'signin-users': { type: 'string', default: '4' },
       'signin-samples': { type: 'string', default: '50' },
       json: { type: 'boolean', default: false },
