@@ -7,7 +7,7 @@ import type { InteractionDeps } from '../interactions/types.ts';
 import { csrfToken, verifyCsrf } from '../http/csrf.ts';
 import { renderPage } from '../http/views.ts';
 import { formBody } from '../interactions/interactionRequest.ts';
-import { FORGOT_PASSWORD_PATH, emailSchema, requestPasswordReset } from '../accounts/index.ts';
+import { FORGOT_PASSWORD_PATH, emailSchema, normalizedEmail, requestPasswordReset } from '../accounts/index.ts';
 import { interactionContext } from '../interactions/login/serviceContext.ts';
 
 export interface ForgotAnswer {
@@ -27,7 +27,7 @@ export async function askForPasswordReset(ctx: Context, deps: InteractionDeps, t
     return { email: kept, error: 'Too many reset requests from here. Try again later.', status: 429 };
   }
   // Over the per-address limit the answer is the same; the mailbox just gets nothing more.
-  if ((await deps.abuse.mailToAddress.attempt(parsed.data.toLowerCase())).allowed) {
+  if ((await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, parsed.data))).allowed) {
     await requestPasswordReset(interactionContext(ctx, deps), deps.accounts, parsed.data);
   }
   return { email: parsed.data, sent: true };

@@ -16,6 +16,7 @@ import { finishInteraction } from '../finish.ts';
 import type { InteractionDeps, InteractionDetails } from '../types.ts';
 import {
   findUserByEmail,
+  normalizedEmail,
   sendVerificationEmail,
   verificationCoolDown,
   verifyEmailWithCode,
@@ -83,7 +84,10 @@ export function showCheckEmail(ctx: Context, uid: string, email: string): void {
  * shows the screen. Used when an unverified user signs in to a client that requires it.
  */
 export async function askToVerify(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
-  if ((await verificationCoolDown(deps.db, user.id)) === 0 && (await deps.abuse.mailToAddress.attempt(user.email.toLowerCase())).allowed) {
+  if (
+    (await verificationCoolDown(deps.db, user.id)) === 0 &&
+    (await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, user.email))).allowed
+  ) {
     await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, {
       interaction: interaction.uid,
       client_id: String(interaction.params.client_id),
@@ -152,7 +156,7 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
       ctx.set('Retry-After', String(wait));
       return renderCheckEmail(ctx, interaction, email, { error: `Wait ${wait} seconds before asking for another email.`, status: 429 });
     }
-    if ((await deps.abuse.mailToAddress.attempt(email.toLowerCase())).allowed && user && !user.email_verified) {
+    if ((await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, email))).allowed && user && !user.email_verified) {
       await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, {
         interaction: interaction.uid,
         client_id: String(interaction.params.client_id),

@@ -8,7 +8,7 @@ import type { InteractionDeps, InteractionDetails } from '../types.ts';
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.ts';
-import { registerUser } from '../../accounts/index.ts';
+import { normalizedEmail, registerUser } from '../../accounts/index.ts';
 import { InvalidInputError } from '../../errors/index.ts';
 import { UserFacingError } from '../../http/errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../accounts/passwords/index.ts';
@@ -100,7 +100,7 @@ export function signupRoutes(router: Router, deps: InteractionDeps): void {
     const input = Object.fromEntries(fields.map((f) => [f.name, typeof form[f.name] === 'string' ? form[f.name] : '']));
     const kept = Object.fromEntries(fields.filter((f) => f.keep).map((f) => [f.name, String(input[f.name]).slice(0, f.maxlength)]));
     const tooMany = (await deps.abuse.registration.attempt(ctx.ip)).allowed
-      ? await deps.abuse.mailToAddress.attempt(String(input.email).trim().toLowerCase())
+      ? await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, String(input.email)))
       : { allowed: false as const, retryAfterSeconds: 3600 };
     if (!tooMany.allowed) {
       ctx.set('Retry-After', String(tooMany.retryAfterSeconds));
