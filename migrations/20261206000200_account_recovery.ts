@@ -16,6 +16,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
     t.timestamp('expires_at', { useTz: true }).notNullable();
     t.timestamp('consumed_at', { useTz: true });
+    // How it was used up: link · code · continued (a followed link finished its sign-in) ·
+    // replaced (a newer one was sent) · revoked · worn_out (five wrong codes).
+    t.text('consumed_how');
   });
   await knex.raw('create index one_time_tokens_user on one_time_tokens (user_id, purpose)');
   await knex.raw('create index one_time_tokens_expires on one_time_tokens (expires_at)');

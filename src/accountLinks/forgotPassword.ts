@@ -9,6 +9,7 @@ import { renderPage } from '../http/views.ts';
 import { formBody } from '../interactions/interactionRequest.ts';
 import { FORGOT_PASSWORD_PATH, emailSchema, normalizedEmail, requestPasswordReset } from '../accounts/index.ts';
 import { interactionContext } from '../interactions/login/serviceContext.ts';
+import { logger } from '../http/logger.ts';
 
 export interface ForgotAnswer {
   email: string;
@@ -28,7 +29,11 @@ export async function askForPasswordReset(ctx: Context, deps: InteractionDeps, t
   }
   // Over the per-address limit the answer is the same; the mailbox just gets nothing more.
   if ((await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, parsed.data))).allowed) {
-    await requestPasswordReset(interactionContext(ctx, deps), deps.accounts, parsed.data);
+    // Not awaited: for a known address the work (a token, a sealed mail, their records) takes a
+    // few milliseconds an unknown one does not, and the answer must not show which it was.
+    requestPasswordReset(interactionContext(ctx, deps), deps.accounts, parsed.data).catch((error: Error) =>
+      logger.warn('password reset request failed', { error: error.message, requestId: ctx.state.requestId }),
+    );
   }
   return { email: parsed.data, sent: true };
 }

@@ -31,6 +31,8 @@ const REFUSALS: Record<TokenRefusal | 'taken', { status: number; title: string; 
   },
   expired: { status: 410, title: 'This link has expired', text: 'Links in our emails work for a limited time. Ask for a new one.' },
   used: { status: 410, title: 'This link has already been used', text: 'Each link works once. If you still need to, ask for a new one.' },
+  replaced: { status: 410, title: 'A newer link replaced this one', text: 'Use the link in the most recent email we sent you.' },
+  revoked: { status: 410, title: 'This link was withdrawn', text: 'It no longer works. If you still need to, ask for a new one.' },
   taken: { status: 409, title: 'This address is taken', text: 'Another account uses this email address now. Nothing was changed.' },
 };
 

@@ -7,7 +7,7 @@ import { ConflictError, parseInput } from '../errors/index.ts';
 import { z } from 'zod';
 import { emailSchema, findUserByEmail, type User } from './users.ts';
 import { getUser } from './service.ts';
-import { consumeToken, issueToken, type TokenRefusal } from './oneTimeTokens.ts';
+import { consumeToken, issueToken, revokeTokens, type TokenRefusal } from './oneTimeTokens.ts';
 import { type AccountDeps, TOKEN_LIFETIME_SECONDS, linkTo, queueMail } from './selfServiceDeps.ts';
 
 const EMAIL_TAKEN = 'An account with this email already exists';
@@ -63,6 +63,8 @@ export async function confirmEmailChange(ctx: ServiceContext, deps: AccountDeps,
       });
     if (!updated) return { value: { ok: false, reason: 'taken' }, record: null };
     const user = updated[0] as User;
+    // Links sent to the old address (a reset, an invitation) must not work for the new one.
+    await revokeTokens(trx, user.id);
     await queueMail(trx, deps, { to: before.email, template: 'email_change_notice', data: { newEmail } });
     return { value: { ok: true, user }, record: { type: 'user.email_changed', subject: user.id, userId: user.id, data: {} } };
   });

@@ -84,13 +84,3 @@ export async function verifyEmailWithCode(
     return { value: user, record: { type: 'user.email_verified', subject: user.id, userId: user.id, data: { method: 'code' } } };
   });
 }
-
-/** Whether the user's address was verified with a token issued for this sign-in (its link may have been followed elsewhere). */
-export async function verifiedDuring(db: Db, userId: string, interactionUid: string): Promise<boolean> {
-  const token = await db('one_time_tokens')
-    .where({ user_id: userId, purpose: 'verify_email' })
-    .whereNotNull('consumed_at')
-    .whereRaw("data->>'interaction' = ?", [interactionUid])
-    .first('id');
-  return Boolean(token);
-}

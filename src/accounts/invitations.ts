@@ -10,7 +10,7 @@ import { isUniqueViolation } from '../db/constraints.ts';
 import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
 import type { Db } from '../db/index.ts';
 import { emailSchema, findUserByEmail, publicUser, type PublicUser, type User } from './users.ts';
-import { consumeToken, issueToken, revokeTokens } from './oneTimeTokens.ts';
+import { consumeToken, issueToken, revokeTokens, type TokenRefusal } from './oneTimeTokens.ts';
 import { type AccountDeps, TOKEN_LIFETIME_SECONDS, hashPasswordForLink, linkTo, queueMail } from './selfServiceDeps.ts';
 
 export const invitationSchema = z
@@ -109,7 +109,7 @@ export type AcceptOutcome =
       /** A sign-in ticket for this browser (a cookie): its next sign-in within minutes needs no password. */
       signInTicket: string;
     }
-  | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+  | { ok: false; reason: TokenRefusal };
 
 /** Sets the invitee's password through the link; they are verified from then on. */
 export async function acceptInvitation(ctx: ServiceContext, deps: AccountDeps, token: unknown, password: unknown): Promise<AcceptOutcome> {

@@ -19,7 +19,11 @@ export interface OneTimeToken {
   created_at: Date;
   expires_at: Date;
   consumed_at: Date | null;
+  consumed_how: ConsumedHow | null;
 }
+
+/** How a token was used up. */
+export type ConsumedHow = 'link' | 'code' | 'continued' | 'replaced' | 'revoked' | 'worn_out';
 
 export interface IssuedToken {
   id: string;
@@ -34,7 +38,7 @@ export const MAX_CODE_ATTEMPTS = 5;
 const CODE_KEY_PURPOSE = 'one-time codes';
 
 /** Why a link did not open, for the message the person sees. */
-export type TokenRefusal = 'invalid' | 'expired' | 'used';
+export type TokenRefusal = 'invalid' | 'expired' | 'used' | 'replaced' | 'revoked';
 
 export type TokenOutcome = { ok: true; token: OneTimeToken } | { ok: false; reason: TokenRefusal };
 
@@ -56,7 +60,7 @@ export async function issueToken(trx: Db, box: SecretBox, input: IssueTokenInput
   await trx('one_time_tokens')
     .where({ user_id: input.userId, purpose: input.purpose })
     .whereNull('consumed_at')
-    .update({ consumed_at: trx.fn.now() });
+    .update({ consumed_at: trx.fn.now(), consumed_how: 'replaced' });
   const id = randomUUID();
   const token = randomBytes(32).toString('base64url');
   const code = input.withCode ? String(randomInt(0, 1_000_000)).padStart(6, '0') : undefined;
@@ -85,7 +89,8 @@ export async function peekToken(db: Db, purpose: TokenPurpose, token: unknown): 
 function judge(row: OneTimeToken | undefined, purpose: TokenPurpose): TokenOutcome {
   // A token of another purpose is as good as no token: it says nothing about this one.
   if (!row || row.purpose !== purpose) return { ok: false, reason: 'invalid' };
-  if (row.consumed_at) return { ok: false, reason: 'used' };
+  if (row.consumed_at)
+    return { ok: false, reason: row.consumed_how === 'replaced' || row.consumed_how === 'revoked' ? row.consumed_how : 'used' };
   if (new Date(row.expires_at).getTime() <= Date.now()) return { ok: false, reason: 'expired' };
   return { ok: true, token: row };
 }
@@ -98,7 +103,7 @@ export async function consumeToken(trx: Db, purpose: TokenPurpose, token: unknow
     .where({ digest, purpose })
     .whereNull('consumed_at')
     .where('expires_at', '>', trx.fn.now())
-    .update({ consumed_at: trx.fn.now() })
+    .update({ consumed_at: trx.fn.now(), consumed_how: 'link' })
     .returning('*')) as OneTimeToken[];
   if (won) return { ok: true, token: won };
   // Lost: say why (used, expired, or not a token of this purpose at all).
@@ -138,23 +143,45 @@ export async function consumeCode(
       })
     : undefined;
   if (match) {
-    const [won] = (await live().where('id', match.id).update({ consumed_at: trx.fn.now() }).returning('*')) as OneTimeToken[];
+    const [won] = (await live()
+      .where('id', match.id)
+      .update({ consumed_at: trx.fn.now(), consumed_how: 'code' })
+      .returning('*')) as OneTimeToken[];
     return won;
   }
   await live().update({
     code_attempts: trx.raw('code_attempts + 1'),
     consumed_at: trx.raw('case when code_attempts + 1 >= ? then now() else null end', [MAX_CODE_ATTEMPTS]),
+    consumed_how: trx.raw("case when code_attempts + 1 >= ? then 'worn_out' else null end", [MAX_CODE_ATTEMPTS]),
   });
   return undefined;
 }
 
-/** Uses up every live token of the user's for these purposes (an invitation withdrawn, a password reset). */
-export function revokeTokens(trx: Db, userId: string, purposes: TokenPurpose[]): Promise<number> {
+export const ALL_PURPOSES: TokenPurpose[] = ['verify_email', 'password_reset', 'invitation', 'email_change', 'sign_in'];
+
+/**
+ * Uses up every live token of the user's for these purposes: an invitation withdrawn, or all of
+ * them when what they were sent for changed (a new password, a new address, a suspension).
+ */
+export function revokeTokens(trx: Db, userId: string, purposes: TokenPurpose[] = ALL_PURPOSES): Promise<number> {
   return trx('one_time_tokens')
     .where('user_id', userId)
     .whereIn('purpose', purposes)
     .whereNull('consumed_at')
-    .update({ consumed_at: trx.fn.now() });
+    .update({ consumed_at: trx.fn.now(), consumed_how: 'revoked' });
+}
+
+/**
+ * Lets a followed verification link finish the sign-in it was sent for, once: of the user's
+ * tokens for that sign-in, one used through its link is marked continued. False when none was
+ * (not followed yet, used up another way, or already continued).
+ */
+export async function continueAfterLink(trx: Db, userId: string, interactionUid: string): Promise<boolean> {
+  const claimed = await trx('one_time_tokens')
+    .where({ user_id: userId, purpose: 'verify_email', consumed_how: 'link' })
+    .whereRaw("data->>'interaction' = ?", [interactionUid])
+    .update({ consumed_how: 'continued' });
+  return claimed > 0;
 }
 
 /** When the user last had a token of this purpose issued (for a re-send cool-down). */

@@ -8,7 +8,7 @@
 import { commitChange, type ServiceContext } from '../changes/index.ts';
 import type { Db } from '../db/index.ts';
 import { findUserByEmail, type User } from './users.ts';
-import { consumeToken, issueToken, revokeTokens } from './oneTimeTokens.ts';
+import { consumeToken, issueToken, revokeTokens, type TokenRefusal } from './oneTimeTokens.ts';
 import { type AccountDeps, TOKEN_LIFETIME_SECONDS, hashPasswordForLink, linkTo, queueMail } from './selfServiceDeps.ts';
 import { revokeEverything } from './service.ts';
 
@@ -38,7 +38,7 @@ export async function requestPasswordReset(ctx: ServiceContext, deps: AccountDep
   deps.mailQueued();
 }
 
-export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: 'invalid' | 'expired' | 'used' };
+export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: TokenRefusal };
 
 /**
  * Sets a new password through a reset link. The password is checked first, so a refused one
@@ -56,7 +56,8 @@ export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, toke
       .update({ password_hash: passwordHash, email_verified: true, locked_until: null, updated_at: trx.fn.now() })
       .returning('*')) as User[];
     const revoked = await revokeEverything(trx, user.id);
-    await revokeTokens(trx, user.id, ['password_reset']);
+    // Every link, code and pending sign-in made before is void: they proved nothing about the new password.
+    await revokeTokens(trx, user.id);
     await queueMail(trx, deps, { to: user.email, template: 'password_changed', data: {} });
     return {
       value: { ok: true, user },
@@ -75,6 +76,7 @@ export async function lockAccount(ctx: ServiceContext, deps: AccountDeps, userId
   const locked = await commitChange(ctx, async (trx) => {
     const [user] = (await trx('users')
       .where('id', userId)
+      .whereNull('suspended_at') // a suspended account is not told anything, nor sent a way in
       .andWhere((q) => q.whereNull('locked_until').orWhere('locked_until', '<', trx.fn.now()))
       .update({ locked_until: trx.raw(`now() + make_interval(mins => ?)`, [minutes]) })
       .returning('*')) as User[];

@@ -3,14 +3,14 @@
 // either way), end on the same "check your email" screen, and each sends one email — a
 // verification code and link to a new account, a "someone tried to register" notice to an
 // existing owner.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { InvalidInputError, fieldProblems } from '../errors/index.ts';
 import { emailSchema, profileSchema, type User } from './users.ts';
 import { hashPassword } from './passwords/index.ts';
 import { queueVerification } from './emailVerification.ts';
-import { type AccountDeps, FORGOT_PASSWORD_PATH, queueMail, assertAcceptablePassword } from './selfServiceDeps.ts';
+import { type AccountDeps, FORGOT_PASSWORD_PATH, queueMail, assertAcceptablePassword, passwordFingerprint } from './selfServiceDeps.ts';
 
 export const signupSchema = z
   .object({
@@ -42,10 +42,20 @@ function parseSignup(deps: AccountDeps, input: unknown) {
   return parsed.data;
 }
 
-export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input: unknown, origin: SignupOrigin): Promise<void> {
+/**
+ * What the sign-up screen keeps (sealed, in the browser) to let the code finish the sign-in: the
+ * new account and the password it was made with. For an address that already had an account it
+ * is a decoy of the same shape that matches nobody, so the two cannot be told apart.
+ */
+export interface SignupReceipt {
+  userId: string;
+  passwordFingerprint: string;
+}
+
+export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input: unknown, origin: SignupOrigin): Promise<SignupReceipt> {
   const data = parseSignup(deps, input);
   const passwordHash = await hashPassword(data.password, deps.bcryptCost);
-  await commitChange(ctx, async (trx) => {
+  const receipt = await commitChange<SignupReceipt>(ctx, async (trx) => {
     // The unique index on lower(email) decides, whichever request got there first.
     const inserted = await trx.raw(
       `insert into users (id, email, email_verified, password_hash, profile) values (?, ?, false, ?, ?)
@@ -61,15 +71,16 @@ export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input
         data: { signInLink: deps.issuer, resetLink: `${deps.issuer}${FORGOT_PASSWORD_PATH}` },
       });
       return {
-        value: undefined,
+        value: { userId: randomUUID(), passwordFingerprint: randomBytes(16).toString('base64url') },
         record: { type: 'user.registration_attempted', subject: owner.id, userId: owner.id, clientId: origin.clientId, data: {} },
       };
     }
     await queueVerification(trx, deps, user, { interaction: origin.interactionUid, client_id: origin.clientId });
     return {
-      value: undefined,
+      value: { userId: user.id, passwordFingerprint: passwordFingerprint(passwordHash) },
       record: { type: 'user.registered', subject: user.id, userId: user.id, clientId: origin.clientId, data: { email: user.email } },
     };
   });
   deps.mailQueued();
+  return receipt;
 }

@@ -1,6 +1,7 @@
 // What the self-service changes (sign-up, verification, reset, invitations, email change, locks)
 // need besides a ServiceContext: the password rules, the issuer for links, the box that seals
 // queued mail, and a way to wake the mail sender once their transaction has committed.
+import { createHash } from 'node:crypto';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/index.ts';
 import type { SecretBox } from '../secrets/secretBox.ts';
@@ -78,4 +79,12 @@ export async function hashPasswordForLink(
   const holder = await db<{ email: string }>('users').where('id', link.token.user_id).first('email');
   const plain = assertAcceptablePassword(deps, password, holder ? [holder.email, holder.email.split('@')[0]] : []);
   return { ok: true, passwordHash: await hashPassword(plain, deps.bcryptCost) };
+}
+
+/**
+ * A short digest of a stored password hash. A sign-in waiting on an email code holds the one of
+ * the password it proved, and stops counting once the password changes (a reset by the owner).
+ */
+export function passwordFingerprint(passwordHash: string): string {
+  return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
 }

@@ -2,6 +2,7 @@
 // (changes/), takes a ServiceContext and throws only domain errors (errors/).
 import { randomUUID } from 'node:crypto';
 import { assertPasswordPolicy, hashPassword } from './passwords/index.ts';
+import { revokeTokens } from './oneTimeTokens.ts';
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
@@ -113,6 +114,8 @@ export async function updateUser(ctx: ServiceContext, id: string, input: unknown
       updated_at: trx.fn.now(),
     };
     const [updated] = (await trx('users').where('id', id).update(changes).returning('*').catch(refuseDuplicateEmail)) as User[];
+    // Links sent to the old address must not verify, reset or accept for the new one.
+    if (emailChanged) await revokeTokens(trx, id);
     const changed = Object.keys(patch).flatMap((k) =>
       k === 'profile' ? Object.keys(patch.profile ?? {}).map((c) => `profile.${c}`) : [k],
     );
@@ -159,6 +162,7 @@ export async function suspendUser(ctx: ServiceContext, id: string, check: Versio
       .update({ suspended_at: user.suspended_at ?? trx.fn.now(), updated_at: trx.fn.now() })
       .returning('*')) as User[];
     const revoked = await revokeEverything(trx, id);
+    await revokeTokens(trx, id);
     return { value: updated, record: { type: 'user.suspended', subject: id, userId: id, data: { revoked_artefacts: revoked } } };
   });
 }

@@ -113,7 +113,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
         [false, true],
       );
       const [oldMail, newMail] = await mailsTo('kira@example.com');
-      assert.deepEqual(await peekToken(database.db, 'invitation', tokenOf(oldMail.data.link)), { ok: false, reason: 'used' });
+      assert.deepEqual(await peekToken(database.db, 'invitation', tokenOf(oldMail.data.link)), { ok: false, reason: 'replaced' });
       assert.equal((await peekToken(database.db, 'invitation', tokenOf(newMail.data.link))).ok, true);
     });
 
@@ -166,7 +166,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
       assert.deepEqual(await json('users', 'revoke-invitation', 'PIA@example.com'), { revoked_invitation: invited.id });
       const [token] = await database.db('one_time_tokens').where({ user_id: invited.id, purpose: 'invitation' });
       assert.notEqual(token.consumed_at, null);
-      assert.deepEqual(await peekToken(database.db, 'invitation', tokenOf(mail.data.link)), { ok: false, reason: 'used' });
+      assert.deepEqual(await peekToken(database.db, 'invitation', tokenOf(mail.data.link)), { ok: false, reason: 'revoked' });
       assert.ok(await database.db('domain_events').where({ type: 'gatehouse.user.invitation_revoked', subject: invited.id }).first());
 
       const again = await run('users', 'revoke-invitation', invited.id as string);

@@ -192,11 +192,10 @@ describe('invitations', () => {
     const form = await browser.navigate(link);
     assert.equal(form.status, 200);
     await revokeInvitation(operator(database), user.id);
-    // A withdrawn invitation is used up: the page says so (there is no separate "revoked" title).
-    const USED = { status: 410, title: 'This link has already been used' };
-    assert.deepEqual(await tryLink(link), USED);
+    const WITHDRAWN = { status: 410, title: 'This link was withdrawn' };
+    assert.deepEqual(await tryLink(link), WITHDRAWN);
     const posted = await browser.submit(form, /\/account\/invitation$/, { password: PASSWORD });
-    assert.deepEqual({ status: posted.status, title: heading(posted.html) }, USED);
+    assert.deepEqual({ status: posted.status, title: heading(posted.html) }, WITHDRAWN);
     assert.equal(((await findUserByEmail(database.db, 'kira@example.com')) as User).password_hash, null);
     const events = await database.db('domain_events').where('subject', user.id).orderBy('seq').pluck('type');
     assert.deepEqual(events, ['gatehouse.user.invited', 'gatehouse.user.invitation_revoked']);
@@ -207,7 +206,7 @@ describe('invitations', () => {
     const second = await invite('lena@example.com');
     assert.equal(first.user.id, second.user.id, 'the same invited user');
     assert.notEqual(tokenOf(first.link), tokenOf(second.link));
-    assert.deepEqual(await tryLink(first.link), { status: 410, title: 'This link has already been used' });
+    assert.deepEqual(await tryLink(first.link), { status: 410, title: 'A newer link replaced this one' });
     const token = tokenOf(second.link);
     const tampered = `${token.slice(0, -1)}${token.endsWith('A') ? 'B' : 'A'}`;
     assert.deepEqual(await tryLink(`${invitationLinkPrefix()}${tampered}`), { status: 400, title: 'This link is not valid' });

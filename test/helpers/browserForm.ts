@@ -22,6 +22,15 @@ export class CookieJar {
   clear(): void {
     this.cookies.clear();
   }
+
+  get(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  /** Replaces a cookie's value, as a test that moves time in what a cookie holds does. */
+  set(name: string, value: string): void {
+    this.cookies.set(name, value);
+  }
 }
 
 export interface Page {

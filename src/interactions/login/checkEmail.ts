@@ -2,10 +2,13 @@
 // not verified signs in to a client that requires it. The person types the 6-digit code from the
 // email (or follows its link, on any device, then presses Continue here), and the sign-in goes on.
 //
-// Which address the screen is about travels in a signed cookie bound to the interaction, never
-// in the form. After a sign-up for an address that already has an account, the screen is the
-// same (the owner got a notice instead of a code): a code then never works, and nothing on the
-// screen tells the two apart.
+// What the screen may finish is kept in a cookie sealed with SECRET_KEY and bound to the
+// interaction (a pending sign-in): the address, the account this sign-in proved (it created it,
+// or checked its password) and a fingerprint of that password. A code or a followed link then
+// finishes the sign-in only for that account, only while its password is unchanged (an owner's
+// reset voids what someone else started), and a link only for the sign-in it was sent for.
+// After a sign-up for an address that already had an account the pending sign-in is a decoy of
+// the same shape; nothing on the screen, in its answers or in the cookie tells the two apart.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
@@ -15,23 +18,34 @@ import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.
 import { finishInteraction } from '../finish.ts';
 import type { InteractionDeps, InteractionDetails } from '../types.ts';
 import {
-  findUserByEmail,
+  continueAfterLink,
+  findUserById,
   normalizedEmail,
+  passwordFingerprint,
   sendVerificationEmail,
   verificationCoolDown,
   verifyEmailWithCode,
-  verifiedDuring,
+  RESEND_COOL_DOWN_SECONDS,
   type User,
 } from '../../accounts/index.ts';
-import { audit } from '../../audit/index.ts';
+import { SealedSecretError } from '../../secrets/secretBox.ts';
 import { interactionContext } from './serviceContext.ts';
+import { mayFinishSignIn } from './signInRules.ts';
 
-const COOKIE = 'gatehouse.pending_email';
+export const PENDING_SIGN_IN_COOKIE = 'gatehouse.pending_sign_in';
 
-/** Remembers, for this browser and this sign-in, which address the screen is about. */
-export function rememberPendingEmail(ctx: Context, uid: string, email: string): void {
-  ctx.cookies.set(COOKIE, JSON.stringify([uid, email]), {
-    signed: true,
+export interface PendingSignIn {
+  email: string;
+  userId: string;
+  passwordFingerprint: string;
+  /** When the last email for this sign-in went out (ms): the re-send cool-down counts from here. */
+  sentAt: number;
+}
+
+export const pendingSignInSealContext = (uid: string) => ({ table: 'cookies', rowId: uid, purpose: 'pending_sign_in' });
+
+function rememberPending(ctx: Context, deps: InteractionDeps, uid: string, pending: PendingSignIn): void {
+  ctx.cookies.set(PENDING_SIGN_IN_COOKIE, deps.accounts.box.seal(JSON.stringify(pending), pendingSignInSealContext(uid)), {
     httpOnly: true,
     sameSite: 'lax',
     secure: ctx.secure,
@@ -40,15 +54,23 @@ export function rememberPendingEmail(ctx: Context, uid: string, email: string): 
   });
 }
 
-function pendingEmail(ctx: Context, uid: string): string | undefined {
-  const raw = ctx.cookies.get(COOKIE, { signed: true });
-  if (!raw) return undefined;
+function readPending(ctx: Context, deps: InteractionDeps, uid: string): PendingSignIn | undefined {
+  const sealed = ctx.cookies.get(PENDING_SIGN_IN_COOKIE);
+  if (!sealed) return undefined;
   try {
-    const [boundTo, email] = JSON.parse(raw) as [string, string];
-    return boundTo === uid && typeof email === 'string' ? email : undefined;
-  } catch {
-    return undefined;
+    return JSON.parse(deps.accounts.box.open(sealed, pendingSignInSealContext(uid))) as PendingSignIn;
+  } catch (error) {
+    if (error instanceof SealedSecretError || error instanceof SyntaxError) return undefined;
+    throw error;
   }
+}
+
+/** The account a pending sign-in proved, while it still stands: same address, same password. */
+async function provenAccount(deps: InteractionDeps, pending: PendingSignIn): Promise<User | undefined> {
+  const user = await findUserById(deps.db, pending.userId);
+  if (!user?.password_hash || passwordFingerprint(user.password_hash) !== pending.passwordFingerprint) return undefined;
+  if ((await normalizedEmail(deps.db, user.email)) !== (await normalizedEmail(deps.db, pending.email))) return undefined;
+  return user;
 }
 
 interface CheckEmailScreen {
@@ -57,7 +79,7 @@ interface CheckEmailScreen {
   status?: number;
 }
 
-export async function renderCheckEmail(ctx: Context, interaction: InteractionDetails, email: string, screen: CheckEmailScreen = {}) {
+async function renderCheckEmail(ctx: Context, interaction: InteractionDetails, email: string, screen: CheckEmailScreen = {}) {
   ctx.status = screen.status ?? 200;
   ctx.type = 'html';
   ctx.body = await renderPage('check-email', {
@@ -73,113 +95,109 @@ export async function renderCheckEmail(ctx: Context, interaction: InteractionDet
 /** Where the screen is: a POST that leads to it answers 303 here, so reloading it sends nothing again. */
 export const checkEmailUrl = (uid: string) => `/interaction/${uid}/verify-email`;
 
-export function showCheckEmail(ctx: Context, uid: string, email: string): void {
-  rememberPendingEmail(ctx, uid, email);
+/** Keeps the pending sign-in and sends the browser to the screen. */
+export function showCheckEmail(ctx: Context, deps: InteractionDeps, uid: string, pending: Omit<PendingSignIn, 'sentAt'>): void {
+  rememberPending(ctx, deps, uid, { ...pending, sentAt: Date.now() });
   ctx.status = 303;
   ctx.redirect(checkEmailUrl(uid));
 }
 
+const verificationData = (interaction: InteractionDetails) => ({
+  interaction: interaction.uid,
+  client_id: String(interaction.params.client_id),
+});
+
 /**
- * Sends a verification email for this sign-in unless one went out within the cool-down, then
- * shows the screen. Used when an unverified user signs in to a client that requires it.
+ * The password of an unverified user was right, for a client that requires a verified address:
+ * a code and link go out (unless one did within the cool-down), and the screen asks for them.
  */
 export async function askToVerify(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
-  if (
-    (await verificationCoolDown(deps.db, user.id)) === 0 &&
-    (await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, user.email))).allowed
-  ) {
-    await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, {
-      interaction: interaction.uid,
-      client_id: String(interaction.params.client_id),
-    });
+  const address = await normalizedEmail(deps.db, user.email);
+  if ((await verificationCoolDown(deps.db, user.id)) === 0 && (await deps.abuse.mailToAddress.attempt(address)).allowed) {
+    await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, verificationData(interaction));
   }
-  showCheckEmail(ctx, interaction.uid, user.email);
-}
-
-async function pendingScreen(ctx: Context, deps: InteractionDeps) {
-  const interaction = await loadInteraction(ctx, deps);
-  requirePrompt(interaction, 'login');
-  const form = ctx.request.body as Record<string, unknown>;
-  verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
-  const email = pendingEmail(ctx, interaction.uid);
-  return { interaction, form, email };
+  showCheckEmail(ctx, deps, interaction.uid, {
+    email: user.email,
+    userId: user.id,
+    passwordFingerprint: passwordFingerprint(user.password_hash as string),
+  });
 }
 
 // The screen's cookie is gone (another browser, or cleared): nothing to go on with.
 const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
 
+async function pendingScreen(ctx: Context, deps: InteractionDeps, form = true) {
+  const interaction = await loadInteraction(ctx, deps);
+  requirePrompt(interaction, 'login');
+  const body = (ctx.request.body ?? {}) as Record<string, unknown>;
+  if (form) verifyCsrf(ctx, `interaction:${interaction.uid}`, body._csrf);
+  const pending = readPending(ctx, deps, interaction.uid);
+  if (!pending) throw SIGN_IN_EXPIRED;
+  return { interaction, form: body, pending };
+}
+
 const signInWith = (user: User) => ({ login: { accountId: user.id, amr: ['pwd'], remember: true } });
+
+const WRONG_CODE = 'That code is not right, or it has expired. Check the latest email we sent, or send a new code.';
+const NOT_YET = 'Your email is not verified yet. Enter the code from the email, or follow its link, then continue.';
 
 export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
   router.get('/interaction/:uid/verify-email', async (ctx) => {
-    const interaction = await loadInteraction(ctx, deps);
-    requirePrompt(interaction, 'login');
-    const email = pendingEmail(ctx, interaction.uid);
-    if (!email) {
-      ctx.status = 303;
-      return ctx.redirect(`/interaction/${interaction.uid}`);
-    }
-    await renderCheckEmail(ctx, interaction, email, { notice: `We sent a code and a link to ${email}. It can take a minute to arrive.` });
+    const { interaction, pending } = await pendingScreen(ctx, deps, false);
+    await renderCheckEmail(ctx, interaction, pending.email, {
+      notice: `We sent a code and a link to ${pending.email}. It can take a minute to arrive.`,
+    });
   });
 
   router.post('/interaction/:uid/verify-email', formBody, async (ctx) => {
-    const { interaction, form, email } = await pendingScreen(ctx, deps);
-    if (!email) throw SIGN_IN_EXPIRED;
+    const { interaction, form, pending } = await pendingScreen(ctx, deps);
     const limit = await deps.abuse.codeEntry.attempt(ctx.ip);
     if (!limit.allowed) {
       ctx.set('Retry-After', String(limit.retryAfterSeconds));
-      return renderCheckEmail(ctx, interaction, email, {
+      return renderCheckEmail(ctx, interaction, pending.email, {
         error: 'Too many codes tried. Wait a while, or use the link in the email.',
         status: 429,
       });
     }
-    const user = await findUserByEmail(deps.db, email);
+    const user = await provenAccount(deps, pending);
     const verified = user
       ? await verifyEmailWithCode(interactionContext(ctx, deps), deps.accounts, user.id, form.code, interaction.uid)
       : undefined;
-    if (!verified) {
-      return renderCheckEmail(ctx, interaction, email, {
-        error: 'That code is not right, or it has expired. Check the latest email we sent, or send a new code.',
-        status: 400,
-      });
-    }
+    if (!verified || !mayFinishSignIn(verified))
+      return renderCheckEmail(ctx, interaction, pending.email, { error: WRONG_CODE, status: 400 });
     await finishInteraction(ctx, deps, signInWith(verified));
   });
 
+  // The cool-down counts from this sign-in's last email, never from the account's, so its answer
+  // is the same whether or not the address had an account.
   router.post('/interaction/:uid/verify-email/resend', formBody, async (ctx) => {
-    const { interaction, email } = await pendingScreen(ctx, deps);
-    if (!email) throw SIGN_IN_EXPIRED;
-    const notice = 'If you can continue with this address, a new email is on its way.';
-    const user = await findUserByEmail(deps.db, email);
-    const wait = user ? await verificationCoolDown(deps.db, user.id) : 0;
+    const { interaction, pending } = await pendingScreen(ctx, deps);
+    const wait = Math.ceil((pending.sentAt + RESEND_COOL_DOWN_SECONDS * 1000 - Date.now()) / 1000);
     if (wait > 0) {
       ctx.set('Retry-After', String(wait));
-      return renderCheckEmail(ctx, interaction, email, { error: `Wait ${wait} seconds before asking for another email.`, status: 429 });
-    }
-    if ((await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, email))).allowed && user && !user.email_verified) {
-      await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, {
-        interaction: interaction.uid,
-        client_id: String(interaction.params.client_id),
+      return renderCheckEmail(ctx, interaction, pending.email, {
+        error: `Wait ${wait} second${wait === 1 ? '' : 's'} before asking for another email.`,
+        status: 429,
       });
-    } else if (user) {
-      await audit(deps.db, { type: 'user.verification_sent', userId: user.id, requestId: ctx.state.requestId, details: { sent: false } });
     }
-    return renderCheckEmail(ctx, interaction, email, { notice });
+    const allowed = (await deps.abuse.mailToAddress.attempt(await normalizedEmail(deps.db, pending.email))).allowed;
+    const user = await provenAccount(deps, pending);
+    if (allowed && user && !user.email_verified) {
+      await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, verificationData(interaction));
+    }
+    rememberPending(ctx, deps, interaction.uid, { ...pending, sentAt: Date.now() });
+    return renderCheckEmail(ctx, interaction, pending.email, {
+      notice: 'If you can continue with this address, a new email is on its way.',
+    });
   });
 
-  // After following the link (perhaps on another device): go on if this sign-in's address is
-  // now verified by a token issued for this very sign-in.
+  // After following the link (perhaps on another device): the link sent for this very sign-in
+  // was followed, and it finishes the sign-in once.
   router.post('/interaction/:uid/verify-email/continue', formBody, async (ctx) => {
-    const { interaction, email } = await pendingScreen(ctx, deps);
-    if (!email) throw SIGN_IN_EXPIRED;
-    const user = await findUserByEmail(deps.db, email);
-    const provenHere = user?.email_verified && (await verifiedDuring(deps.db, user.id, interaction.uid));
-    if (!user || !provenHere || user.suspended_at) {
-      return renderCheckEmail(ctx, interaction, email, {
-        error: 'Your email is not verified yet. Enter the code from the email, or follow its link, then continue.',
-        status: 400,
-      });
-    }
+    const { interaction, pending } = await pendingScreen(ctx, deps);
+    const user = await provenAccount(deps, pending);
+    const followed = user?.email_verified && mayFinishSignIn(user) && (await continueAfterLink(deps.db, user.id, interaction.uid));
+    if (!user || !followed) return renderCheckEmail(ctx, interaction, pending.email, { error: NOT_YET, status: 400 });
     await finishInteraction(ctx, deps, signInWith(user));
   });
 }

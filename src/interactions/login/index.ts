@@ -18,6 +18,7 @@ import { signupAllowed, signupRoutes } from './signup.ts';
 import { forgotPasswordRoutes } from './forgotPassword.ts';
 import { interactionContext } from './serviceContext.ts';
 import { takeSignInTicket } from './signInTicket.ts';
+import { isLocked, mayFinishSignIn } from './signInRules.ts';
 
 /** Sign-in strategies offered on the login screen, by form `method` value. */
 export const LOGIN_STRATEGIES: LoginStrategy[] = [passwordStrategy];
@@ -101,7 +102,7 @@ async function signIn(ctx: Context, deps: InteractionDeps) {
   const user = await findUserById(deps.db, outcome.account.accountId);
   if (!user) return renderLogin(ctx, interaction, deps, { email, error: 'Incorrect email or password.', status: 401 });
   // A lock holds even against the right password until it ends or the password is reset.
-  if (user.locked_until && new Date(user.locked_until).getTime() > Date.now()) {
+  if (user.locked_until && isLocked(user)) {
     await event('login.throttled', { userId: user.id, details: { method: strategy.id, reason: 'locked' } });
     const retryAfterSeconds = Math.ceil((new Date(user.locked_until).getTime() - Date.now()) / 1000);
     ctx.set('Retry-After', String(retryAfterSeconds));
@@ -125,7 +126,7 @@ export const loginStep: InteractionStep = {
   async render(ctx, interaction, deps) {
     // Just accepted an invitation in this browser: signed in without typing the new password again.
     const ticketHolder = await takeSignInTicket(ctx, (ticket) => useSignInTicket(interactionContext(ctx, deps), ticket));
-    if (ticketHolder) {
+    if (ticketHolder && mayFinishSignIn(ticketHolder)) {
       await audit(deps.db, {
         type: 'login.succeeded',
         userId: ticketHolder.id,

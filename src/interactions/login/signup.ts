@@ -8,7 +8,7 @@ import type { InteractionDeps, InteractionDetails } from '../types.ts';
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.ts';
-import { normalizedEmail, registerUser } from '../../accounts/index.ts';
+import { normalizedEmail, registerUser, type SignupReceipt } from '../../accounts/index.ts';
 import { InvalidInputError } from '../../errors/index.ts';
 import { UserFacingError } from '../../http/errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../accounts/passwords/index.ts';
@@ -107,8 +107,9 @@ export function signupRoutes(router: Router, deps: InteractionDeps): void {
       const error = 'Too many accounts or emails asked for from here. Try again later.';
       return renderSignup(ctx, interaction, deps, { values: kept, error, status: 429 });
     }
+    let receipt: SignupReceipt;
     try {
-      await registerUser(interactionContext(ctx, deps), deps.accounts, input, {
+      receipt = await registerUser(interactionContext(ctx, deps), deps.accounts, input, {
         interactionUid: interaction.uid,
         clientId: String(interaction.params.client_id),
       });
@@ -117,6 +118,6 @@ export function signupRoutes(router: Router, deps: InteractionDeps): void {
       const errors = Object.fromEntries(error.fields.map((p) => [p.path.split('.')[0] || 'email', p.message]));
       return renderSignup(ctx, interaction, deps, { values: kept, errors, error: 'Check the fields below.', status: 400 });
     }
-    showCheckEmail(ctx, interaction.uid, String(input.email).trim());
+    showCheckEmail(ctx, deps, interaction.uid, { email: String(input.email).trim(), ...receipt });
   });
 }
