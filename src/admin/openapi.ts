@@ -84,6 +84,10 @@ export function openApiDocument(operations: readonly Operation[], issuer: string
     const key = `Problem${status}`;
     responses[key] ??= {
       description: STATUS_CODES[status] ?? `Error ${status}`,
+      // Refusals that pass with time say when to try again (RFC 9110 §10.2.3).
+      ...(status === 429 || status === 503
+        ? { headers: { 'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } } } }
+        : {}),
       content: { 'application/problem+json': { schema: { $ref: `${REF}Problem` } } },
     };
     return { $ref: `#/components/responses/${key}` };

@@ -37,6 +37,20 @@ function withoutAddress(reason: string, address: string): string {
   return reason.replace(new RegExp(address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi'), '<recipient>');
 }
 
+interface Failure {
+  reason: string;
+  /** Trying again cannot help. */
+  permanent: boolean;
+}
+
+// The receiving server refused this recipient for good (RFC 5321 §4.2.1: a 5yz reply to RCPT
+// TO, such as 550 "no such mailbox"). Other 5yz replies (a refused login, a refused sender) are
+// the operator's to fix, and the mail waits for that.
+function refusedForGood(error: unknown): boolean {
+  const { responseCode, command } = error as { responseCode?: number; command?: string };
+  return typeof responseCode === 'number' && responseCode >= 500 && responseCode < 600 && command === 'RCPT TO';
+}
+
 const POLL_INTERVAL_MS = 5_000;
 const BATCH_SIZE = 10;
 
@@ -57,16 +71,16 @@ export function createMailer({
   let chain: Promise<unknown> = Promise.resolve();
   let waiting: Promise<number> | undefined;
 
-  /** Renders and sends one claimed mail; returns the reason it was not sent, if it was not. */
-  async function send(mail: QueuedMail): Promise<string | undefined> {
+  /** Renders and sends one claimed mail; returns why it was not sent, if it was not. */
+  async function send(mail: QueuedMail): Promise<Failure | undefined> {
     try {
-      if (mail.payload === null) return 'the mail has no payload';
+      if (mail.payload === null) return { reason: 'the mail has no payload', permanent: true };
       let data: unknown;
       try {
         data = JSON.parse(box.open(mail.payload, payloadContext(mail.id)));
       } catch (error) {
         // JSON.parse quotes the text it fails on; the payload must not reach the log.
-        return error instanceof SyntaxError ? 'the payload is not JSON' : (error as Error).message;
+        return { reason: error instanceof SyntaxError ? 'the payload is not JSON' : (error as Error).message, permanent: false };
       }
       const rendered = await renderMail(mail.template, data);
       await transport.send({
@@ -80,18 +94,18 @@ export function createMailer({
       });
       return undefined;
     } catch (error) {
-      return (error as Error).message;
+      return { reason: (error as Error).message, permanent: refusedForGood(error) };
     }
   }
 
   async function deliver(mail: QueuedMail): Promise<boolean> {
-    const reason = await send(mail);
-    if (reason === undefined) {
+    const failed = await send(mail);
+    if (failed === undefined) {
       await markSent(db, mail.id);
       return true;
     }
-    const failure = withoutAddress(reason, mail.recipient);
-    const givenUp = await markAttemptFailed(db, mail, failure);
+    const failure = withoutAddress(failed.reason, mail.recipient);
+    const givenUp = await markAttemptFailed(db, mail, failure, failed.permanent);
     logger.warn(givenUp ? 'mail given up' : 'mail not sent, will retry', {
       mailId: mail.id,
       template: mail.template,

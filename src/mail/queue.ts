@@ -100,11 +100,11 @@ export function retryDelaySeconds(attempts: number): number {
 
 /**
  * A try failed: the mail waits for the next one, or is given up (and its payload dropped) after
- * MAX_ATTEMPTS. `error` is the transport's message; it never holds the payload. Returns whether
+ * MAX_ATTEMPTS, or at once when the failure is `permanent`. `error` is the transport's message; it never holds the payload. Returns whether
  * the mail was given up.
  */
-export async function markAttemptFailed(db: Db, mail: QueuedMail, error: string): Promise<boolean> {
-  const givenUp = mail.attempts >= MAX_ATTEMPTS;
+export async function markAttemptFailed(db: Db, mail: QueuedMail, error: string, permanent = false): Promise<boolean> {
+  const givenUp = permanent || mail.attempts >= MAX_ATTEMPTS;
   await db('mail_queue')
     .where({ id: mail.id })
     .whereNull('sent_at')

@@ -108,6 +108,13 @@ describe('admin API: OpenAPI document and reference page', () => {
       assert.deepEqual([...new Set(ADMIN_OPERATIONS.map((o) => o.scope))].sort(), Object.keys(MANAGEMENT_SCOPES).sort());
     });
 
+    it('says that a 429 or 503 answer carries Retry-After', () => {
+      const invite = doc.paths['/users/invitations'].post.responses['429'];
+      assert.equal(invite.$ref, '#/components/responses/Problem429');
+      assert.deepEqual(doc.components.responses.Problem429.headers['Retry-After'].schema, { type: 'integer', minimum: 0 });
+      assert.equal(doc.components.responses.Problem400.headers, undefined);
+    });
+
     it('names a token endpoint that is the one the provider announces', async () => {
       const discovery = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as Json;
       assert.equal(doc.components.securitySchemes.managementApi.flows.clientCredentials.tokenUrl, discovery.token_endpoint);

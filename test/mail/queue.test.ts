@@ -169,12 +169,15 @@ describe('mail queue', () => {
     assert.equal(sent.last_error, null);
   });
 
-  it('keeps the recipient out of the error it records and logs', async () => {
+  it('gives up at once on a recipient the server refuses for good, and keeps the address out of the error and the log', async () => {
     sink.refused.add('Gone.User@example.com');
     try {
       await queue(verify('Gone.User@example.com'));
       assert.equal(await mailer().deliverDue(), 0);
       const [row] = await rows();
+      assert.equal(row.attempts, 1);
+      assert.ok(row.failed_at, 'a 550 to RCPT TO is not retried');
+      assert.equal(row.payload, null);
       assert.match(row.last_error, /550 <<recipient>>: no such mailbox here/);
       assert.ok(!lines.join('').toLowerCase().includes('gone.user@example.com'), 'not in the log');
       assert.ok(!row.last_error.toLowerCase().includes('gone.user@example.com'), 'not in the row');
