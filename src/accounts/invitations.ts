@@ -79,6 +79,7 @@ async function invitee(trx: Db, data: z.output<typeof invitationSchema>): Promis
   const existing = await findUserByEmail(trx, data.email);
   if (existing) {
     if (existing.password_hash || existing.email_verified) throw new ConflictError('An account with this email already exists');
+    if (existing.suspended_at) throw new ConflictError('This account is suspended: unsuspend it before inviting again');
     return existing;
   }
   const row = { id: randomUUID(), email: data.email, email_verified: false, profile: JSON.stringify(data.name ? { name: data.name } : {}) };

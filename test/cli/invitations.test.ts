@@ -128,6 +128,16 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
       assert.deepEqual(JSON.parse(asJson.stdout), { error: 'An account with this email already exists', problems: [] });
     });
 
+    it('refuses to invite a suspended account again, and writes nothing', async () => {
+      const invited = await json('users', 'invite', '--email', 'otto@example.com');
+      await json('users', 'suspend', invited.id);
+      const before = await counts();
+      const refused = await run('users', 'invite', '--email', 'otto@example.com');
+      assert.equal(refused.exitCode, 1);
+      assert.equal(refused.stderr, 'This account is suspended: unsuspend it before inviting again\n');
+      assert.deepEqual(await counts(), before);
+    });
+
     it('refuses an address whose account is verified, even without a password', async () => {
       await json('users', 'invite', '--email', 'mona@example.com');
       await database.db('users').where('email', 'mona@example.com').update({ email_verified: true });
