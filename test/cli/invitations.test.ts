@@ -130,7 +130,7 @@ describe('gatehouse CLI: invitations, email changes and imported password hashes
 
     it('refuses to invite a suspended account again, and writes nothing', async () => {
       const invited = await json('users', 'invite', '--email', 'otto@example.com');
-      await json('users', 'suspend', invited.id);
+      await json('users', 'suspend', String(invited.id));
       const before = await counts();
       const refused = await run('users', 'invite', '--email', 'otto@example.com');
       assert.equal(refused.exitCode, 1);
