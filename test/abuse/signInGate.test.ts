@@ -1,5 +1,6 @@
 // The sign-in gate on each store it can use: memory (embedded database), PostgreSQL (shared by
-// instances; CI) and Redis (REDIS_URL; skipped where no Redis answers on 127.0.0.1:6379).
+// instances; CI) and Redis (REDIS_URL; skipped where no Redis answers on 127.0.0.1:6379, except
+// with REQUIRE_REDIS, which CI sets).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
@@ -105,7 +106,11 @@ gateTests(process.env.DATABASE_URL ? 'PostgreSQL' : 'memory (embedded database)'
 });
 
 gateTests('Redis', async () => {
-  if (!(await redisAnswers())) return `no Redis answers at ${REDIS_URL}`;
+  if (!(await redisAnswers())) {
+    // CI has Redis and sets REQUIRE_REDIS, so these tests cannot quietly skip there.
+    if (process.env.REQUIRE_REDIS) throw new Error(`REQUIRE_REDIS is set but no Redis answers at ${REDIS_URL}`);
+    return `no Redis answers at ${REDIS_URL} (CI sets REQUIRE_REDIS so that this cannot skip there)`;
+  }
   const abuse = createAbuseDefence(database, { ...SETTINGS, redisUrl: REDIS_URL });
   return { abuse, close: () => abuse.close() };
 });
