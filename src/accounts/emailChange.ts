@@ -1,7 +1,7 @@
 // Changing a user's email address: the new address must be proven (a link sent to it, good for
 // an hour) before it replaces the old one, and the old address is told once it has. Until then
 // the user keeps signing in with the old one.
-import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { afterCommit, commitChange, type ServiceContext } from '../changes/index.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 import { ConflictError, parseInput } from '../errors/index.ts';
 import { z } from 'zod';
@@ -36,7 +36,7 @@ export async function requestEmailChange(
     });
     return { value: { expires_at: issued.expiresAt }, record: { type: 'user.email_change_requested', subject: userId, userId, data: {} } };
   });
-  deps.mailQueued();
+  afterCommit(ctx.db, deps.mailQueued);
   return result;
 }
 
@@ -68,6 +68,6 @@ export async function confirmEmailChange(ctx: ServiceContext, deps: AccountDeps,
     await queueMail(trx, deps, { to: before.email, template: 'email_change_notice', data: { newEmail } });
     return { value: { ok: true, user }, record: { type: 'user.email_changed', subject: user.id, userId: user.id, data: {} } };
   });
-  if (outcome.ok) deps.mailQueued();
+  if (outcome.ok) afterCommit(ctx.db, deps.mailQueued);
   return outcome;
 }

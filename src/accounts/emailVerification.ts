@@ -1,7 +1,7 @@
 // Email verification: a link (good for a day) and a 6-digit code beside it (typed on the screen
 // that says "check your email"). Either proves the address; `email_verified` becomes true only
 // then. Re-sending has a cool-down; a new email makes the previous link and code worthless.
-import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { afterCommit, commitChange, type ServiceContext } from '../changes/index.ts';
 import type { Db } from '../db/index.ts';
 import { consumeCode, consumeToken, issueToken, lastIssuedAt, type OneTimeToken, type TokenRefusal } from './oneTimeTokens.ts';
 import type { User } from './users.ts';
@@ -43,7 +43,7 @@ export async function sendVerificationEmail(
     await queueVerification(trx, deps, user, data);
     return { value: undefined, record: { type: 'user.verification_sent', subject: user.id, userId: user.id, data: {} } };
   });
-  deps.mailQueued();
+  afterCommit(ctx.db, deps.mailQueued);
 }
 
 async function markVerified(trx: Db, token: OneTimeToken): Promise<User | undefined> {

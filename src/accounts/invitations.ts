@@ -5,7 +5,7 @@
 // refused: there is nothing to invite it to.
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { afterCommit, commitChange, type ServiceContext } from '../changes/index.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
 import type { Db } from '../db/index.ts';
@@ -70,7 +70,7 @@ export async function inviteUser(
       },
     };
   });
-  deps.mailQueued();
+  afterCommit(ctx.db, deps.mailQueued);
   return invitation;
 }
 

@@ -5,7 +5,7 @@
 //
 // A locked account is told the same way (accountLock below): the lock email carries a reset
 // link, so an attacker who keeps failing sign-ins can slow an owner down, never keep them out.
-import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { afterCommit, commitChange, type ServiceContext } from '../changes/index.ts';
 import type { Db } from '../db/index.ts';
 import { findUserByEmail, type User } from './users.ts';
 import { consumeToken, issueToken, revokeTokens, type TokenRefusal } from './oneTimeTokens.ts';
@@ -35,7 +35,7 @@ export async function requestPasswordReset(ctx: ServiceContext, deps: AccountDep
     await queueResetLink(trx, deps, user, 'password_reset');
     return { value: undefined, record: { type: 'user.password_reset_requested', subject: user.id, userId: user.id, data: {} } };
   });
-  deps.mailQueued();
+  afterCommit(ctx.db, deps.mailQueued);
 }
 
 export type ResetOutcome = { ok: true; user: User } | { ok: false; reason: TokenRefusal };
@@ -64,7 +64,7 @@ export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, toke
       record: { type: 'user.password_reset', subject: user.id, userId: user.id, data: { revoked_artefacts: revoked } },
     };
   });
-  if (outcome.ok) deps.mailQueued();
+  if (outcome.ok) afterCommit(ctx.db, deps.mailQueued);
   return outcome;
 }
 
@@ -84,6 +84,6 @@ export async function lockAccount(ctx: ServiceContext, deps: AccountDeps, userId
     await queueResetLink(trx, deps, user, 'account_locked', { unlockMinutes: minutes });
     return { value: true, record: { type: 'user.locked', subject: userId, userId, data: { minutes } } };
   });
-  if (locked) deps.mailQueued();
+  if (locked) afterCommit(ctx.db, deps.mailQueued);
   return locked;
 }

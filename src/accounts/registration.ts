@@ -5,7 +5,7 @@
 // existing owner.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { afterCommit, commitChange, type ServiceContext } from '../changes/index.ts';
 import { InvalidInputError, fieldProblems } from '../errors/index.ts';
 import { emailSchema, profileSchema, type User } from './users.ts';
 import { hashPassword } from './passwords/index.ts';
@@ -81,6 +81,6 @@ export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input
       record: { type: 'user.registered', subject: user.id, userId: user.id, clientId: origin.clientId, data: { email: user.email } },
     };
   });
-  deps.mailQueued();
+  afterCommit(ctx.db, deps.mailQueued);
   return receipt;
 }

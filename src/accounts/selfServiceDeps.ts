@@ -16,7 +16,7 @@ export interface AccountDeps {
   issuer: string;
   bcryptCost: number;
   passwordMinLength: number;
-  /** Called after a transaction that queued mail has committed (the sender picks it up at once). */
+  /** Called once a change that queued mail has committed (the sender picks it up at once). */
   mailQueued(): void;
 }
 

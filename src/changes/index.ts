@@ -1,6 +1,7 @@
 // A change made through a domain service: one transaction that holds the change itself, its
 // audit record and its domain event. Either all three are committed or none is, so a failed
 // change leaves no event and a committed one always has exactly one.
+import type { Knex } from 'knex';
 import type { Db } from '../db/index.ts';
 import { audit, type AuditType } from '../audit/index.ts';
 import { writeEvent, type Actor } from '../events/index.ts';
@@ -63,3 +64,14 @@ export async function recordChange(trx: Db, ctx: ServiceContext, record: ChangeR
 
 /** The context of a change an operator makes with the CLI. */
 export const cliContext = (db: Db, source: string): ServiceContext => ({ db, actor: { type: 'cli' }, source });
+
+/**
+ * Runs `callback` once what `db` wrote is committed: at once outside a transaction, or when the
+ * caller's own transaction commits (an admin create with an Idempotency-Key runs its change in
+ * one). Never if it rolls back. For work that must not see the change early, such as waking the
+ * mail sender.
+ */
+export function afterCommit(db: Db, callback: () => void): void {
+  if (db.isTransaction) (db as Knex.Transaction).executionPromise.then(callback, () => {});
+  else callback();
+}

@@ -1,10 +1,8 @@
 // /users: create, read, list, change, suspend and delete users; their sessions and grants;
 // invitations and email changes (each sends its link by email, never in the answer).
 import { z } from 'zod';
-import type { Knex } from 'knex';
 import {
   accountDeps,
-  type AccountDeps,
   type ClientNameLookup,
   invitationSchema,
   inviteUser,
@@ -33,7 +31,7 @@ import {
 import { getClient } from '../../clients/index.ts';
 import { NotFoundError, RateLimitedError } from '../../errors/index.ts';
 import type { Db } from '../../db/index.ts';
-import { operation, type AdminDeps, type Operation } from '../operation.ts';
+import { operation, type Operation } from '../operation.ts';
 import { identifierParam, page, pageQuery, timestamp } from '../schemas.ts';
 
 const userSchema = z
@@ -81,18 +79,6 @@ const pendingEmailChangeSchema = z
 
 const userParams = z.object({ userId: identifierParam('user id') }).strict();
 const TAG = 'Users';
-
-/**
- * What the self-service services need, waking the mailer once the change has committed. Under an
- * Idempotency-Key the service runs inside the key's transaction, which commits after the handler
- * returns: the nudge waits for it (before, the mailer would not see the mail yet).
- */
-function adminAccountDeps(deps: AdminDeps, db: Db): AccountDeps {
-  return accountDeps(deps.config, deps.box, () => {
-    if (db.isTransaction) (db as Knex.Transaction).executionPromise.then(deps.mailer.nudge, () => {});
-    else deps.mailer.nudge();
-  });
-}
 
 /** The name an invitation shows for a client: its registered name, else its id; undefined when there is no such client. */
 const clientNameLookup =
@@ -153,7 +139,12 @@ export const USER_OPERATIONS: Operation[] = [
       return undefined;
     },
     async handle({ body, service, deps }) {
-      const invitation = await inviteUser(service, adminAccountDeps(deps, service.db), body, clientNameLookup(service.db));
+      const invitation = await inviteUser(
+        service,
+        accountDeps(deps.config, deps.box, deps.mailer.nudge),
+        body,
+        clientNameLookup(service.db),
+      );
       return { body: invitation, location: `/users/${invitation.user.id}` };
     },
   }),
@@ -267,7 +258,12 @@ export const USER_OPERATIONS: Operation[] = [
     status: 202,
     errors: [400, 404, 409, 415],
     async handle({ params, body, service, deps }) {
-      const { expires_at } = await requestEmailChange(service, adminAccountDeps(deps, service.db), params.userId, body.email);
+      const { expires_at } = await requestEmailChange(
+        service,
+        accountDeps(deps.config, deps.box, deps.mailer.nudge),
+        params.userId,
+        body.email,
+      );
       return { body: { new_email: body.email, expires_at } };
     },
   }),
