@@ -48,6 +48,8 @@ function parseSignup(deps: AccountDeps, input: unknown) {
  * is a decoy of the same shape that matches nobody, so the two cannot be told apart.
  */
 export interface SignupReceipt {
+  /** The address as stored (or, for the decoy, as typed). */
+  email: string;
   userId: string;
   passwordFingerprint: string;
 }
@@ -71,13 +73,13 @@ export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input
         data: { signInLink: deps.issuer, resetLink: `${deps.issuer}${FORGOT_PASSWORD_PATH}` },
       });
       return {
-        value: { userId: randomUUID(), passwordFingerprint: randomBytes(16).toString('base64url') },
+        value: { email: data.email, userId: randomUUID(), passwordFingerprint: randomBytes(16).toString('base64url') },
         record: { type: 'user.registration_attempted', subject: owner.id, userId: owner.id, clientId: origin.clientId, data: {} },
       };
     }
     await queueVerification(trx, deps, user, { interaction: origin.interactionUid, client_id: origin.clientId });
     return {
-      value: { userId: user.id, passwordFingerprint: passwordFingerprint(passwordHash) },
+      value: { email: user.email, userId: user.id, passwordFingerprint: passwordFingerprint(passwordHash) },
       record: { type: 'user.registered', subject: user.id, userId: user.id, clientId: origin.clientId, data: { email: user.email } },
     };
   });

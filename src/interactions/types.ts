@@ -8,7 +8,7 @@ import type { interactionPolicy, InteractionResults } from 'oidc-provider';
 import type { Config } from '../config.ts';
 import type { Db } from '../db/index.ts';
 import type { AbuseDefence } from '../abuse/index.ts';
-import type { AccountDeps } from '../accounts/index.ts';
+import type { AccountDeps, User } from '../accounts/index.ts';
 
 export interface InteractionDeps {
   config: Config;
@@ -37,6 +37,8 @@ export interface AuthenticatedAccount {
   accountId: string;
   /** Authentication method references (RFC 8176), e.g. ["pwd"]. */
   amr: string[];
+  /** The account as the method read it (as it is now stored), so the step need not read it again. */
+  user?: User;
 }
 
 export type StrategyOutcome =

@@ -10,6 +10,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import bcrypt from 'bcrypt';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { ProxiedBrowser, findForm, type Page } from '../helpers/browserForm.ts';
@@ -443,6 +444,22 @@ describe('sign-up from the sign-in screen', () => {
     const tokens = await finishAtRelyingParty(browser, signedIn, app, request);
     assert.equal(tokens.claims()?.sub, uma.id);
     assert.equal((await client.fetchUserInfo(app, tokens.access_token, uma.id)).email_verified, true);
+  });
+
+  it('finishes by code the sign-in of an unverified user whose imported hash was renewed on the way', async () => {
+    const email = 'imported@example.com';
+    const password = 'walnut harbour signal';
+    const imported = await bcrypt.hash(password, 4); // a plain bcrypt hash from another system
+    const ivo = await createUser(operator(database), { email, password_hash: imported }, 4);
+    const browser = newBrowser();
+    const { request, page: login } = await openSignIn(browser, app);
+    const page = await browser.submit(login, /\/login$/, { email, password });
+    assert.equal(heading(page.html), 'Check your email');
+    assert.ok((await database.db('users').where('id', ivo.id).first()).password_hash.startsWith('$gh1$'), 'renewed');
+    // The pending sign-in holds the renewed password, so its code still finishes it.
+    const signedIn = await browser.submit(page, /\/verify-email$/, { code: codeIn(await verificationMail(email)) });
+    const tokens = await finishAtRelyingParty(browser, signedIn, app, request);
+    assert.equal(tokens.claims()?.sub, ivo.id);
   });
 
   it('signs an unverified user in to a client created with require_verified_email false, with email_verified false', async () => {

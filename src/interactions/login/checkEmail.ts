@@ -65,12 +65,14 @@ function readPending(ctx: Context, deps: InteractionDeps, uid: string): PendingS
   }
 }
 
-/** The account a pending sign-in proved, while it still stands: same address, same password. */
+/**
+ * The account a pending sign-in proved, while it still stands: same password, same address (as
+ * stored: the pending sign-in took it from the account, so any change to it voids the sign-in).
+ */
 async function provenAccount(deps: InteractionDeps, pending: PendingSignIn): Promise<User | undefined> {
   const user = await findUserById(deps.db, pending.userId);
   if (!user?.password_hash || passwordFingerprint(user.password_hash) !== pending.passwordFingerprint) return undefined;
-  if ((await normalizedEmail(deps.db, user.email)) !== (await normalizedEmail(deps.db, pending.email))) return undefined;
-  return user;
+  return user.email === pending.email ? user : undefined;
 }
 
 interface CheckEmailScreen {

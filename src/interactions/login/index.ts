@@ -99,7 +99,7 @@ async function signIn(ctx: Context, deps: InteractionDeps) {
       await event('login.failed', { userId: outcome.accountId, details: { method: strategy.id, reason: outcome.reason } });
     return renderLogin(ctx, interaction, deps, { email, error: outcome.message, status: outcome.status });
   }
-  const user = await findUserById(deps.db, outcome.account.accountId);
+  const user = outcome.account.user ?? (await findUserById(deps.db, outcome.account.accountId));
   if (!user) return renderLogin(ctx, interaction, deps, { email, error: 'Incorrect email or password.', status: 401 });
   // A lock holds even against the right password until it ends or the password is reset.
   if (user.locked_until && isLocked(user)) {

@@ -11,12 +11,14 @@ import { audit } from '../../audit/index.ts';
 export const INVALID_CREDENTIALS = 'Incorrect email or password.';
 export const ACCOUNT_SUSPENDED = 'This account is suspended. Contact the support of the application you are signing in to.';
 
-async function upgradeHash(db: Db, user: User, password: string, cost: number, requestId?: string): Promise<void> {
+/** The user with the hash renewed (unless somebody changed the password meanwhile: then as it was). */
+async function upgradeHash(db: Db, user: User, password: string, cost: number, requestId?: string): Promise<User> {
   const current = user.password_hash as string;
   const upgraded = await hashPassword(password, cost);
-  // Only if nobody changed the password meanwhile.
   const changed = await db('users').where({ id: user.id, password_hash: current }).update({ password_hash: upgraded });
-  if (changed) await audit(db, { type: 'user.password_rehashed', userId: user.id, requestId, details: { cost } });
+  if (!changed) return user;
+  await audit(db, { type: 'user.password_rehashed', userId: user.id, requestId, details: { cost } });
+  return { ...user, password_hash: upgraded };
 }
 
 export const passwordStrategy: LoginStrategy = {
@@ -35,7 +37,9 @@ export const passwordStrategy: LoginStrategy = {
     }
     // Said only to whoever knows the password, so it tells nobody else the account exists.
     if (user.suspended_at) return { ok: false, status: 403, message: ACCOUNT_SUSPENDED, accountId: user.id, reason: 'suspended' };
-    if (needsRehash(user.password_hash, config.bcryptCost)) await upgradeHash(db, user, password, config.bcryptCost, ctx.state.requestId);
-    return { ok: true, account: { accountId: user.id, amr: ['pwd'] } };
+    const current = needsRehash(user.password_hash, config.bcryptCost)
+      ? await upgradeHash(db, user, password, config.bcryptCost, ctx.state.requestId)
+      : user;
+    return { ok: true, account: { accountId: user.id, amr: ['pwd'], user: current } };
   },
 };

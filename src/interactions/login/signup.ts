@@ -118,6 +118,6 @@ export function signupRoutes(router: Router, deps: InteractionDeps): void {
       const errors = Object.fromEntries(error.fields.map((p) => [p.path.split('.')[0] || 'email', p.message]));
       return renderSignup(ctx, interaction, deps, { values: kept, errors, error: 'Check the fields below.', status: 400 });
     }
-    showCheckEmail(ctx, deps, interaction.uid, { email: String(input.email).trim(), ...receipt });
+    showCheckEmail(ctx, deps, interaction.uid, receipt);
   });
 }
