@@ -8,7 +8,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { createClient } from '../helpers/fixtures.ts';
 import { RP_REDIRECT, authorizationRequest, discover, exchangeCode } from '../helpers/relyingParty.ts';
-import { browserUnavailable, launchChromium } from '../helpers/chromium.ts';
+import { browserUnavailable, launchChromium, relyingPartyPage } from '../helpers/chromium.ts';
 import { codeIn, createSmtpSink, mailTo, type SmtpSink } from '../helpers/smtpSink.ts';
 import type { User } from '../../src/accounts/index.ts';
 
@@ -38,17 +38,7 @@ describe('signing up in Chromium', { skip }, () => {
     const email = 'chromium-user@example.com';
     const browser = await launchChromium();
     try {
-      const page = await browser.newPage();
-      const violations: string[] = [];
-      page.on('console', (message) => {
-        if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
-      });
-      // Nobody serves the relying party here: answer its callback in the browser.
-      let callback = '';
-      await page.route(`${RP_REDIRECT}**`, async (route) => {
-        callback = route.request().url();
-        await route.fulfill({ status: 200, contentType: 'text/plain', body: 'signed in' });
-      });
+      const { page, violations, callback: landedAt } = await relyingPartyPage(browser, RP_REDIRECT);
 
       const request = await authorizationRequest(config, { scope: 'openid email' });
       await page.goto(request.url.toString());
@@ -68,9 +58,9 @@ describe('signing up in Chromium', { skip }, () => {
       await page.getByRole('heading', { name: 'Allow access' }).waitFor();
       await page.getByRole('button', { name: 'Allow' }).click();
       await page.waitForURL(`${RP_REDIRECT}**`);
-      assert.ok(new URL(callback).searchParams.get('code'), callback);
+      assert.ok(new URL(landedAt()).searchParams.get('code'), landedAt());
 
-      const tokens = await exchangeCode(config, callback, request);
+      const tokens = await exchangeCode(config, landedAt(), request);
       const user = (await database.db<User>('users').where({ email }).first()) as User;
       assert.equal(tokens.claims()?.sub, user.id);
       assert.equal(user.email_verified, true);

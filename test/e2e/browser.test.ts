@@ -7,7 +7,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { ALICE, createAlice, createClient } from '../helpers/fixtures.ts';
 import { RP_REDIRECT, authorizationRequest, discover, exchangeCode } from '../helpers/relyingParty.ts';
-import { browserUnavailable, launchChromium } from '../helpers/chromium.ts';
+import { browserUnavailable, launchChromium, relyingPartyPage } from '../helpers/chromium.ts';
 
 const skip = browserUnavailable();
 
@@ -34,17 +34,7 @@ describe('hosted screens in Chromium', { skip }, () => {
     it(`signs in and consents ${javaScriptEnabled ? 'with' : 'without'} JavaScript`, async () => {
       const browser = await launchChromium({ javaScriptEnabled });
       try {
-        const page = await browser.newPage();
-        const violations: string[] = [];
-        page.on('console', (message) => {
-          if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
-        });
-        // Nobody serves the relying party here: answer its callback in the browser.
-        let callback = '';
-        await page.route(`${RP_REDIRECT}**`, async (route) => {
-          callback = route.request().url();
-          await route.fulfill({ status: 200, contentType: 'text/plain', body: 'signed in' });
-        });
+        const { page, violations, callback: landedAt } = await relyingPartyPage(browser, RP_REDIRECT);
 
         const request = await authorizationRequest(config, { scope: 'openid profile email' });
         await page.goto(request.url.toString());
@@ -62,7 +52,7 @@ describe('hosted screens in Chromium', { skip }, () => {
         await page.getByRole('button', { name: 'Allow' }).click();
         await page.waitForURL(`${RP_REDIRECT}**`);
 
-        const tokens = await exchangeCode(config, callback, request);
+        const tokens = await exchangeCode(config, landedAt(), request);
         assert.equal(tokens.claims()?.sub, aliceId);
         assert.deepEqual(violations, []);
       } finally {

@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -42,4 +42,30 @@ export async function launchChromium(
       rmSync(profile, { recursive: true, force: true });
     },
   });
+}
+
+export interface RelyingPartyPage {
+  page: Page;
+  /** What the console said the page's CSP refused. */
+  violations: string[];
+  /** The URL the browser was sent back to at the relying party ('' until then). */
+  callback(): string;
+}
+
+/**
+ * A page that records CSP violations and answers the relying party's redirect URI itself:
+ * nobody serves the relying party in these tests.
+ */
+export async function relyingPartyPage(browser: BrowserContext, redirectUri: string): Promise<RelyingPartyPage> {
+  const page = await browser.newPage();
+  const violations: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy|Refused to/i.test(message.text())) violations.push(message.text());
+  });
+  let callback = '';
+  await page.route(`${redirectUri}**`, async (route) => {
+    callback = route.request().url();
+    await route.fulfill({ status: 200, contentType: 'text/plain', body: 'signed in' });
+  });
+  return { page, violations, callback: () => callback };
 }
