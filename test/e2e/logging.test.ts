@@ -1,11 +1,9 @@
 // Logs: one JSON line per event with the request id, and never a password, secret, token, code
 // or cookie, even at the most verbose level.
+import { captureLog, type LogCapture } from '../helpers/logCapture.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import * as client from 'openid-client';
-import { logger } from '../../src/http/logger.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { Browser } from '../helpers/browserForm.ts';
@@ -15,24 +13,16 @@ import { RP_REDIRECT, authorizationRequest, discover, exchangeCode } from '../he
 describe('logging', () => {
   let database: TestDatabase;
   let server: TestServer;
-  const lines: string[] = [];
-  const capture = new winston.transports.Stream({
-    stream: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  let log: LogCapture;
 
   before(async () => {
     database = await createTestDatabase();
     server = await startTestServer(database, { LOG_LEVEL: 'silly' });
-    logger.add(capture);
+    log = captureLog();
   });
 
   after(async () => {
-    logger.remove(capture);
+    log.stop();
     await server?.close();
     await database?.dispose();
   });
@@ -66,20 +56,20 @@ describe('logging', () => {
       sessionCookie: /(?:^|; )_session=([^;]+)/.exec(browser.jar.header())?.[1] as string,
       csrfCookie: /(?:^|; )gatehouse\.csrf=([^;]+)/.exec(browser.jar.header())?.[1] as string,
     };
-    const all = lines.join('');
-    assert.ok(lines.length > 10, 'requests were logged');
+    const all = log.lines.join('');
+    assert.ok(log.lines.length > 10, 'requests were logged');
     for (const [name, value] of Object.entries(secrets)) {
       assert.ok(value && value.length > 8, `${name} captured`);
       assert.ok(!all.includes(value), `${name} appears in the logs`);
     }
 
-    const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'request');
+    const requests = log.lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'request');
     assert.ok(requests.some((l) => l.path === '/token' && l.status === 200));
     for (const line of requests) {
       assert.match(line.requestId, /^[0-9a-f-]{36}$/);
       assert.equal(line.path.includes('?'), false);
     }
-    const audit = lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'audit');
+    const audit = log.lines.map((l) => JSON.parse(l)).filter((l) => l.message === 'audit');
     assert.deepEqual(
       audit.map((l) => l.event),
       ['user.created', 'client.created', 'login.failed', 'login.succeeded', 'consent.granted'],

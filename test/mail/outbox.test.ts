@@ -1,17 +1,15 @@
 // Without SMTP_URL every mail is a file in DATA_DIR/outbox that a mail program opens (and whose
 // link a newcomer clicks); the log says where the file is and never what it says.
+import { captureLog, type LogCapture } from '../helpers/logCapture.ts';
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { simpleParser } from 'mailparser';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
-import { logger, setLogLevel } from '../../src/http/logger.ts';
 import { createMailer, enqueueMail } from '../../src/mail/index.ts';
 
 // The mail module alone: no server here (server.test.ts starts one).
@@ -23,15 +21,7 @@ describe('mail outbox (no SMTP_URL)', () => {
   let dataDir: string;
   let config: Config;
   const box = createSecretBox(TEST_SECRET_KEY);
-  const lines: string[] = [];
-  const capture = new winston.transports.Stream({
-    stream: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  let log: LogCapture;
 
   before(async () => {
     database = await createTestDatabase();
@@ -42,14 +32,10 @@ describe('mail outbox (no SMTP_URL)', () => {
       SECRET_KEY: TEST_SECRET_KEY,
       DATA_DIR: join(dataDir, 'data'),
     });
-    for (const transport of logger.transports) transport.silent = true;
-    setLogLevel('info');
-    logger.add(capture);
+    log = captureLog({ level: 'info' });
   });
   after(async () => {
-    logger.remove(capture);
-    for (const transport of logger.transports) transport.silent = false;
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'error');
+    log.stop();
     await database?.dispose();
     await rm(dataDir, { recursive: true, force: true });
   });
@@ -75,14 +61,14 @@ describe('mail outbox (no SMTP_URL)', () => {
     assert.ok(parsed.text?.includes(LINK));
     assert.ok(typeof parsed.html === 'string' && parsed.html.includes(`href="${LINK}"`));
 
-    const written = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mail written');
+    const written = log.lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mail written');
     assert.deepEqual(
       { file: written?.file, mailId: written?.mailId, template: written?.template, level: written?.level },
       { file, mailId: id, template: 'password_reset', level: 'info' },
     );
-    const log = lines.join('');
-    assert.ok(!log.includes(LINK) && !log.includes('outbox-5ecret'), 'the log does not hold the link');
-    assert.ok(!log.includes('sam@example.com'), 'nor the recipient');
+    const logged = log.lines.join('');
+    assert.ok(!logged.includes(LINK) && !logged.includes('outbox-5ecret'), 'the log does not hold the link');
+    assert.ok(!logged.includes('sam@example.com'), 'nor the recipient');
 
     // A second send of the same mail (a crash before it was marked sent) writes the same file.
     await database.db('mail_queue').update({

@@ -1,16 +1,14 @@
 // The mail queue against a real SMTP server: a mail exists exactly when its transaction
 // committed, is sent after the commit, survives the mail server being down and the worker dying,
 // is never sent twice at once by two workers, and keeps its links sealed and then drops them.
+import { captureLog, type LogCapture } from '../helpers/logCapture.ts';
 import { describe, it, before, after, beforeEach, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { createSmtpSink, type SmtpSink } from '../helpers/smtpSink.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/index.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
-import { logger, setLogLevel } from '../../src/http/logger.ts';
 import { createMailer, enqueueMail, MailDataError, type Mailer, type MailMessage } from '../../src/mail/index.ts';
 import { claimDueMail, MAX_ATTEMPTS, retryDelaySeconds, sweepFinishedMail } from '../../src/mail/queue.ts';
 import { createMailTransport } from '../../src/mail/transport.ts';
@@ -31,15 +29,7 @@ describe('mail queue', () => {
   let config: Config;
   const box = createSecretBox(TEST_SECRET_KEY);
   const mailers: Mailer[] = [];
-  const lines: string[] = [];
-  const capture = new winston.transports.Stream({
-    stream: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(chunk.toString());
-        done();
-      },
-    }),
-  });
+  let log: LogCapture;
 
   /** A mailer that does not poll (each test says when to look) unless started. */
   const mailer = (options: Partial<Parameters<typeof createMailer>[0]> = {}) => {
@@ -60,22 +50,17 @@ describe('mail queue', () => {
       SMTP_URL: sink.url,
       DATA_DIR: '/nonexistent-test-data-dir',
     });
-    // Info lines are read from the capture, not printed.
-    for (const transport of logger.transports) transport.silent = true;
-    setLogLevel('info');
-    logger.add(capture);
+    log = captureLog({ level: 'info' });
   });
   after(async () => {
-    logger.remove(capture);
-    for (const transport of logger.transports) transport.silent = false;
-    setLogLevel(process.env.TEST_LOG_LEVEL ?? 'error');
+    log.stop();
     await sink?.stop();
     await database?.dispose();
   });
   beforeEach(async () => {
     await sink.start(); // a test may have left it stopped
     sink.messages.length = 0;
-    lines.length = 0;
+    log.lines.length = 0;
     await database.db('mail_queue').delete();
   });
   afterEach(async () => {
@@ -149,12 +134,12 @@ describe('mail queue', () => {
     assert.equal(waiting.failed_at, null);
     assert.equal(waiting.lease_until, null);
     assert.ok(waiting.payload, 'still queued with its data');
-    const warning = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mail not sent, will retry');
+    const warning = log.lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mail not sent, will retry');
     assert.equal(warning?.level, 'warn');
     assert.equal(warning?.mailId, id);
     assert.equal(warning?.template, 'verify_email');
     assert.match(warning?.error, /ECONNREFUSED/);
-    assert.ok(!lines.join('').includes(LINK) && !lines.join('').includes(CODE), 'no link or code in the log');
+    assert.ok(!log.lines.join('').includes(LINK) && !log.lines.join('').includes(CODE), 'no link or code in the log');
 
     await sink.start();
     assert.equal(await worker.deliverDue(), 0, 'not before its time');
@@ -178,7 +163,7 @@ describe('mail queue', () => {
       assert.ok(row.failed_at, 'a 550 to RCPT TO is not retried');
       assert.equal(row.payload, null);
       assert.match(row.last_error, /550 <<recipient>>: no such mailbox here/);
-      assert.ok(!lines.join('').toLowerCase().includes('gone.user@example.com'), 'not in the log');
+      assert.ok(!log.lines.join('').toLowerCase().includes('gone.user@example.com'), 'not in the log');
       assert.ok(!row.last_error.toLowerCase().includes('gone.user@example.com'), 'not in the row');
     } finally {
       sink.refused.clear();
@@ -199,7 +184,7 @@ describe('mail queue', () => {
     assert.ok(row.failed_at);
     assert.equal(row.payload, null);
     assert.match(row.last_error, /ECONNREFUSED/);
-    const given = lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mail given up');
+    const given = log.lines.map((l) => JSON.parse(l)).find((l) => l.message === 'mail given up');
     assert.equal(given?.mailId, id);
     await sink.start();
     await database.db('mail_queue').update({ next_attempt_at: database.db.fn.now() });
