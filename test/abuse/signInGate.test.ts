@@ -4,6 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createConnection } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { createAbuseDefence, type AbuseDefence, type SignInDecision } from '../../src/abuse/index.ts';
 import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
 
@@ -29,8 +30,12 @@ function gateTests(name: string, open: () => Promise<{ abuse: AbuseDefence; clos
     let abuse: AbuseDefence | undefined;
     let close: (() => Promise<void>) | undefined;
     let skip: string | undefined;
-    // Each test uses addresses of its own: the Redis store outlives the test run.
+    // Each run uses email addresses and IPs of its own: the Redis store outlives the test run,
+    // and the per-source limit holds for a day, so fixed IPs would run out after a few dozen runs.
     const run = `${process.pid}-${Date.now()}`;
+    const site = randomBytes(2).toString('hex');
+    /** Source number n of this run: a /64 of its own in a documentation /48 chosen per run. */
+    const source = (n: number) => `2001:db8:${site}:${n.toString(16)}::1`;
 
     before(async () => {
       const opened = await open();
@@ -46,7 +51,7 @@ function gateTests(name: string, open: () => Promise<{ abuse: AbuseDefence; clos
       const seen: string[] = [];
       let lockedNow = 0;
       for (let i = 0; i < 8; i++) {
-        const decision = await gate.attempt(address, `198.51.100.${i + 1}`);
+        const decision = await gate.attempt(address, source(i + 1));
         seen.push(reasonOf(decision));
         if (!decision.allowed && decision.lockedNow) lockedNow++;
       }
@@ -55,14 +60,14 @@ function gateTests(name: string, open: () => Promise<{ abuse: AbuseDefence; clos
       assert.deepEqual(seen, ['allowed', 'allowed', 'allowed', 'slow_down', 'slow_down', 'locked', 'locked', 'locked']);
       assert.equal(lockedNow, 1);
       // Another address is not affected.
-      assert.equal(reasonOf(await gate.attempt(`bystander-${run}@example.com`, '198.51.100.1')), 'allowed');
+      assert.equal(reasonOf(await gate.attempt(`bystander-${run}@example.com`, source(1))), 'allowed');
     });
 
     it('locks exactly once when many tries arrive at the same time', async (t) => {
       if (skip) return t.skip(skip);
       const gate = (abuse as AbuseDefence).signIn;
       const address = `parallel-${run}@example.com`;
-      const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => gate.attempt(address, `203.0.113.${i + 1}`)));
+      const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => gate.attempt(address, source(100 + i))));
       assert.equal(decisions.filter((d) => !d.allowed && d.lockedNow).length, 1);
       assert.ok(decisions.filter((d) => d.allowed).length <= SETTINGS.signInLockAfter);
     });
@@ -71,10 +76,10 @@ function gateTests(name: string, open: () => Promise<{ abuse: AbuseDefence; clos
       if (skip) return t.skip(skip);
       const gate = (abuse as AbuseDefence).signIn;
       const address = `forgiven-${run}@example.com`;
-      for (let i = 0; i < 7; i++) await gate.attempt(address, `192.0.2.${i + 1}`);
-      assert.equal(reasonOf(await gate.attempt(address, '192.0.2.100')), 'locked');
+      for (let i = 0; i < 7; i++) await gate.attempt(address, source(200 + i));
+      assert.equal(reasonOf(await gate.attempt(address, source(300))), 'locked');
       await gate.forgive(address);
-      assert.equal(reasonOf(await gate.attempt(address, '192.0.2.101')), 'allowed');
+      assert.equal(reasonOf(await gate.attempt(address, source(301))), 'allowed');
     });
 
     it('counts the addresses of one IPv6 /64 as one source', async (t) => {
@@ -86,7 +91,7 @@ function gateTests(name: string, open: () => Promise<{ abuse: AbuseDefence; clos
       const decisions = [];
       for (let i = 1; i <= 6; i++) {
         await gate.forgive(address); // keep the account-wide limit out of the way
-        decisions.push(reasonOf(await gate.attempt(address, `2001:db8:7:7::${i.toString(16)}`)));
+        decisions.push(reasonOf(await gate.attempt(address, `2001:db8:${site}:ffff::${i.toString(16)}`)));
       }
       assert.deepEqual(decisions, ['allowed', 'allowed', 'allowed', 'allowed', 'allowed', 'source']);
     });
