@@ -149,8 +149,10 @@ class VirtualUser {
   async signInAndConsent(): Promise<void> {
     const state = `consent-${this.email}`;
     const login = await this.browser.open(authorizationPath(state, this.challenge));
-    expectScreen(login, /\/login"/, 'sign-in');
-    const consent = await this.browser.follow(await this.browser.post(login, /\/login$/, { email: this.email, password: BENCH_PASSWORD }));
+    expectScreen(login, /\/password"/, 'sign-in');
+    const consent = await this.browser.follow(
+      await this.browser.post(login, /\/password$/, { email: this.email, password: BENCH_PASSWORD }),
+    );
     expectScreen(consent, /\/consent"/, 'consent');
     expectCode(await this.browser.follow(await this.browser.post(consent, /\/consent$/, { decision: 'allow' })), state);
   }
@@ -159,8 +161,8 @@ class VirtualUser {
   signIn = async (): Promise<void> => {
     const state = `s${this.signIns++}`;
     const login = await this.browser.open(authorizationPath(state, this.challenge, 'login'));
-    expectScreen(login, /\/login"/, 'sign-in');
-    const posted = await this.browser.post(login, /\/login$/, { email: this.email, password: BENCH_PASSWORD });
+    expectScreen(login, /\/password"/, 'sign-in');
+    const posted = await this.browser.post(login, /\/password$/, { email: this.email, password: BENCH_PASSWORD });
     expect(posted.status === 303, `the sign-in form answered ${posted.status}`);
     expectCode(await this.browser.follow(posted), state);
   };
@@ -307,7 +309,7 @@ async function measureThroughput(target: TargetProcess, options: PasswordSignInO
 /** One wrong password for `email` on the sign-in screen `login`: the time of the form post alone. */
 async function failedAttempt(browser: FormBrowser, login: Answer, email: string): Promise<{ ms: number; status: number }> {
   const start = performance.now();
-  const answer = await browser.post(login, /\/login$/, { email, password: WRONG_PASSWORD });
+  const answer = await browser.post(login, /\/password$/, { email, password: WRONG_PASSWORD });
   return { ms: performance.now() - start, status: answer.status };
 }
 
@@ -336,7 +338,7 @@ async function compareFailedAttempts(
   const browser = new FormBrowser(server);
   try {
     const login = await browser.open(authorizationPath('timing', pkceChallenge()));
-    expectScreen(login, /\/login"/, 'sign-in');
+    expectScreen(login, /\/password"/, 'sign-in');
     for (let i = 0; i < known.length; i++) {
       const pair = [
         ['known', known[i]],
@@ -365,7 +367,7 @@ async function signInOnce(server: ServerUnderTest, emails: string[], group: numb
     const browser = new FormBrowser(server, address(group, i));
     try {
       const login = await browser.open(authorizationPath('rehash', pkceChallenge()));
-      const posted = await browser.post(login, /\/login$/, { email, password: BENCH_PASSWORD });
+      const posted = await browser.post(login, /\/password$/, { email, password: BENCH_PASSWORD });
       expect(posted.status === 303, `signing ${email} in answered ${posted.status}`);
     } finally {
       browser.close();

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { InteractionDeps } from './types.ts';
 import { PIPELINE } from './pipeline.ts';
+import { SIGN_IN_METHODS } from './methods/index.ts';
 import { loadInteraction, formBody } from './interactionRequest.ts';
 import { verifyCsrf } from '../http/csrf.ts';
 import { accessDenied, finishInteraction } from './finish.ts';
@@ -12,6 +13,7 @@ import type { Feature } from '../feature.ts';
 import { sweepRateLimits } from '../abuse/index.ts';
 import { accountDeps, sweepOneTimeTokens } from '../accounts/index.ts';
 import { decoyCompare } from '../accounts/passwords/index.ts';
+import { closeFlow, interactionFlow, sweepVerificationRecords } from '../verifications/index.ts';
 
 export { interactionPrompts } from './pipeline.ts';
 export type { InteractionDeps } from './types.ts';
@@ -37,6 +39,7 @@ export const interactionsFeature: Feature = {
   sweepers: [
     { name: 'rate limit counters', sweep: sweepRateLimits },
     { name: 'one-time tokens', sweep: (database) => sweepOneTimeTokens(database.db) },
+    { name: 'verification records', sweep: (database) => sweepVerificationRecords(database.db) },
   ],
 };
 
@@ -59,9 +62,11 @@ export function interactionRoutes(deps: InteractionDeps): Router {
   router.post('/interaction/:uid/abort', formBody, async (ctx) => {
     const interaction = await loadInteraction(ctx, deps);
     verifyCsrf(ctx, `interaction:${interaction.uid}`, (ctx.request.body as Record<string, unknown>)._csrf);
+    await closeFlow(deps.db, interactionFlow(interaction.uid));
     await finishInteraction(ctx, deps, accessDenied('End-User aborted interaction'));
   });
 
   for (const step of PIPELINE) step.routes(router, deps);
+  for (const method of SIGN_IN_METHODS) method.routes(router, deps);
   return router;
 }

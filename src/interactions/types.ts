@@ -1,6 +1,7 @@
 // The contracts of the interaction pipeline: a step is one prompt (its checks, its screen, its
-// form handlers); a login strategy is one way to prove who you are. The flow knows nothing about
-// any particular step or strategy.
+// form handlers); a sign-in method is one way to prove something (who you are, or a second
+// factor), possibly over several requests. The flow knows nothing about any particular step or
+// method.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import type Provider from 'oidc-provider';
@@ -27,32 +28,64 @@ export interface InteractionStep {
   name: string;
   /** The checks that decide whether this prompt is needed, in order. */
   prompt: interactionPolicy.Prompt;
-  /** Shows this step's screen for an interaction waiting on it. */
-  render(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps): Promise<void>;
+  /** Shows this step's screen for an interaction waiting on it (again, after an error). */
+  render(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen?: ScreenState): Promise<void>;
   /** Adds this step's form handlers, under /interaction/:uid/<name>. */
   routes(router: Router, deps: InteractionDeps): void;
-}
-
-export interface AuthenticatedAccount {
-  accountId: string;
-  /** Authentication method references (RFC 8176), e.g. ["pwd"]. */
-  amr: string[];
-  /** The account as the method read it (as it is now stored), so the step need not read it again. */
-  user?: User;
-}
-
-export type StrategyOutcome =
-  | { ok: true; account: AuthenticatedAccount }
   /**
-   * `accountId`: whose account the attempt was on, when there is one (for the audit record only:
-   * the screen says the same either way); `reason` names why, for the same record.
+   * A method recorded a proof for this interaction: finish the step if the records now satisfy
+   * it, or show what is still needed. Steps without methods (consent) leave it out.
    */
-  | { ok: false; status: number; message: string; accountId?: string; reason?: string };
+  proceed?(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user?: User): Promise<void>;
+}
 
-export interface LoginStrategy {
-  /** The value of the form's `method` field that selects this strategy. */
+/** What a screen shows besides the methods: the typed identifier, an error, its status. */
+export interface ScreenState {
+  identifier?: string;
+  /** The method whose request failed (or "" for the screen itself), with what to say. */
+  error?: { method: string; message: string };
+  status?: number;
+}
+
+/** Where a method's part of a screen goes: the prompt asking, and what the screen knows. */
+export interface MethodScreen {
+  prompt: 'login' | 'mfa';
+  interaction: InteractionDetails;
+  /** The account being signed in to, once a first factor named it (the mfa prompt). */
+  userId?: string;
+  /** The identifier typed so far (kept after an error). */
+  identifier: string;
+  /** The method whose request failed, with what to say under it. */
+  error?: { method: string; message: string };
+}
+
+/** A method's part of a prompt's screen: a template under views/methods/ and what it shows. */
+export interface MethodFragment {
+  template: string;
+  locals?: Record<string, unknown>;
+  /** Scripts the fragment needs (static files; no inline script). */
+  scripts?: string[];
+  /**
+   * Tokens this method adds to the identifier field's autocomplete (passkey autofill asks for
+   * "webauthn"): the field belongs to the screen, not to any one method.
+   */
+  identifierAutocomplete?: string[];
+}
+
+/**
+ * One way to prove something in a sign-in: a password, a passkey, an authenticator code. It owns
+ * its routes (under /interaction/:uid/<id>/…), its rate limits and its part of the screen; when
+ * it has proved something it records it (src/verifications) and hands over to the prompt
+ * (`proved` in progress.ts). The prompts know no method's fields.
+ */
+export interface SignInMethod {
+  /** Route segment and verification-record name. */
   id: string;
-  authenticate(ctx: Context, form: Record<string, unknown>, deps: InteractionDeps): Promise<StrategyOutcome>;
+  /** Offered by the login prompt (says who you are) and/or the mfa prompt (a second factor). */
+  offeredBy: readonly ('login' | 'mfa')[];
+  /** Its part of the screen, or undefined when not offered here (to this user, this client). */
+  fragment(ctx: Context, screen: MethodScreen, deps: InteractionDeps): Promise<MethodFragment | undefined>;
+  routes(router: Router, deps: InteractionDeps): void;
 }
 
 export type { InteractionResults };

@@ -277,7 +277,7 @@ describe('admin API: users', () => {
         const browser = new Browser();
         const request = await authorizationRequest(config, { scope: 'openid offline_access', prompt: 'consent' });
         const page = await browser.navigate(request.url.toString());
-        const after = await browser.submit(page, /\/login$/, { email, password });
+        const after = await browser.submit(page, /\/password$/, { email, password });
         return { browser, request, page: after };
       };
       const first = await signIn();

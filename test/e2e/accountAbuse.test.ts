@@ -79,7 +79,7 @@ describe('account-wide sign-in limits', () => {
   async function signIn(at: Instance, email: string, password: string, ip = newIp()): Promise<Answer> {
     const browser = new ProxiedBrowser(ip);
     const { page } = await openSignIn(browser, at.config);
-    const form = findForm(page.html, /\/login$/);
+    const form = findForm(page.html, /\/password$/);
     const response = await browser.request(new URL(form.action, page.url).toString(), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -44,7 +44,7 @@ describe('bad input', () => {
     const browser = new Browser();
     const request = await authorizationRequest(cfg, params);
     let page = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
     if (!page.url.startsWith(RP_REDIRECT)) page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     return { request, callback: page.url, code: new URL(page.url).searchParams.get('code') as string };
   }
@@ -191,7 +191,7 @@ describe('bad input', () => {
       for (const path of [
         '/device',
         '/session/end/confirm',
-        '/interaction/some-uid/login',
+        '/interaction/some-uid/password',
         '/interaction/some-uid/consent',
         '/interaction/some-uid/abort',
       ]) {
@@ -206,7 +206,7 @@ describe('bad input', () => {
     it('answers a malformed form body on the sign-in form with 403, changing nothing', async () => {
       const browser = new Browser();
       const login = await browser.navigate((await authorizationRequest(config)).url.toString());
-      const form = findForm(login.html, /\/login$/);
+      const form = findForm(login.html, /\/password$/);
       const response = await browser.request(url(form.action), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -249,7 +249,7 @@ describe('bad input', () => {
       const browser = new Browser();
       const request = await authorizationRequest(config);
       const login = await browser.navigate(request.url.toString());
-      const form = findForm(login.html, /\/login$/);
+      const form = findForm(login.html, /\/password$/);
       const garbled = await browser.request(url(form.action), {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
@@ -266,7 +266,7 @@ describe('bad input', () => {
       const request = await authorizationRequest(config);
       const login = await browser.navigate(request.url.toString());
       for (const csrf of [undefined, 'forged-token']) {
-        const form = findForm(login.html, /\/login$/);
+        const form = findForm(login.html, /\/password$/);
         const fields: Record<string, string> = { ...form.hidden, email: ALICE.email, password: ALICE.password };
         if (csrf === undefined) delete fields._csrf;
         else fields._csrf = csrf;
@@ -280,7 +280,7 @@ describe('bad input', () => {
       }
       // The interaction still waits on the login prompt: nothing was signed in.
       const again = await browser.navigate(
-        new URL(findForm(login.html, /\/login$/).action, server.issuer).toString().replace(/\/login$/, ''),
+        new URL(findForm(login.html, /\/password$/).action, server.issuer).toString().replace(/\/password$/, ''),
       );
       assert.match(again.html, /<h1 id="page-title">Sign in<\/h1>/);
     });
@@ -289,8 +289,8 @@ describe('bad input', () => {
       const browser = new Browser();
       const first = await browser.navigate((await authorizationRequest(config)).url.toString());
       const second = await browser.navigate((await authorizationRequest(config)).url.toString());
-      const firstForm = findForm(first.html, /\/login$/);
-      const secondForm = findForm(second.html, /\/login$/);
+      const firstForm = findForm(first.html, /\/password$/);
+      const secondForm = findForm(second.html, /\/password$/);
       const response = await browser.request(url(secondForm.action), {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -300,23 +300,23 @@ describe('bad input', () => {
       // this is the CSRF refusal (403), not the expired sign-in (400) of a missing interaction.
       assert.equal(response.status, 403);
       assert.match(await response.text(), /This form has expired/);
-      const again = await browser.navigate(new URL(secondForm.action, server.issuer).toString().replace(/\/login$/, ''));
+      const again = await browser.navigate(new URL(secondForm.action, server.issuer).toString().replace(/\/password$/, ''));
       assert.match(again.html, /<h1 id="page-title">Sign in<\/h1>/, 'nothing was signed in');
     });
 
     it('answers an oversized sign-in form with 413, and a very long email with the generic message', async () => {
       const browser = new Browser();
       const login = await browser.navigate((await authorizationRequest(config)).url.toString());
-      const huge = await browser.submit(login, /\/login$/, { email: ALICE.email, password: 'x'.repeat(40_000) });
+      const huge = await browser.submit(login, /\/password$/, { email: ALICE.email, password: 'x'.repeat(40_000) });
       assert.equal(huge.status, 413);
       assert.match(huge.html, /Request too large/);
-      const longEmail = await browser.submit(login, /\/login$/, {
+      const longEmail = await browser.submit(login, /\/password$/, {
         email: `${'a'.repeat(5000)}@example.com`,
         password: 'whatever-password',
       });
       assert.equal(longEmail.status, 401);
       assert.match(longEmail.html, /Incorrect email or password./);
-      const longPassword = await browser.submit(login, /\/login$/, { email: ALICE.email, password: 'p'.repeat(5000) });
+      const longPassword = await browser.submit(login, /\/password$/, { email: ALICE.email, password: 'p'.repeat(5000) });
       assert.equal(longPassword.status, 401);
     });
 
@@ -412,7 +412,7 @@ describe('bad input', () => {
 
       const browser = new Browser();
       const login = await browser.navigate((await authorizationRequest(config)).url.toString());
-      const nulEmail = await browser.submit(login, /\/login$/, { email: 'a\u0000@example.com', password: 'whatever-password' });
+      const nulEmail = await browser.submit(login, /\/password$/, { email: 'a\u0000@example.com', password: 'whatever-password' });
       assert.equal(nulEmail.status, 400);
       assert.match(nulEmail.html, /The form contains characters we do not accept./);
     });

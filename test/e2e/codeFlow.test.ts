@@ -53,7 +53,7 @@ describe('authorization code + PKCE for a dynamically registered client', () => 
   async function signIn(config: client.Configuration, browser: Browser, scope = ALL_SCOPES) {
     const request = await authorizationRequest(config, { scope, prompt: 'consent' });
     let page = await browser.navigate(request.url.toString());
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password });
     page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     return exchangeCode(config, page.url, request);
   }
@@ -78,7 +78,7 @@ describe('authorization code + PKCE for a dynamically registered client', () => 
     assert.match(page.html, /<label for="password">Password<\/label>/);
     assert.match(page.html, /to continue to <strong>Registered RP<\/strong>/);
 
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password });
     assert.equal(page.status, 200);
     assert.match(page.html, /<strong>Registered RP<\/strong> is asking to:/);
     for (const scope of ['openid', 'profile', 'email', 'offline_access']) assert.match(page.html, new RegExp(`data-scope="${scope}"`));

@@ -57,7 +57,7 @@ describe('device authorization grant pages', () => {
     assert.ok(page.html.includes(authorization.user_code));
     page = await browser.submit(page, /\/device$/, {});
     assert.match(page.html, /<h1 id="page-title">Sign in<\/h1>/);
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password });
     assert.match(page.html, /<h1 id="page-title">Allow access<\/h1>/);
     page = await browser.submit(page, /\/consent$/, { decision: 'allow' });
     assert.match(page.html, /<h1 id="page-title">Device connected<\/h1>/);

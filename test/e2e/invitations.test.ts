@@ -150,7 +150,7 @@ describe('invitations', () => {
     const other = newBrowser();
     const elsewhere = await openSignIn(other, config);
     assert.equal(heading(elsewhere.page.html), 'Sign in');
-    const signedIn = await other.submit(elsewhere.page, /\/login$/, { email, password: PASSWORD });
+    const signedIn = await other.submit(elsewhere.page, /\/password$/, { email, password: PASSWORD });
     assert.equal(heading(signedIn.html), 'Allow access');
 
     // The invitation link worked once.

@@ -34,8 +34,8 @@ describe('logging', () => {
     const browser = new Browser();
     const request = await authorizationRequest(config, { scope: 'openid email offline_access', prompt: 'consent' });
     let page = await browser.navigate(request.url.toString());
-    await browser.submit(page, /\/login$/, { email: ALICE.email, password: 'a wrong password' });
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    await browser.submit(page, /\/password$/, { email: ALICE.email, password: 'a wrong password' });
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password });
     page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     const code = new URL(page.url).searchParams.get('code') as string;
     const tokens = await exchangeCode(config, page.url, request);

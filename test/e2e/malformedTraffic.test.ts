@@ -112,7 +112,7 @@ describe('malformed traffic', () => {
     { name: '10 MB form on the token endpoint', bytes: post('/token', FORM, Buffer.alloc(10 * MB, 'a')), expect: '400 or closed' },
     {
       name: '5 MB form on the sign-in form',
-      bytes: post('/interaction/some-uid/login', FORM, Buffer.alloc(5 * MB, 'a')),
+      bytes: post('/interaction/some-uid/password', FORM, Buffer.alloc(5 * MB, 'a')),
       expect: '413 or closed',
     },
     { name: '5 MB form on the device page', bytes: post('/device', FORM, Buffer.alloc(5 * MB, 'a')), expect: '413 or closed' },

@@ -32,7 +32,7 @@ const ENDPOINTS: Row[] = [
   ours('/readyz', 'GET, HEAD, OPTIONS', { GET: 200, HEAD: 200 }),
   ours('/static/gatehouse.css', 'GET, HEAD, OPTIONS', { GET: 200, HEAD: 200 }),
   ours('/interaction/some-uid', 'GET, HEAD, OPTIONS', { GET: 400, HEAD: 400 }),
-  ours('/interaction/some-uid/login', 'POST, OPTIONS', { POST: 415 }),
+  ours('/interaction/some-uid/password', 'POST, OPTIONS', { POST: 415 }),
   ours('/interaction/some-uid/consent', 'POST, OPTIONS', { POST: 415 }),
   ours('/interaction/some-uid/abort', 'POST, OPTIONS', { POST: 415 }),
   protocol('/.well-known/openid-configuration', 'GET, HEAD, OPTIONS', { GET: 200, HEAD: 200 }),
@@ -127,7 +127,7 @@ describe('methods', () => {
   });
 
   it('shows browsers the error page', async () => {
-    for (const path of ['/token', '/interaction/some-uid/login']) {
+    for (const path of ['/token', '/interaction/some-uid/password']) {
       const answer = await send(server.url, 'GET', path, { accept: 'text/html' });
       assert.equal(answer.status, 405, path);
       assert.match(answer.headers['content-type'] as string, /^text\/html/, path);

@@ -56,7 +56,7 @@ describe('password reset', () => {
   /** Signs in on the hosted screen; returns the page after the password. */
   async function signIn(browser: ProxiedBrowser, email: string, password: string) {
     const { request, page } = await openSignIn(browser, config);
-    return { request, page: await browser.submit(page, /\/login$/, { email, password }) };
+    return { request, page: await browser.submit(page, /\/password$/, { email, password }) };
   }
 
   it('resets a forgotten password, and everything the old one opened is closed', async () => {

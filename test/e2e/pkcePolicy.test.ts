@@ -57,7 +57,7 @@ describe('PKCE policy', () => {
     const browser = new Browser();
     let page = await browser.navigate(withoutPkce(legacy, 'legacy-1').toString());
     assert.equal(page.status, 200);
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password });
     page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     assert.ok(page.url.startsWith(RP_REDIRECT), page.url);
     const tokens = await client.authorizationCodeGrant(legacy, new URL(page.url), {
@@ -72,7 +72,7 @@ describe('PKCE policy', () => {
     const browser = new Browser();
     const request = await authorizationRequest(legacy, { scope: 'openid' });
     let page = await browser.navigate(request.url.toString());
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password });
     page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     await assert.rejects(
       exchangeCode(legacy, page.url, { ...request, verifier: client.randomPKCECodeVerifier() }),

@@ -32,8 +32,8 @@ describe('hosted sign-in and consent screens', () => {
   async function signIn(browser: Browser, params: Record<string, string> = {}) {
     const request = await authorizationRequest(config, params);
     let page = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
-    if (page.html.includes('action="/interaction/') && page.html.includes('/login"')) {
-      page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
+    if (page.html.includes('action="/interaction/') && page.html.includes('/password"')) {
+      page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
     }
     if (page.html.includes('/consent"')) page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     assert.ok(page.url.startsWith(RP_REDIRECT), `ended at ${page.url}`);
@@ -45,8 +45,8 @@ describe('hosted sign-in and consent screens', () => {
     const request = await authorizationRequest(config);
     const login = await browser.navigate(request.url.toString());
 
-    const unknown = await browser.submit(login, /\/login$/, { email: 'nobody@example.com', password: 'whatever-password' });
-    const wrong = await browser.submit(login, /\/login$/, { email: ALICE.email, password: 'not the password' });
+    const unknown = await browser.submit(login, /\/password$/, { email: 'nobody@example.com', password: 'whatever-password' });
+    const wrong = await browser.submit(login, /\/password$/, { email: ALICE.email, password: 'not the password' });
     for (const [page, email] of [
       [unknown, 'nobody@example.com'],
       [wrong, ALICE.email],
@@ -56,7 +56,7 @@ describe('hosted sign-in and consent screens', () => {
       assert.match(page.html, new RegExp(`id="email"[^>]*value="${email}"`));
       assert.doesNotMatch(page.html, /value="(whatever-password|not the password)"/);
     }
-    const empty = await browser.submit(login, /\/login$/, { email: '', password: '' });
+    const empty = await browser.submit(login, /\/password$/, { email: '', password: '' });
     assert.equal(empty.status, 400);
     assert.match(empty.html, /Enter your email and password./);
     const failures = await database.db('audit_events').where('type', 'login.failed').count('* as n').first();
@@ -80,7 +80,7 @@ describe('hosted sign-in and consent screens', () => {
     const browser = new Browser();
     const request = await authorizationRequest(config);
     const login = await browser.navigate(request.url.toString());
-    await browser.submit(login, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    await browser.submit(login, /\/password$/, { email: ALICE.email, password: ALICE.password });
     const silent = await authorizationRequest(config, { prompt: 'none' });
     const page = await browser.navigate(silent.url.toString(), {}, RP_REDIRECT);
     assert.equal(callbackParams(page).get('error'), 'consent_required');
@@ -127,7 +127,7 @@ describe('hosted sign-in and consent screens', () => {
     const browser = new Browser();
     const request = await authorizationRequest(config);
     const login = await browser.navigate(request.url.toString());
-    const consent = await browser.submit(login, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    const consent = await browser.submit(login, /\/password$/, { email: ALICE.email, password: ALICE.password });
     const page = await browser.submit(consent, /\/consent$/, { decision: 'deny' }, RP_REDIRECT);
     assert.equal(callbackParams(page).get('error'), 'access_denied');
     assert.equal(callbackParams(page).get('state'), request.state);

@@ -276,7 +276,7 @@ describe('sign-up from the sign-in screen', () => {
     const { page: login } = await openSignIn(browser, app);
     const form = await followLink(browser, login, 'Create account');
     const action = new URL(findForm(form.html, /\/signup$/).action, form.url).toString();
-    for (const csrf of [undefined, 'forged-token', findForm(login.html, /\/login$/).hidden._csrf.slice(0, -2)]) {
+    for (const csrf of [undefined, 'forged-token', findForm(login.html, /\/password$/).hidden._csrf.slice(0, -2)]) {
       const email = `csrf-${csrf === undefined ? 'none' : csrf.length}@example.com`;
       const body = new URLSearchParams({ email, password: PASSWORD, ...(csrf === undefined ? {} : { _csrf: csrf }) });
       const response = await browser.request(action, {
@@ -290,7 +290,7 @@ describe('sign-up from the sign-in screen', () => {
     }
     // Another browser's token (another CSRF secret) is no better.
     const other = newBrowser();
-    const theirs = findForm((await openSignIn(other, app)).page.html, /\/login$/).hidden._csrf;
+    const theirs = findForm((await openSignIn(other, app)).page.html, /\/password$/).hidden._csrf;
     const response = await browser.request(action, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -314,7 +314,7 @@ describe('sign-up from the sign-in screen', () => {
     const response = await browser.request(signupUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: findForm(login.html, /\/login$/).hidden._csrf, email, password: PASSWORD }),
+      body: new URLSearchParams({ _csrf: findForm(login.html, /\/password$/).hidden._csrf, email, password: PASSWORD }),
     });
     assert.equal(response.status, 403);
     assert.equal(heading(await response.text()), 'Sign-up is not available');
@@ -432,7 +432,7 @@ describe('sign-up from the sign-in screen', () => {
     const uma = await createUser(operator(database), { email, password, email_verified: false }, 4);
     const browser = newBrowser();
     const { request, page: login } = await openSignIn(browser, app);
-    const page = await browser.submit(login, /\/login$/, { email, password });
+    const page = await browser.submit(login, /\/password$/, { email, password });
     assert.equal(page.status, 200);
     assert.equal(heading(page.html), 'Check your email');
     assert.ok(page.html.includes('We sent a code and a link to uma@example.com.'), page.html);
@@ -453,7 +453,7 @@ describe('sign-up from the sign-in screen', () => {
     const ivo = await createUser(operator(database), { email, password_hash: imported }, 4);
     const browser = newBrowser();
     const { request, page: login } = await openSignIn(browser, app);
-    const page = await browser.submit(login, /\/login$/, { email, password });
+    const page = await browser.submit(login, /\/password$/, { email, password });
     assert.equal(heading(page.html), 'Check your email');
     assert.ok((await database.db('users').where('id', ivo.id).first()).password_hash.startsWith('$gh1$'), 'renewed');
     // The pending sign-in holds the renewed password, so its code still finishes it.
@@ -468,7 +468,7 @@ describe('sign-up from the sign-in screen', () => {
     const victor = await createUser(operator(database), { email, password, email_verified: false }, 4);
     const browser = newBrowser();
     const { request, page: login } = await openSignIn(browser, lax);
-    const page = await browser.submit(login, /\/login$/, { email, password });
+    const page = await browser.submit(login, /\/password$/, { email, password });
     const tokens = await finishAtRelyingParty(browser, page, lax, request);
     assert.equal(tokens.claims()?.sub, victor.id);
     const userinfo = await client.fetchUserInfo(lax, tokens.access_token, victor.id);

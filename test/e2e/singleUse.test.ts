@@ -53,7 +53,7 @@ describe('single-use artefacts under parallel requests', () => {
     const request = await authorizationRequest(rp, { scope: 'openid email offline_access', prompt: 'consent', ...extra });
     let page = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
     if (!page.url.startsWith(RP_REDIRECT))
-      page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
+      page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
     if (!page.url.startsWith(RP_REDIRECT)) page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     const code = new URL(page.url).searchParams.get('code');
     assert.ok(code, `no code on ${page.url}`);
@@ -129,7 +129,7 @@ describe('single-use artefacts under parallel requests', () => {
     let page = await browser.navigate(device.verification_uri);
     page = await browser.submit(page, /\/device$/, { user_code: device.user_code });
     page = await browser.submit(page, /\/device$/, {});
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password });
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password });
     page = await browser.submit(page, /\/consent$/, { decision: 'allow' });
     assert.match(page.html, /Device connected/);
 
@@ -200,7 +200,7 @@ describe('single-use artefacts under parallel requests', () => {
     const request = await authorizationRequest(rp, { scope: 'openid email', prompt: 'consent' });
     const browser = new Browser();
     let page = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
-    page = await browser.submit(page, /\/login$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
+    page = await browser.submit(page, /\/password$/, { email: ALICE.email, password: ALICE.password }, RP_REDIRECT);
     page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
     const tokens = await client.authorizationCodeGrant(
       rp,

@@ -39,7 +39,7 @@ describe('sign-in throttling', () => {
 
   /** Posts the sign-in form as if through the proxy, which saw `clientIp`. */
   async function post(browser: Browser, login: Page, email: string, password: string, forwardedFor: string) {
-    const form = findForm(login.html, /\/login$/);
+    const form = findForm(login.html, /\/password$/);
     const response = await browser.request(new URL(form.action, login.url).toString(), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': forwardedFor },

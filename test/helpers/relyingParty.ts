@@ -57,7 +57,7 @@ export async function signInWithOfflineAccess(config: client.Configuration, emai
   const browser = new Browser();
   const request = await authorizationRequest(config, { scope: 'openid offline_access', prompt: 'consent' });
   let page = await browser.navigate(request.url.toString());
-  page = await browser.submit(page, /\/login$/, { email, password });
+  page = await browser.submit(page, /\/password$/, { email, password });
   page = await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT);
   return exchangeCode(config, page.url, request);
 }

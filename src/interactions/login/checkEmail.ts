@@ -31,6 +31,7 @@ import {
 import { SealedSecretError } from '../../secrets/secretBox.ts';
 import { interactionContext } from './serviceContext.ts';
 import { mayFinishSignIn } from './signInRules.ts';
+import { acrOfAmr } from '../../mfa/levels.ts';
 
 export const PENDING_SIGN_IN_COOKIE = 'gatehouse.pending_sign_in';
 
@@ -138,7 +139,7 @@ async function pendingScreen(ctx: Context, deps: InteractionDeps, form = true) {
   return { interaction, form: body, pending };
 }
 
-const signInWith = (user: User) => ({ login: { accountId: user.id, amr: ['pwd'], remember: true } });
+const signInWith = (user: User) => ({ login: { accountId: user.id, amr: ['pwd'], acr: acrOfAmr(['pwd']), remember: true } });
 
 const WRONG_CODE = 'That code is not right, or it has expired. Check the latest email we sent, or send a new code.';
 const NOT_YET = 'Your email is not verified yet. Enter the code from the email, or follow its link, then continue.';

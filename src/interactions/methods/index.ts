@@ -1,0 +1,25 @@
+// The sign-in methods, in the order their parts appear on a screen. A new method is one module
+// here (its routes, its limits, its fragment under views/methods/); the prompts compose them.
+import type { Context } from 'koa';
+import type { InteractionDeps, MethodFragment, MethodScreen, SignInMethod } from '../types.ts';
+import { passwordMethod } from './password.ts';
+
+export const SIGN_IN_METHODS: readonly SignInMethod[] = [passwordMethod];
+
+export interface ComposedFragments {
+  fragments: (MethodFragment & { method: string })[];
+  scripts: string[];
+  identifierAutocomplete: string;
+}
+
+/** The parts of the methods this prompt offers here, with what they ask of the screen. */
+export async function methodFragments(ctx: Context, screen: MethodScreen, deps: InteractionDeps): Promise<ComposedFragments> {
+  const offered = SIGN_IN_METHODS.filter((method) => method.offeredBy.includes(screen.prompt));
+  const parts = await Promise.all(offered.map(async (method) => ({ method: method.id, part: await method.fragment(ctx, screen, deps) })));
+  const fragments = parts.flatMap(({ method, part }) => (part ? [{ ...part, method }] : []));
+  return {
+    fragments,
+    scripts: [...new Set(fragments.flatMap((f) => f.scripts ?? []))],
+    identifierAutocomplete: ['username', ...new Set(fragments.flatMap((f) => f.identifierAutocomplete ?? []))].join(' '),
+  };
+}
