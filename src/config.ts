@@ -4,6 +4,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSyn
 import { resolve, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { DEFAULT_RP_NAME, readOrigin, rpIdProblem, rpScopeProblems } from './mfa/relyingParty.ts';
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 
@@ -59,6 +60,30 @@ const envSchema = z
     SIGNIN_DELAY_AFTER: integer('SIGNIN_DELAY_AFTER', 1, 100).default(5),
     SIGNIN_LOCK_AFTER: integer('SIGNIN_LOCK_AFTER', 2, 1000).default(10),
     SIGNIN_LOCK_MINUTES: integer('SIGNIN_LOCK_MINUTES', 1, 1440).default(15),
+    // Passkeys (src/mfa/relyingParty.ts): each entry must be an origin a browser would run WebAuthn on.
+    WEBAUTHN_RP_ID: z
+      .string()
+      .superRefine((rpId, ctx) => {
+        const problem = rpIdProblem(rpId);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+    WEBAUTHN_RP_NAME: z.string().max(64, 'WEBAUTHN_RP_NAME must be at most 64 characters').optional(),
+    WEBAUTHN_ORIGINS: z
+      .string()
+      .transform((list, ctx) =>
+        list
+          .split(',')
+          .map((entry) => entry.trim())
+          .filter(Boolean)
+          .flatMap((entry) => {
+            const read = readOrigin(entry);
+            if ('origin' in read) return [read.origin];
+            ctx.addIssue({ code: 'custom', message: read.problem });
+            return [];
+          }),
+      )
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.SECRET_KEY_PREVIOUS && !env.SECRET_KEY) {
@@ -70,6 +95,9 @@ const envSchema = z
     if (env.SIGNIN_LOCK_AFTER <= env.SIGNIN_DELAY_AFTER) {
       ctx.addIssue({ code: 'custom', path: ['SIGNIN_LOCK_AFTER'], message: 'SIGNIN_LOCK_AFTER must be greater than SIGNIN_DELAY_AFTER' });
     }
+    const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
+    for (const { path, message } of rpScopeProblems(issuer, env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS ?? []))
+      ctx.addIssue({ code: 'custom', path: [path], message });
     if (env.NODE_ENV !== 'production') return;
     if (!env.SECRET_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SECRET_KEY'], message: 'SECRET_KEY is required in production' });
@@ -119,6 +147,12 @@ export interface Config {
   /** Failed sign-ins to one address within an hour that lock it. */
   signInLockAfter: number;
   signInLockMinutes: number;
+  /** Passkeys: WEBAUTHN_RP_ID, when set; else the RP ID is the issuer's host. */
+  webauthnRpId: string | undefined;
+  /** The name authenticators show for Gatehouse (WEBAUTHN_RP_NAME). */
+  webauthnRpName: string;
+  /** Origins besides the issuer's where passkey ceremonies may run (WEBAUTHN_ORIGINS). */
+  webauthnOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -164,6 +198,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     signInDelayAfter: env.SIGNIN_DELAY_AFTER,
     signInLockAfter: env.SIGNIN_LOCK_AFTER,
     signInLockMinutes: env.SIGNIN_LOCK_MINUTES,
+    webauthnRpId: env.WEBAUTHN_RP_ID,
+    webauthnRpName: env.WEBAUTHN_RP_NAME ?? DEFAULT_RP_NAME,
+    webauthnOrigins: env.WEBAUTHN_ORIGINS ?? [],
   };
 }
 

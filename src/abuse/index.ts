@@ -67,6 +67,8 @@ export interface AbuseDefence {
   codeEntry: ActionLimit;
   /** Emailed links used, per source (what a guessed or tampered link costs). */
   linkUse: ActionLimit;
+  /** Passkey ceremonies started, per source (each stores a challenge). */
+  passkeyCeremony: ActionLimit;
   /** Invitations sent per operator or admin client. */
   invitation: ActionLimit;
   close(): Promise<void>;
@@ -89,6 +91,7 @@ export function createAbuseDefence(database: Database, settings: AbuseSettings):
     mailToAddress: action('mail_address', 5, 3600),
     resetRequest: perSource('reset_ip', 20, 3600),
     codeEntry: perSource('code_ip', 30, 3600),
+    passkeyCeremony: perSource('passkey_ip', 60, 3600),
     linkUse: perSource('link_ip', 30, 3600),
     invitation: action('invite_actor', 200, 3600),
     close: () => store.close(),

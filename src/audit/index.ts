@@ -40,12 +40,32 @@ export type AuditType =
   | 'login.failed'
   | 'login.throttled'
   | 'login.unverified'
+  | 'login.mfa_succeeded'
+  | 'login.mfa_failed'
+  | 'login.mfa_unmet'
   | 'consent.granted'
   | 'consent.denied'
   | 'grant.revoked'
   | 'refresh_token.reused'
   | 'authorization_code.replayed'
-  | 'device_code.replayed';
+  | 'device_code.replayed'
+  // Second factors (src/mfa): the user's changes, then each check of a factor.
+  | 'user.totp_enrolment_started'
+  | 'user.totp_enrolled'
+  | 'user.totp_removed'
+  | 'user.recovery_codes_generated'
+  | 'user.recovery_code_used'
+  | 'mfa.totp_verified'
+  | 'mfa.totp_failed'
+  | 'mfa.recovery_code_failed'
+  // Passkeys (src/mfa/passkeys.ts): the user's list, then each use; a counter that went backwards
+  // has a type of its own, to alert on (a copied authenticator).
+  | 'user.passkey_added'
+  | 'user.passkey_renamed'
+  | 'user.passkey_removed'
+  | 'mfa.passkey_verified'
+  | 'mfa.passkey_failed'
+  | 'mfa.passkey_clone_suspected';
 
 export interface AuditEvent {
   type: AuditType;

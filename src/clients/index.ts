@@ -9,10 +9,11 @@ import type { Config } from '../config.ts';
 import type { SecretBox } from '../secrets/secretBox.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { assertVersion, type VersionCheck } from '../changes/versionTag.ts';
-import { ConflictError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
+import { ConflictError, ForbiddenError, InvalidInputError, NotFoundError, parseInput } from '../errors/index.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
 import { assertMayChangeClient } from '../apis/managementApi.ts';
 import { InvalidClientMetadataError, validateClientMetadata } from '../oidc/clientValidation.ts';
+import { isBuiltInClient } from '../oidc/builtInClients.ts';
 import { errors } from 'oidc-provider';
 import {
   HASHED_SECRET_PREFIX,
@@ -58,6 +59,8 @@ const clientFields = {
   allow_signup: z.boolean(),
   /** Whether users must have verified their email before signing in to this client. */
   require_verified_email: z.boolean(),
+  /** Whether every sign-in to this client takes a second factor. */
+  require_mfa: z.boolean(),
 };
 
 export const newClientSchema = z
@@ -75,6 +78,7 @@ export const newClientSchema = z
     allow_code_without_pkce: clientFields.allow_code_without_pkce.default(false),
     allow_signup: clientFields.allow_signup.default(true),
     require_verified_email: clientFields.require_verified_email.default(true),
+    require_mfa: clientFields.require_mfa.default(false),
   })
   .strict();
 export type NewClient = z.input<typeof newClientSchema>;
@@ -134,6 +138,7 @@ export interface PreparedClient {
 
 export async function prepareClient(ctx: ServiceContext, deps: ClientDeps, input: unknown): Promise<PreparedClient> {
   const data = parseInput(newClientSchema, input);
+  if (isBuiltInClient(data.client_id)) throw new ConflictError(`Client id ${data.client_id} is reserved for Gatehouse's own use`);
   const grantTypes = data.grant_types ?? defaultGrants(data.redirect_uris);
   const secret = needsSecret(data.token_endpoint_auth_method) ? newSecret() : undefined;
   const metadata: ClientMetadata = {
@@ -150,6 +155,7 @@ export async function prepareClient(ctx: ServiceContext, deps: ClientDeps, input
     ...(data.allow_code_without_pkce ? { allow_code_without_pkce: true } : {}),
     ...(data.allow_signup ? {} : { allow_signup: false }),
     ...(data.require_verified_email ? {} : { require_verified_email: false }),
+    ...(data.require_mfa ? { require_mfa: true } : {}),
     ...(secret ? { client_secret: secret } : {}),
   };
   await validate(ctx, deps, metadata);
@@ -205,6 +211,11 @@ async function rowOf(db: Db, clientId: string, lock = false): Promise<ClientRow>
  * one the caller may change (see assertMayChangeClient).
  */
 async function lockClient(trx: Db, ctx: ServiceContext, clientId: string, check: VersionCheck): Promise<ClientRow> {
+  // Gatehouse's own clients are kept as they are made at start (see oidc/builtInClients.ts).
+  if (isBuiltInClient(clientId))
+    throw new ForbiddenError(
+      `Client ${clientId} is built into Gatehouse (the account area signs in through it): it cannot be changed or deleted`,
+    );
   const row = await rowOf(trx, clientId, true);
   assertVersion(check.ifMatch, clientView(row));
   await assertMayChangeClient(trx, ctx, clientId);

@@ -2,12 +2,17 @@
 // A new prompt (mfa, profile, terms) is one more module and one more line here.
 //
 //   step       decides by (checks, in order)                                  screen
-//   login      no session · max_age · prompt=login · id_token_hint · acr      sign in (strategies)
+//   login      no session · max_age · prompt=login · id_token_hint ·          sign in (methods)
+//              email not verified (for a client that requires it)
+//   mfa        acr asked above the session's · client requires mfa ·          a second factor
+//              the account holds a second factor                              (methods)
 //   consent    prompt=consent · scopes missing · claims missing · API scopes  allow / deny
 import type { InteractionStep } from './types.ts';
+import type { Db } from '../db/index.ts';
 import { loginStep } from './login/index.ts';
+import { mfaStep } from './mfa/index.ts';
 import { consentStep } from './consent/index.ts';
 
-export const PIPELINE: InteractionStep[] = [loginStep, consentStep];
+export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, consentStep];
 
-export const interactionPrompts = () => PIPELINE.map((step) => step.prompt);
+export const interactionPrompts = (db: Db) => PIPELINE.map((step) => step.prompt(db));

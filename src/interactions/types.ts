@@ -26,8 +26,8 @@ export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails
 export interface InteractionStep {
   /** The prompt's name, as oidc-provider reports it in interaction details. */
   name: string;
-  /** The checks that decide whether this prompt is needed, in order. */
-  prompt: interactionPolicy.Prompt;
+  /** The checks that decide whether this prompt is needed, in order (they may read the database). */
+  prompt(db: Db): interactionPolicy.Prompt;
   /** Shows this step's screen for an interaction waiting on it (again, after an error). */
   render(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen?: ScreenState): Promise<void>;
   /** Adds this step's form handlers, under /interaction/:uid/<name>. */
@@ -83,6 +83,8 @@ export interface SignInMethod {
   id: string;
   /** Offered by the login prompt (says who you are) and/or the mfa prompt (a second factor). */
   offeredBy: readonly ('login' | 'mfa')[];
+  /** The amr (RFC 8176) of what it proves at best: the mfa prompt offers it where that reaches the level needed. */
+  amr: readonly string[];
   /** Its part of the screen, or undefined when not offered here (to this user, this client). */
   fragment(ctx: Context, screen: MethodScreen, deps: InteractionDeps): Promise<MethodFragment | undefined>;
   routes(router: Router, deps: InteractionDeps): void;

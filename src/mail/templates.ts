@@ -46,6 +46,10 @@ export const MAIL_TEMPLATES = {
     subject: 'Your account is locked for a while',
     data: z.strictObject({ resetLink: link, unlockMinutes: count }),
   },
+  recovery_code_used: {
+    subject: 'A recovery code was used to sign in to your account',
+    data: z.strictObject({ remaining: z.number().int().nonnegative(), resetLink: link }),
+  },
 } as const;
 
 export type MailTemplate = keyof typeof MAIL_TEMPLATES;

@@ -42,6 +42,7 @@ const COLUMN_FIELDS = [
   'allow_code_without_pkce',
   'allow_signup',
   'require_verified_email',
+  'require_mfa',
 ] as const;
 const JSON_COLUMNS = new Set(['redirect_uris', 'post_logout_redirect_uris', 'grant_types', 'response_types']);
 
@@ -60,6 +61,7 @@ export interface ClientRow {
   allow_code_without_pkce: boolean;
   allow_signup: boolean;
   require_verified_email: boolean;
+  require_mfa: boolean;
   metadata: Record<string, unknown>;
   registered_by: 'cli' | 'admin_api' | 'dynamic_registration';
   created_at: Date;
@@ -198,6 +200,7 @@ export function createClientStore(db: Db, box: SecretBox): ClientStore {
       allow_code_without_pkce: false,
       allow_signup: true,
       require_verified_email: true,
+      require_mfa: false,
       ...columns,
       metadata: JSON.stringify(extra),
       registered_by: registeredBy,

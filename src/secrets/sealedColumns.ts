@@ -5,6 +5,7 @@ import type { SealContext } from './secretBox.ts';
 import { SEALED_KEY_SECRETS } from '../oidc/keys.ts';
 import { SEALED_CLIENT_SECRETS } from '../oidc/clients.ts';
 import { SEALED_MAIL_PAYLOADS } from '../mail/queue.ts';
+import { SEALED_TOTP_SECRETS } from '../mfa/totp.ts';
 
 export interface SealedColumn {
   table: string;
@@ -18,4 +19,9 @@ export interface SealedColumn {
   context(row: Record<string, string>): SealContext;
 }
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = [SEALED_KEY_SECRETS, SEALED_CLIENT_SECRETS, SEALED_MAIL_PAYLOADS];
+export const SEALED_COLUMNS: readonly SealedColumn[] = [
+  SEALED_KEY_SECRETS,
+  SEALED_CLIENT_SECRETS,
+  SEALED_MAIL_PAYLOADS,
+  SEALED_TOTP_SECRETS,
+];

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
-import { createClient } from '../helpers/fixtures.ts';
+import { createAlice, createClient, operator } from '../helpers/fixtures.ts';
 import { legacySeal } from '../helpers/legacySeal.ts';
 import { loadConfig } from '../../src/config.ts';
 import { commandContext } from '../../src/cli/context.ts';
@@ -20,6 +20,7 @@ import { ArtefactProtection } from '../../src/oidc/storedArtefacts.ts';
 import { DamagedKeyError, SecretKeyMismatchError } from '../../src/server.ts';
 import { enqueueMail } from '../../src/mail/index.ts';
 import { payloadContext } from '../../src/mail/queue.ts';
+import { pendingTotpEnrolment, startTotpEnrolment } from '../../src/mfa/totp.ts';
 
 const KEY_A = 'first-secret-key-of-gatehouse-tests-0123456789';
 const KEY_B = 'second-secret-key-of-gatehouse-tests-0123456789';
@@ -120,11 +121,15 @@ describe('rotating SECRET_KEY', () => {
     await database.db.transaction((trx) =>
       enqueueMail(trx, createSecretBox(KEY_A), { to: 'waiting@example.com', template: 'password_changed', data: {} }),
     );
+    // An authenticator app being added, its seed sealed with the previous key.
+    const alice = await createAlice(database);
+    const labels = { accountName: alice.email, issuer: 'Gatehouse' };
+    const { secret } = await startTotpEnrolment(operator(database), { box: createSecretBox(KEY_A) }, alice.id, labels);
     const before = await cliJson(['secrets', 'status'], KEY_B, KEY_A);
     assert.deepEqual(before, {
       keyId: ID_B,
       previousKeyIds: [ID_A],
-      tables: { keys: { previous: 3 }, clients: { previous: 1 }, mail_queue: { previous: 1 } },
+      tables: { keys: { previous: 3 }, clients: { previous: 1 }, mail_queue: { previous: 1 }, totp_factors: { previous: 1 } },
       unreadable: [],
       rotateNeeded: true,
       previousKeyNeeded: true,
@@ -132,32 +137,35 @@ describe('rotating SECRET_KEY', () => {
 
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 3, clients: 1, mail_queue: 1, oidc_payloads: 0 },
-      unchanged: { keys: 0, clients: 0, mail_queue: 0 },
+      resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, oidc_payloads: 0 },
+      unchanged: { keys: 0, clients: 0, mail_queue: 0, totp_factors: 0 },
     });
     const [waiting] = await database.db('mail_queue').select('id', 'payload');
     assert.deepEqual(JSON.parse(createSecretBox(KEY_B).open(waiting.payload, payloadContext(waiting.id))), {});
+    const seed = await database.db('totp_factors').where('user_id', alice.id).first('secret');
+    assert.ok(seed.secret.startsWith(`v2.${ID_B}.`));
+    assert.equal((await pendingTotpEnrolment(database.db, { box: createSecretBox(KEY_B) }, alice.id, labels)).secret, secret);
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_B}.`)));
     const audited = await database.db('audit_events').where('type', 'secrets.rotated').first();
     assert.deepEqual(audited.details, {
       keyId: ID_B,
-      resealed: { keys: 3, clients: 1, mail_queue: 1, oidc_payloads: 0 },
+      resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, oidc_payloads: 0 },
       actor: { type: 'cli' },
     });
     const event = await database.db('domain_events').where('type', 'gatehouse.secrets.rotated').first();
-    assert.deepEqual(event.data, { keyId: ID_B, resealed: { keys: 3, clients: 1, mail_queue: 1, oidc_payloads: 0 } });
+    assert.deepEqual(event.data, { keyId: ID_B, resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, oidc_payloads: 0 } });
     const after = await cliJson(['secrets', 'status'], KEY_B, KEY_A);
     assert.equal(after.rotateNeeded, false);
     assert.equal(after.previousKeyNeeded, false);
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 0, clients: 0, mail_queue: 0, oidc_payloads: 0 },
-      unchanged: { keys: 3, clients: 1, mail_queue: 1 },
+      resealed: { keys: 0, clients: 0, mail_queue: 0, totp_factors: 0, oidc_payloads: 0 },
+      unchanged: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1 },
     });
     const human = await cli(['secrets', 'rotate'], KEY_B);
     assert.match(
       human.stdout,
-      /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0,"mail_queue":0,"oidc_payloads":0\}\nunchanged: +\{"keys":3,"clients":1,"mail_queue":1\}\n$/,
+      /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0,"mail_queue":0,"totp_factors":0,"oidc_payloads":0\}\nunchanged: +\{"keys":3,"clients":1,"mail_queue":1,"totp_factors":1\}\n$/,
     );
 
     await withServer(keyring(KEY_B), async (server) => {
@@ -179,7 +187,7 @@ describe('rotating SECRET_KEY', () => {
       KEY_B,
       KEY_A,
     );
-    assert.deepEqual(rotated.resealed, { keys: 3, clients: 0, mail_queue: 0, oidc_payloads: 1 });
+    assert.deepEqual(rotated.resealed, { keys: 3, clients: 0, mail_queue: 0, totp_factors: 0, oidc_payloads: 1 });
     assert.deepEqual(rotated.dropped, { oidc_payloads: 1 });
     // With the new key alone, the session found by its uid still gives its value back.
     assert.equal((await sessions(KEY_B).findByUid('session-uid'))?.jti, 'session-value');
@@ -254,8 +262,19 @@ describe('rotating SECRET_KEY', () => {
       assert.deepEqual(await jwksKids(server), kids);
       assert.ok(authenticated(await tokenRequest(server, client.client_id, client.client_secret as string)));
     });
-    assert.deepEqual((await cliJson(['secrets', 'status'], KEY_A)).tables, { keys: { legacy: 3 }, clients: { legacy: 1 }, mail_queue: {} });
-    assert.deepEqual((await cliJson(['secrets', 'rotate'], KEY_A)).resealed, { keys: 3, clients: 1, mail_queue: 0, oidc_payloads: 0 });
+    assert.deepEqual((await cliJson(['secrets', 'status'], KEY_A)).tables, {
+      keys: { legacy: 3 },
+      clients: { legacy: 1 },
+      mail_queue: {},
+      totp_factors: {},
+    });
+    assert.deepEqual((await cliJson(['secrets', 'rotate'], KEY_A)).resealed, {
+      keys: 3,
+      clients: 1,
+      mail_queue: 0,
+      totp_factors: 0,
+      oidc_payloads: 0,
+    });
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_A}.`)));
     await withServer(keyring(KEY_A), async (server) => assert.deepEqual(await jwksKids(server), kids));
   });

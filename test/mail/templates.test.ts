@@ -17,6 +17,7 @@ const SAMPLES: Record<MailTemplate, Record<string, unknown>> = {
   email_change_confirm: { link: link('confirm'), code: '771204', expiresMinutes: 60, newEmail: 'new.kim@example.com' },
   email_change_notice: { newEmail: 'new.kim@example.com' },
   account_locked: { resetLink: link('reset'), unlockMinutes: 15 },
+  recovery_code_used: { remaining: 3, resetLink: link('reset') },
 };
 
 const links = (data: Record<string, unknown>) =>

@@ -30,6 +30,7 @@ const clientSchema = z
     allow_code_without_pkce: z.boolean(),
     allow_signup: z.boolean(),
     require_verified_email: z.boolean(),
+    require_mfa: z.boolean(),
     confidential: z.boolean().meta({ description: 'Whether the client has a secret (never shown after it is made)' }),
     registered_by: z.enum(['cli', 'admin_api', 'dynamic_registration']),
     created_at: timestamp,

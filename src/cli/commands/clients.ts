@@ -9,7 +9,7 @@ export const CLIENTS_COMMANDS: Command[] = [
     name: 'clients create',
     summary: 'Register a client; prints its id and, for confidential clients, its secret (shown once)',
     usage:
-      'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID] [--default-api URI] [--allow-code-without-pkce] [--no-signup] [--allow-unverified-email]',
+      'clients create --name NAME --redirect-uri URI [--redirect-uri URI] [--post-logout-redirect-uri URI] [--grant-type TYPE]... [--public | --auth-method METHOD] [--scope "openid profile"] [--native] [--client-id ID] [--default-api URI] [--allow-code-without-pkce] [--no-signup] [--allow-unverified-email] [--require-mfa]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -24,6 +24,7 @@ export const CLIENTS_COMMANDS: Command[] = [
       'allow-code-without-pkce': { type: 'boolean' },
       'no-signup': { type: 'boolean' },
       'allow-unverified-email': { type: 'boolean' },
+      'require-mfa': { type: 'boolean' },
     },
     async run(ctx, values) {
       const authMethod = values.public ? 'none' : (str(values['auth-method']) ?? 'client_secret_basic');
@@ -46,6 +47,7 @@ export const CLIENTS_COMMANDS: Command[] = [
         allow_code_without_pkce: Boolean(values['allow-code-without-pkce']),
         allow_signup: !values['no-signup'],
         require_verified_email: !values['allow-unverified-email'],
+        require_mfa: Boolean(values['require-mfa']),
       });
       return created.client_secret ? { ...created.client, client_secret: created.client_secret } : created.client;
     },

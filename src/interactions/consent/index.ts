@@ -53,7 +53,7 @@ async function grantConsent(interaction: InteractionDetails, deps: InteractionDe
 
 export const consentStep: InteractionStep = {
   name: 'consent',
-  prompt: interactionPolicy.base().get('consent') as interactionPolicy.Prompt,
+  prompt: () => interactionPolicy.base().get('consent') as interactionPolicy.Prompt,
   render: renderConsent,
   routes(router, deps) {
     router.post('/interaction/:uid/consent', formBody, async (ctx) => {

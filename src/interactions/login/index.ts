@@ -55,6 +55,9 @@ const unverifiedEmail = new interactionPolicy.Check('email_not_verified', 'the c
 
 function loginPrompt(): interactionPolicy.Prompt {
   const prompt = interactionPolicy.base().get('login') as interactionPolicy.Prompt;
+  // An acr the session lacks is a second factor to add (the mfa prompt), not a password to type again.
+  prompt.checks.remove('essential_acr');
+  prompt.checks.remove('essential_acrs');
   prompt.checks.add(unverifiedEmail);
   return prompt;
 }
@@ -110,7 +113,7 @@ async function proceed(ctx: Context, interaction: InteractionDetails, deps: Inte
 
 export const loginStep: InteractionStep = {
   name: 'login',
-  prompt: loginPrompt(),
+  prompt: loginPrompt,
   async render(ctx, interaction, deps, screen) {
     // Just accepted an invitation in this browser: signed in without typing the new password again.
     const ticketHolder = screen

@@ -3,8 +3,11 @@
 import type { Context } from 'koa';
 import type { InteractionDeps, MethodFragment, MethodScreen, SignInMethod } from '../types.ts';
 import { passwordMethod } from './password.ts';
+import { totpMethod } from './totp.ts';
+import { recoveryCodeMethod } from './recoveryCode.ts';
+import { passkeyMethod } from './passkey.ts';
 
-export const SIGN_IN_METHODS: readonly SignInMethod[] = [passwordMethod];
+export const SIGN_IN_METHODS: readonly SignInMethod[] = [passwordMethod, passkeyMethod, totpMethod, recoveryCodeMethod];
 
 export interface ComposedFragments {
   fragments: (MethodFragment & { method: string })[];
@@ -13,8 +16,13 @@ export interface ComposedFragments {
 }
 
 /** The parts of the methods this prompt offers here, with what they ask of the screen. */
-export async function methodFragments(ctx: Context, screen: MethodScreen, deps: InteractionDeps): Promise<ComposedFragments> {
-  const offered = SIGN_IN_METHODS.filter((method) => method.offeredBy.includes(screen.prompt));
+export async function methodFragments(
+  ctx: Context,
+  screen: MethodScreen,
+  deps: InteractionDeps,
+  wanted: (method: string) => boolean = () => true,
+): Promise<ComposedFragments> {
+  const offered = SIGN_IN_METHODS.filter((method) => method.offeredBy.includes(screen.prompt) && wanted(method.id));
   const parts = await Promise.all(offered.map(async (method) => ({ method: method.id, part: await method.fragment(ctx, screen, deps) })));
   const fragments = parts.flatMap(({ method, part }) => (part ? [{ ...part, method }] : []));
   return {

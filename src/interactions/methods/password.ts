@@ -110,6 +110,7 @@ async function signInWithPassword(ctx: Context, deps: InteractionDeps) {
 export const passwordMethod: SignInMethod = {
   id: METHOD,
   offeredBy: ['login'],
+  amr: ['pwd'],
   async fragment(_ctx, screen) {
     return { template: 'password', locals: { email: screen.identifier } };
   },

@@ -12,6 +12,8 @@
 //   (on by default; SIGNUP_ENABLED=false turns it off for every client);
 // - `require_verified_email`: whether a user must have verified their email before signing in
 //   to this client (on by default). Only an operator may turn it off.
+// - `require_mfa`: whether every sign-in to this client takes a second factor (the mfa prompt).
+//   Stricter only, so a registration may ask for it too.
 import { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { OIDC_SCOPES } from './core.ts';
 
@@ -20,6 +22,7 @@ export const ALLOW_CODE_WITHOUT_PKCE = 'allow_code_without_pkce';
 export const API_SCOPE = 'api_scope';
 export const ALLOW_SIGNUP = 'allow_signup';
 export const REQUIRE_VERIFIED_EMAIL = 'require_verified_email';
+export const REQUIRE_MFA = 'require_mfa';
 
 const OIDC = new Set(OIDC_SCOPES);
 
@@ -62,6 +65,7 @@ function validate(ctx: KoaContextWithOIDC | undefined, key: string, value: unkno
       if (fields.token_endpoint_auth_method === 'none') invalid(`${key} is not allowed for a public client: it must use PKCE`);
       return;
     }
+    case REQUIRE_MFA:
     case ALLOW_SIGNUP: {
       if (value !== undefined && typeof value !== 'boolean') invalid(`${key} must be a boolean`);
       return;
@@ -86,7 +90,7 @@ function validate(ctx: KoaContextWithOIDC | undefined, key: string, value: unkno
 export function clientMetadata(): Configuration {
   return {
     extraClientMetadata: {
-      properties: [DEFAULT_RESOURCE, ALLOW_CODE_WITHOUT_PKCE, API_SCOPE, ALLOW_SIGNUP, REQUIRE_VERIFIED_EMAIL],
+      properties: [DEFAULT_RESOURCE, ALLOW_CODE_WITHOUT_PKCE, API_SCOPE, ALLOW_SIGNUP, REQUIRE_VERIFIED_EMAIL, REQUIRE_MFA],
       validator: validate,
     },
   };

@@ -4,6 +4,7 @@ import type { ProviderDeps } from '../deps.ts';
 import { accountFromJson, findActiveUserById, userClaims, type Account } from '../../accounts/index.ts';
 import { accountKey, takeSetAside } from '../readAhead.ts';
 import { renderPage } from '../../http/views.ts';
+import { ACR_VALUES } from '../../mfa/levels.ts';
 
 export const TTL = {
   AccessToken: 3600,
@@ -53,12 +54,13 @@ export async function findSignedInAccount(db: ProviderDeps['db'], sub: string): 
 export function core({ db, keys }: ProviderDeps): Configuration {
   return {
     claims: {
-      // amr (RFC 8176 method references) is only known at sign-in, so only ID tokens carry it.
-      openid: ['sub', 'amr'],
+      // acr and amr (RFC 8176 method references) are only known at sign-in, so only ID tokens carry them.
+      openid: ['sub', 'acr', 'amr'],
       profile: PROFILE_CLAIMS,
       email: ['email', 'email_verified'],
     },
     scopes: [...OIDC_SCOPES],
+    acrValues: [...ACR_VALUES],
     conformIdTokenClaims: true,
     jwks: { keys: keys.signing as never[] },
     cookies: {

@@ -1,0 +1,157 @@
+// The mfa prompt: a second factor, after the login prompt named the account. One more step of
+// the pipeline: its checks decide whether the signed-in session's level (its acr, from the
+// methods it used) is enough for this request, and its screen composes the second-factor
+// methods the user holds. A method that proves a factor hands over to `proceed`, which raises
+// the session's amr and acr once the records reach the level needed.
+//
+//   check                  asks for a second factor when
+//   acr_requested          acr_values (or an acr claim) name a level above the session's
+//   client_requires_mfa    the client is registered with require_mfa, and the session is single-factor
+//   second_factor          the account holds a second factor, and the session is single-factor
+//
+// A level no method of the user's can reach is answered with unmet_authentication_requirements
+// (OpenID Connect Core, Unmet Authentication Requirements 1.0) once the user has read why.
+import type { Context } from 'koa';
+import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
+import type { InteractionDeps, InteractionDetails, InteractionStep, ScreenState } from '../types.ts';
+import type { Db } from '../../db/index.ts';
+import type { User } from '../../accounts/index.ts';
+import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
+import { renderPage } from '../../http/views.ts';
+import { finishInteraction } from '../finish.ts';
+import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
+import { methodFragments, SIGN_IN_METHODS } from '../methods/index.ts';
+import { closeFlow, interactionFlow, verifiedRecords } from '../../verifications/index.ts';
+import { acrOfAmr, combinedAmr, levelOf, levelOfAmr, requestedLevel } from '../../mfa/levels.ts';
+import { hasSecondFactor, secondFactorsOf } from '../../mfa/factors.ts';
+import { signInAudit } from '../progress.ts';
+import { UserFacingError } from '../../http/errors.ts';
+
+const { Check, Prompt } = interactionPolicy;
+const MULTI_FACTOR = 2;
+
+/** The level the session reached: from its acr, or (sessions from before acr) its amr; 1 at least once signed in. */
+function sessionLevel(ctx: KoaContextWithOIDC): number {
+  const { session } = ctx.oidc;
+  if (!session?.accountId) return 0;
+  return Math.max(1, levelOf(session.acr), levelOfAmr(session.amr ?? []));
+}
+
+function levelAsked(ctx: KoaContextWithOIDC): number {
+  const claims = ctx.oidc.claims as { id_token?: { acr?: unknown } } | undefined;
+  return requestedLevel(ctx.oidc.params?.acr_values, claims?.id_token?.acr).level;
+}
+
+const clientRequiresMfa = (ctx: KoaContextWithOIDC) => (ctx.oidc.client as unknown as { require_mfa?: boolean }).require_mfa === true;
+
+async function holdsSecondFactor(db: Db, ctx: KoaContextWithOIDC): Promise<boolean> {
+  const accountId = ctx.oidc.session?.accountId;
+  return Boolean(accountId) && hasSecondFactor(await secondFactorsOf(db, accountId as string));
+}
+
+/** The level this request needs from the session, all checks together. */
+async function levelNeeded(db: Db, ctx: KoaContextWithOIDC): Promise<number> {
+  const fromFactors = clientRequiresMfa(ctx) || (await holdsSecondFactor(db, ctx)) ? MULTI_FACTOR : 0;
+  return Math.max(levelAsked(ctx), fromFactors);
+}
+
+function mfaPrompt(db: Db): interactionPolicy.Prompt {
+  const below = (ctx: KoaContextWithOIDC, level: number) => sessionLevel(ctx) > 0 && sessionLevel(ctx) < level;
+  const ask = (yes: boolean) => (yes ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT);
+  return new Prompt(
+    { name: 'mfa', requestable: false },
+    async (ctx) => ({ level: await levelNeeded(db, ctx) }),
+    new Check('acr_requested', 'the requested authentication level was not reached', (ctx) => ask(below(ctx, levelAsked(ctx)))),
+    new Check('client_requires_mfa', 'the client requires multi-factor authentication', (ctx) =>
+      ask(clientRequiresMfa(ctx) && below(ctx, MULTI_FACTOR)),
+    ),
+    new Check('second_factor', 'the account is protected with a second factor', async (ctx) =>
+      ask(below(ctx, MULTI_FACTOR) && (await holdsSecondFactor(db, ctx))),
+    ),
+  );
+}
+
+interface MfaState {
+  accountId: string;
+  sessionAmr: string[];
+  level: number;
+}
+
+function mfaState(interaction: InteractionDetails): MfaState {
+  const accountId = interaction.session?.accountId;
+  if (!accountId) throw new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
+  const sessionAmr = (interaction.session as { amr?: string[] }).amr ?? [];
+  return { accountId, sessionAmr, level: Number((interaction.prompt.details as { level?: number }).level ?? MULTI_FACTOR) };
+}
+
+/** Why the screen asks, in words, from the checks that asked. */
+function reasonText(reasons: string[], clientName: string): string {
+  if (reasons.includes('acr_requested')) return `${clientName} asks for a stronger sign-in.`;
+  if (reasons.includes('client_requires_mfa')) return `${clientName} requires a second step to sign in.`;
+  return 'Your account is protected with a second step.';
+}
+
+async function renderMfa(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen: ScreenState = {}) {
+  const state = mfaState(interaction);
+  const client = await deps.provider().Client.find(String(interaction.params.client_id));
+  const clientName = client?.clientName ?? client?.clientId ?? 'The application';
+  // Only the methods that would reach the level needed, together with what the session proved.
+  const reaching = new Set(
+    SIGN_IN_METHODS.filter((m) => levelOfAmr(combinedAmr([state.sessionAmr, m.amr])) >= state.level).map((m) => m.id),
+  );
+  const composed = await methodFragments(
+    ctx,
+    { prompt: 'mfa', interaction, userId: state.accountId, identifier: '', error: screen.error },
+    deps,
+    (method) => reaching.has(method),
+  );
+  ctx.status = screen.status ?? 200;
+  ctx.type = 'html';
+  ctx.body = await renderPage('mfa', {
+    title: 'Confirm it is you',
+    uid: interaction.uid,
+    clientName,
+    reason: reasonText(interaction.prompt.reasons, clientName),
+    error: screen.error?.message,
+    fragments: composed.fragments,
+    scripts: composed.scripts,
+    identifierAutocomplete: composed.identifierAutocomplete,
+    unmet: composed.fragments.length === 0,
+    csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
+  });
+}
+
+/** Raises the session's amr and acr once this interaction's second factors reach the level needed. */
+async function proceed(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, _known?: User): Promise<void> {
+  const state = mfaState(interaction);
+  const flow = interactionFlow(interaction.uid);
+  const proofs = (await verifiedRecords(deps.db, flow)).filter((record) => record.userId === state.accountId);
+  const amr = combinedAmr([state.sessionAmr, ...proofs.map((record) => record.amr)]);
+  if (levelOfAmr(amr) < state.level) return renderMfa(ctx, interaction, deps);
+  const methods = [...new Set(proofs.map((record) => record.method))].join(' ');
+  await signInAudit(ctx, deps, interaction)('login.mfa_succeeded', { userId: state.accountId, details: { method: methods, amr } });
+  await closeFlow(deps.db, flow);
+  await finishInteraction(ctx, deps, { login: { accountId: state.accountId, amr, acr: acrOfAmr(amr), remember: true } });
+}
+
+export const mfaStep: InteractionStep = {
+  name: 'mfa',
+  prompt: mfaPrompt,
+  render: renderMfa,
+  proceed,
+  routes(router, deps) {
+    // The level cannot be reached with what the account holds: the application is told so.
+    router.post('/interaction/:uid/mfa/unmet', formBody, async (ctx) => {
+      const interaction = await loadInteraction(ctx, deps);
+      requirePrompt(interaction, 'mfa');
+      verifyCsrf(ctx, `interaction:${interaction.uid}`, (ctx.request.body as Record<string, unknown>)._csrf);
+      const { accountId, level } = mfaState(interaction);
+      await signInAudit(ctx, deps, interaction)('login.mfa_unmet', { userId: accountId, details: { level } });
+      await closeFlow(deps.db, interactionFlow(interaction.uid));
+      await finishInteraction(ctx, deps, {
+        error: 'unmet_authentication_requirements',
+        error_description: 'the account holds no factor that reaches the requested authentication level',
+      });
+    });
+  },
+};
