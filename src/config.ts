@@ -1,5 +1,6 @@
 // Typed, validated configuration. Every setting comes from the environment; a bad one stops the
 // process with one message that lists every problem, so an operator fixes them all in one go.
+import { DEFAULT_RISK_POLICY, readRiskPolicy, type RiskPolicy } from './mfa/risk.ts';
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -60,6 +61,17 @@ const envSchema = z
     SIGNIN_DELAY_AFTER: integer('SIGNIN_DELAY_AFTER', 1, 100).default(5),
     SIGNIN_LOCK_AFTER: integer('SIGNIN_LOCK_AFTER', 2, 1000).default(10),
     SIGNIN_LOCK_MINUTES: integer('SIGNIN_LOCK_MINUTES', 1, 1440).default(15),
+    MFA_RISK_RULES: z
+      .string()
+      .transform((value, ctx) => {
+        const read = readRiskPolicy(value);
+        if ('problem' in read) {
+          ctx.addIssue({ code: 'custom', message: read.problem });
+          return z.NEVER;
+        }
+        return read.policy;
+      })
+      .optional(),
     // Passkeys (src/mfa/relyingParty.ts): each entry must be an origin a browser would run WebAuthn on.
     WEBAUTHN_RP_ID: z
       .string()
@@ -153,6 +165,8 @@ export interface Config {
   webauthnRpName: string;
   /** Origins besides the issuer's where passkey ceremonies may run (WEBAUTHN_ORIGINS). */
   webauthnOrigins: string[];
+  /** When a user who holds a second factor is asked for it (MFA_RISK_RULES; src/mfa/risk.ts). */
+  mfaRiskPolicy: RiskPolicy;
 }
 
 export class ConfigError extends Error {
@@ -201,6 +215,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     webauthnRpId: env.WEBAUTHN_RP_ID,
     webauthnRpName: env.WEBAUTHN_RP_NAME ?? DEFAULT_RP_NAME,
     webauthnOrigins: env.WEBAUTHN_ORIGINS ?? [],
+    mfaRiskPolicy: env.MFA_RISK_RULES ?? DEFAULT_RISK_POLICY,
   };
 }
 

@@ -43,6 +43,7 @@ export type AuditType =
   | 'login.mfa_succeeded'
   | 'login.mfa_failed'
   | 'login.mfa_unmet'
+  | 'user.device_forgotten'
   | 'consent.granted'
   | 'consent.denied'
   | 'grant.revoked'

@@ -7,12 +7,11 @@
 //   mfa        acr asked above the session's · client requires mfa ·          a second factor
 //              the account holds a second factor                              (methods)
 //   consent    prompt=consent · scopes missing · claims missing · API scopes  allow / deny
-import type { InteractionStep } from './types.ts';
-import type { Db } from '../db/index.ts';
+import type { InteractionStep, PromptDeps } from './types.ts';
 import { loginStep } from './login/index.ts';
 import { mfaStep } from './mfa/index.ts';
 import { consentStep } from './consent/index.ts';
 
 export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, consentStep];
 
-export const interactionPrompts = (db: Db) => PIPELINE.map((step) => step.prompt(db));
+export const interactionPrompts = (deps: PromptDeps) => PIPELINE.map((step) => step.prompt(deps));

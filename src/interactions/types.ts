@@ -21,13 +21,19 @@ export interface InteractionDeps {
   provider: () => Provider;
 }
 
+/** What a prompt's checks may read. */
+export interface PromptDeps {
+  db: Db;
+  config: Config;
+}
+
 export type InteractionDetails = Awaited<ReturnType<Provider['interactionDetails']>>;
 
 export interface InteractionStep {
   /** The prompt's name, as oidc-provider reports it in interaction details. */
   name: string;
   /** The checks that decide whether this prompt is needed, in order (they may read the database). */
-  prompt(db: Db): interactionPolicy.Prompt;
+  prompt(deps: PromptDeps): interactionPolicy.Prompt;
   /** Shows this step's screen for an interaction waiting on it (again, after an error). */
   render(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen?: ScreenState): Promise<void>;
   /** Adds this step's form handlers, under /interaction/:uid/<name>. */

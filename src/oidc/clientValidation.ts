@@ -18,7 +18,7 @@ export class InvalidClientMetadataError extends Error {
 export async function validateClientMetadata(deps: Omit<ProviderDeps, 'keys'>, metadata: ClientMetadata): Promise<void> {
   const stored = await loadKeys(deps.db, deps.box);
   const keys = stored.signing.length ? stored : await ephemeralKeys();
-  const provider = createProvider({ ...deps, keys }, { policy: interactionPrompts(deps.db), interactionUrl });
+  const provider = createProvider({ ...deps, keys }, { policy: interactionPrompts(deps), interactionUrl });
   try {
     await provider.Client.validate(metadata);
   } catch (error) {

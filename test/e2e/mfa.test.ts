@@ -85,7 +85,7 @@ describe('second factor at sign-in (the mfa prompt)', () => {
     const browser = new Browser();
     const { request, page } = await startSignIn(browser, user);
     assert.ok(isMfaScreen(page), 'the second factor is asked for');
-    assert.match(page.html, /Your account is protected with a second step/);
+    assert.match(page.html, /You are signing in from a browser we do not recognise/);
     assert.match(page.html, /<label for="totp-code">Code from your authenticator app<\/label>/);
 
     const right = await codeFrom(secret);
@@ -201,6 +201,62 @@ describe('second factor at sign-in (the mfa prompt)', () => {
     const { page } = await startSignIn(other, without, {}, strictConfig);
     assert.ok(isMfaScreen(page));
     assert.match(page.html, /Your account has no way yet/);
+  });
+
+  /** A browser that kept only the device cookies of `from` (its sign-in session is gone). */
+  function sameDeviceNewSession(from: Browser): Browser {
+    const next = new Browser();
+    for (const name of ['gatehouse.device', 'gatehouse.device.sig']) {
+      const value = from.jar.get(name);
+      if (value) next.jar.set(name, value);
+    }
+    return next;
+  }
+
+  it('remembers a browser after a multi-factor sign-in: asks a new browser, not a remembered one, and again once it is forgotten', async () => {
+    const user = await newUser();
+    const secret = await withAuthenticator(user);
+    const laptop = new Browser();
+    const first = await startSignIn(laptop, user);
+    assert.match(first.page.html, /You are signing in from a browser we do not recognise/);
+    const done = await laptop.submit(first.page, /\/totp$/, { code: await codeFrom(secret) }, RP_REDIRECT);
+    await finish(laptop, done, first.request);
+    assert.ok(laptop.jar.get('gatehouse.device'), 'the browser got its device cookie');
+    const [device] = await database.db('known_devices').where('user_id', user.id);
+    assert.equal(device.name, 'A browser', 'named from its User-Agent (none here)');
+    assert.notEqual(device.digest, laptop.jar.get('gatehouse.device'), 'only a digest is stored');
+
+    // The same browser, signed out: the password is enough, and the ID token says so truthfully.
+    const again = sameDeviceNewSession(laptop);
+    const second = await startSignIn(again, user);
+    assert.ok(!isMfaScreen(second.page), 'a remembered browser is not asked');
+    const claims = await finish(again, second.page, second.request);
+    assert.deepEqual(claims.amr, ['pwd']);
+    assert.equal(claims.acr, ACR.singleFactor);
+
+    // A forged or foreign device cookie is not a remembered browser.
+    const forged = new Browser();
+    forged.jar.set('gatehouse.device', laptop.jar.get('gatehouse.device') as string);
+    assert.ok(isMfaScreen((await startSignIn(forged, user)).page), 'an unsigned copy of the cookie does not count');
+
+    // Forgotten from the Security page: asked again.
+    const { forgetDevice } = await import('../../src/mfa/devices.ts');
+    await forgetDevice(operator(database), user.id, device.id);
+    assert.ok(isMfaScreen((await startSignIn(sameDeviceNewSession(laptop), user)).page), 'a forgotten browser is asked again');
+  });
+
+  it('asks a remembered browser again after several failed sign-ins to the account', async () => {
+    const user = await newUser();
+    const secret = await withAuthenticator(user);
+    const laptop = new Browser();
+    const first = await startSignIn(laptop, user);
+    await finish(laptop, await laptop.submit(first.page, /\/totp$/, { code: await codeFrom(secret) }, RP_REDIRECT), first.request);
+    // Someone else tries passwords for the account.
+    const attacker = new Browser();
+    const login = await attacker.navigate((await authorizationRequest(config)).url.toString());
+    for (let i = 0; i < 3; i++) await attacker.submit(login, /\/password$/, { email: user.email, password: `wrong guess ${i}` });
+    const { page } = await startSignIn(sameDeviceNewSession(laptop), user);
+    assert.match(page.html, /several failed attempts to sign in to your account recently/);
   });
 
   it('advertises the acr values it issues', async () => {

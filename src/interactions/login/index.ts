@@ -21,7 +21,8 @@ import { mayFinishSignIn } from './signInRules.ts';
 import { methodFragments } from '../methods/index.ts';
 import { ACCOUNT_SUSPENDED, refusalMessage } from '../methods/password.ts';
 import { closeFlow, interactionFlow, verifiedRecords } from '../../verifications/index.ts';
-import { acrOfAmr, combinedAmr } from '../../mfa/levels.ts';
+import { acrOfAmr, combinedAmr, levelOfAmr } from '../../mfa/levels.ts';
+import { rememberBrowser } from '../mfa/deviceMemory.ts';
 import { signInAudit } from '../progress.ts';
 
 export async function renderLogin(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen: ScreenState = {}) {
@@ -108,6 +109,8 @@ async function proceed(ctx: Context, interaction: InteractionDetails, deps: Inte
   const amr = combinedAmr(proofs.map((record) => record.amr));
   await event('login.succeeded', { userId: user.id, details: { method: methods.join(' '), amr } });
   await closeFlow(deps.db, flow);
+  // A passkey alone is multi-factor: the browser counts as known, as after the mfa prompt.
+  if (levelOfAmr(amr) >= 2) await rememberBrowser(ctx, deps, user.id);
   await finishInteraction(ctx, deps, { login: { accountId: user.id, amr, acr: acrOfAmr(amr), remember: true } });
 }
 

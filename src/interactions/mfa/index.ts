@@ -7,14 +7,16 @@
 //   check                  asks for a second factor when
 //   acr_requested          acr_values (or an acr claim) name a level above the session's
 //   client_requires_mfa    the client is registered with require_mfa, and the session is single-factor
-//   second_factor          the account holds a second factor, and the session is single-factor
+//   second_factor          the account holds a second factor, the session is single-factor, and
+//                          either the sign-in is a forced re-authentication (max_age, prompt=login)
+//                          or an adaptive rule trips (a browser not known for the account, recent
+//                          failures, …: src/mfa/risk.ts, MFA_RISK_RULES)
 //
 // A level no method of the user's can reach is answered with unmet_authentication_requirements
 // (OpenID Connect Core, Unmet Authentication Requirements 1.0) once the user has read why.
 import type { Context } from 'koa';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { InteractionDeps, InteractionDetails, InteractionStep, ScreenState } from '../types.ts';
-import type { Db } from '../../db/index.ts';
+import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps, ScreenState } from '../types.ts';
 import type { User } from '../../accounts/index.ts';
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
@@ -24,6 +26,9 @@ import { methodFragments, SIGN_IN_METHODS } from '../methods/index.ts';
 import { closeFlow, interactionFlow, verifiedRecords } from '../../verifications/index.ts';
 import { acrOfAmr, combinedAmr, levelOf, levelOfAmr, requestedLevel } from '../../mfa/levels.ts';
 import { hasSecondFactor, secondFactorsOf } from '../../mfa/factors.ts';
+import { DEVICE_COOKIE } from '../../mfa/devices.ts';
+import { riskSignals } from '../../mfa/risk.ts';
+import { rememberBrowser } from './deviceMemory.ts';
 import { signInAudit } from '../progress.ts';
 import { UserFacingError } from '../../http/errors.ts';
 
@@ -44,29 +49,53 @@ function levelAsked(ctx: KoaContextWithOIDC): number {
 
 const clientRequiresMfa = (ctx: KoaContextWithOIDC) => (ctx.oidc.client as unknown as { require_mfa?: boolean }).require_mfa === true;
 
-async function holdsSecondFactor(db: Db, ctx: KoaContextWithOIDC): Promise<boolean> {
-  const accountId = ctx.oidc.session?.accountId;
-  return Boolean(accountId) && hasSecondFactor(await secondFactorsOf(db, accountId as string));
+// What the checks learn about the account is read once per request, however many ask.
+const perRequest = new WeakMap<object, Promise<string[] | undefined>>();
+
+/**
+ * Why this account's own second factor is needed now: the adaptive rules that tripped (or
+ * "reauthentication"); undefined when it holds none or is not asked.
+ */
+function factorSignals(deps: PromptDeps, ctx: KoaContextWithOIDC): Promise<string[] | undefined> {
+  let signals = perRequest.get(ctx);
+  if (!signals) {
+    signals = readFactorSignals(deps, ctx);
+    perRequest.set(ctx, signals);
+  }
+  return signals;
 }
 
+async function readFactorSignals({ db, config }: PromptDeps, ctx: KoaContextWithOIDC): Promise<string[] | undefined> {
+  const accountId = ctx.oidc.session?.accountId;
+  if (!accountId || !hasSecondFactor(await secondFactorsOf(db, accountId))) return undefined;
+  if (reauthenticating(ctx)) return ['reauthentication'];
+  const deviceCookie = ctx.cookies.get(DEVICE_COOKIE, { signed: true });
+  const signals = await riskSignals(db, config.mfaRiskPolicy, { userId: accountId, deviceCookie, ip: ctx.ip });
+  return signals.length ? signals : undefined;
+}
+
+/** The relying party made this sign-in start over (max_age, prompt=login): a remembered browser does not count. */
+const reauthenticating = (ctx: KoaContextWithOIDC) =>
+  Boolean(ctx.oidc.result?.login) && (ctx.oidc.params?.max_age !== undefined || ctx.oidc.prompts.has('login'));
+
 /** The level this request needs from the session, all checks together. */
-async function levelNeeded(db: Db, ctx: KoaContextWithOIDC): Promise<number> {
-  const fromFactors = clientRequiresMfa(ctx) || (await holdsSecondFactor(db, ctx)) ? MULTI_FACTOR : 0;
+async function levelNeeded(deps: PromptDeps, ctx: KoaContextWithOIDC): Promise<number> {
+  const fromFactors = clientRequiresMfa(ctx) || (await factorSignals(deps, ctx)) ? MULTI_FACTOR : 0;
   return Math.max(levelAsked(ctx), fromFactors);
 }
 
-function mfaPrompt(db: Db): interactionPolicy.Prompt {
+function mfaPrompt(deps: PromptDeps): interactionPolicy.Prompt {
   const below = (ctx: KoaContextWithOIDC, level: number) => sessionLevel(ctx) > 0 && sessionLevel(ctx) < level;
   const ask = (yes: boolean) => (yes ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT);
   return new Prompt(
     { name: 'mfa', requestable: false },
-    async (ctx) => ({ level: await levelNeeded(db, ctx) }),
+    async (ctx) => ({ level: await levelNeeded(deps, ctx), signals: (await factorSignals(deps, ctx)) ?? [] }),
     new Check('acr_requested', 'the requested authentication level was not reached', (ctx) => ask(below(ctx, levelAsked(ctx)))),
     new Check('client_requires_mfa', 'the client requires multi-factor authentication', (ctx) =>
       ask(clientRequiresMfa(ctx) && below(ctx, MULTI_FACTOR)),
     ),
     new Check('second_factor', 'the account is protected with a second factor', async (ctx) =>
-      ask(below(ctx, MULTI_FACTOR) && (await holdsSecondFactor(db, ctx))),
+      ask(below(ctx, MULTI_FACTOR) && Boolean(await factorSignals(deps, ctx))),
     ),
   );
 }
@@ -75,20 +104,30 @@ interface MfaState {
   accountId: string;
   sessionAmr: string[];
   level: number;
+  /** Why the account's own second factor is asked for (adaptive rules, re-authentication). */
+  signals: string[];
 }
 
 function mfaState(interaction: InteractionDetails): MfaState {
   const accountId = interaction.session?.accountId;
   if (!accountId) throw new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
   const sessionAmr = (interaction.session as { amr?: string[] }).amr ?? [];
-  return { accountId, sessionAmr, level: Number((interaction.prompt.details as { level?: number }).level ?? MULTI_FACTOR) };
+  const details = interaction.prompt.details as { level?: number; signals?: string[] };
+  return { accountId, sessionAmr, level: Number(details.level ?? MULTI_FACTOR), signals: details.signals ?? [] };
 }
 
+const SIGNAL_TEXT: Record<string, string> = {
+  new_device: 'You are signing in from a browser we do not recognise, so we ask for your second step.',
+  new_network: 'You are signing in from a network we have not seen for your account, so we ask for your second step.',
+  recent_failures: 'There were several failed attempts to sign in to your account recently, so we ask for your second step.',
+};
+
 /** Why the screen asks, in words, from the checks that asked. */
-function reasonText(reasons: string[], clientName: string): string {
+function reasonText(reasons: string[], signals: string[], clientName: string): string {
   if (reasons.includes('acr_requested')) return `${clientName} asks for a stronger sign-in.`;
   if (reasons.includes('client_requires_mfa')) return `${clientName} requires a second step to sign in.`;
-  return 'Your account is protected with a second step.';
+  const signal = signals.find((s) => SIGNAL_TEXT[s]);
+  return signal ? SIGNAL_TEXT[signal] : 'Your account is protected with a second step.';
 }
 
 async function renderMfa(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen: ScreenState = {}) {
@@ -111,7 +150,7 @@ async function renderMfa(ctx: Context, interaction: InteractionDetails, deps: In
     title: 'Confirm it is you',
     uid: interaction.uid,
     clientName,
-    reason: reasonText(interaction.prompt.reasons, clientName),
+    reason: reasonText(interaction.prompt.reasons, state.signals, clientName),
     error: screen.error?.message,
     fragments: composed.fragments,
     scripts: composed.scripts,
@@ -131,6 +170,7 @@ async function proceed(ctx: Context, interaction: InteractionDetails, deps: Inte
   const methods = [...new Set(proofs.map((record) => record.method))].join(' ');
   await signInAudit(ctx, deps, interaction)('login.mfa_succeeded', { userId: state.accountId, details: { method: methods, amr } });
   await closeFlow(deps.db, flow);
+  await rememberBrowser(ctx, deps, state.accountId);
   await finishInteraction(ctx, deps, { login: { accountId: state.accountId, amr, acr: acrOfAmr(amr), remember: true } });
 }
 
