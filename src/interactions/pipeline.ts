@@ -5,13 +5,17 @@
 //   login      no session · max_age · prompt=login · id_token_hint ·          sign in (methods)
 //              email not verified (for a client that requires it)
 //   mfa        acr asked above the session's · client requires mfa ·          a second factor
-//              the account holds a second factor                              (methods)
+//              the account holds a second factor and an adaptive rule trips   (methods)
+//              or the relying party forces re-authentication
+//   passkey_   no passkey yet, on a device that can make one, not offered      add a passkey
+//   offer      in the last 30 days                                             (skippable)
 //   consent    prompt=consent · scopes missing · claims missing · API scopes  allow / deny
 import type { InteractionStep, PromptDeps } from './types.ts';
 import { loginStep } from './login/index.ts';
 import { mfaStep } from './mfa/index.ts';
+import { passkeyOfferStep } from './passkeyOffer/index.ts';
 import { consentStep } from './consent/index.ts';
 
-export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, consentStep];
+export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, passkeyOfferStep, consentStep];
 
 export const interactionPrompts = (deps: PromptDeps) => PIPELINE.map((step) => step.prompt(deps));

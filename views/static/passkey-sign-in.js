@@ -6,6 +6,11 @@
   const section = document.querySelector('[data-passkey-options]');
   const webauthn = window.SimpleWebAuthnBrowser;
   if (!section || !webauthn || !webauthn.browserSupportsWebAuthn()) return;
+  // Tells the server this device can make a passkey, so that it may offer one after sign-in
+  // (src/interactions/passkeyOffer). Nothing secret: it only decides whether to ask.
+  webauthn.platformAuthenticatorIsAvailable().then((available) => {
+    if (available) document.cookie = 'gatehouse.passkey_capable=1; path=/; max-age=3600; samesite=lax';
+  });
   const form = section.querySelector('form');
   const button = section.querySelector('.passkey-start');
   const problem = section.querySelector('.passkey-problem');
