@@ -54,6 +54,7 @@ const envSchema = z
     TRUST_PROXY_HOPS: integer('TRUST_PROXY_HOPS', 1, 10).default(1),
     SWEEP_INTERVAL_SECONDS: integer('SWEEP_INTERVAL_SECONDS', 1, 86400).default(300),
     SIGNUP_ENABLED: z.enum(['true', 'false'], { message: 'SIGNUP_ENABLED must be true or false' }).default('true'),
+    PASSKEY_SIGNUP_ENABLED: z.enum(['true', 'false'], { message: 'PASSKEY_SIGNUP_ENABLED must be true or false' }).default('true'),
     REDIS_URL: z
       .string()
       .regex(/^rediss?:\/\//, 'REDIS_URL must start with redis:// or rediss://')
@@ -152,6 +153,8 @@ export interface Config {
   sweepIntervalSeconds: number;
   /** Whether people may create their own accounts (each client may still turn it off for itself). */
   signupEnabled: boolean;
+  /** Whether sign-up may use a passkey instead of a password (PASSKEY_SIGNUP_ENABLED). */
+  passkeySignupEnabled: boolean;
   /** Rate-limit counters in Redis instead of PostgreSQL. */
   redisUrl: string | undefined;
   /** Failed sign-ins to one address (from anywhere) before each further try must wait. */
@@ -208,6 +211,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     trustProxyHops: env.TRUST_PROXY_HOPS,
     sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
     signupEnabled: env.SIGNUP_ENABLED === 'true',
+    passkeySignupEnabled: env.PASSKEY_SIGNUP_ENABLED === 'true',
     redisUrl: env.REDIS_URL,
     signInDelayAfter: env.SIGNIN_DELAY_AFTER,
     signInLockAfter: env.SIGNIN_LOCK_AFTER,

@@ -51,6 +51,11 @@ export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, toke
   const outcome = await commitChange<ResetOutcome>(ctx, async (trx) => {
     const used = await consumeToken(trx, 'password_reset', token);
     if (!used.ok) return { value: used, record: null };
+    const before = (await trx('users').where('id', used.token.user_id).forUpdate().first('email_verified')) as Pick<User, 'email_verified'>;
+    // Whoever made an account on an address they never proved may have added their own passkey
+    // or authenticator to it, to be let in once the real owner takes it over by this reset: the
+    // factors of an unproved account go with its old password.
+    const dropped = before.email_verified ? 0 : await dropSecondFactors(trx, used.token.user_id);
     const [user] = (await trx('users')
       .where('id', used.token.user_id)
       .update({ password_hash: passwordHash, email_verified: true, locked_until: null, updated_at: trx.fn.now() })
@@ -61,11 +66,24 @@ export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, toke
     await queueMail(trx, deps, { to: user.email, template: 'password_changed', data: {} });
     return {
       value: { ok: true, user },
-      record: { type: 'user.password_reset', subject: user.id, userId: user.id, data: { revoked_artefacts: revoked } },
+      record: {
+        type: 'user.password_reset',
+        subject: user.id,
+        userId: user.id,
+        data: { revoked_artefacts: revoked, ...(dropped ? { factors_removed: dropped } : {}) },
+      },
     };
   });
   if (outcome.ok) afterCommit(ctx.db, deps.mailQueued);
   return outcome;
+}
+
+/** Removes every passkey, authenticator app, recovery code and remembered browser of the user. */
+async function dropSecondFactors(trx: Db, userId: string): Promise<number> {
+  let removed = 0;
+  for (const table of ['passkeys', 'totp_factors', 'recovery_codes', 'known_devices'])
+    removed += await trx(table).where('user_id', userId).delete();
+  return removed;
 }
 
 /**

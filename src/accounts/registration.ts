@@ -1,8 +1,9 @@
-// Sign-up: someone creates their own account with an email and a password. Whether the address
-// already has an account must not show: both cases do the same work (the password is hashed
-// either way), end on the same "check your email" screen, and each sends one email — a
-// verification code and link to a new account, a "someone tried to register" notice to an
-// existing owner.
+// Sign-up: someone creates their own account with an email and a password, or an email and a
+// passkey (no password). Whether the address already has an account must not show: both cases
+// do the same work (the password is hashed, the passkey verified, either way), end on the same
+// "check your email" screen, and each sends one email — a verification code and link to a new
+// account, a "someone tried to register" notice to an existing owner. Nothing is added to an
+// existing account: its owner's passkeys and password stay as they were.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { afterCommit, commitChange, type ServiceContext } from '../changes/index.ts';
@@ -10,7 +11,9 @@ import { InvalidInputError, fieldProblems } from '../errors/index.ts';
 import { emailSchema, profileSchema, type User } from './users.ts';
 import { hashPassword } from './passwords/index.ts';
 import { queueVerification } from './emailVerification.ts';
-import { type AccountDeps, FORGOT_PASSWORD_PATH, queueMail, assertAcceptablePassword, passwordFingerprint } from './selfServiceDeps.ts';
+import { type AccountDeps, FORGOT_PASSWORD_PATH, queueMail, assertAcceptablePassword, signInFingerprint } from './selfServiceDeps.ts';
+import { insertPasskey, type NewPasskey } from '../mfa/passkeys.ts';
+import type { Db } from '../db/index.ts';
 
 export const signupSchema = z
   .object({
@@ -54,33 +57,96 @@ export interface SignupReceipt {
   passwordFingerprint: string;
 }
 
+interface NewAccount {
+  id: string;
+  email: string;
+  passwordHash: string | null;
+  profile: Record<string, unknown>;
+}
+
+const decoyReceipt = (email: string): SignupReceipt => ({
+  email,
+  userId: randomUUID(),
+  passwordFingerprint: randomBytes(16).toString('base64url').slice(0, 22),
+});
+
+/**
+ * Creates the account in the caller's transaction, or, when the address has one already, tells
+ * its owner someone tried and returns undefined. The unique index on lower(email) decides,
+ * whichever request got there first.
+ */
+async function createOrNotify(trx: Db, deps: AccountDeps, account: NewAccount): Promise<{ user?: User; ownerId?: string }> {
+  const inserted = await trx.raw(
+    `insert into users (id, email, email_verified, password_hash, profile) values (?, ?, false, ?, ?)
+     on conflict ((lower(email))) do nothing returning *`,
+    [account.id, account.email, account.passwordHash, JSON.stringify(account.profile)],
+  );
+  const user = inserted.rows[0] as User | undefined;
+  if (user) return { user };
+  const owner = (await trx<User>('users').whereRaw('lower(email) = lower(?)', [account.email]).first()) as User;
+  await queueMail(trx, deps, {
+    to: owner.email,
+    template: 'registration_attempt',
+    data: { signInLink: deps.issuer, resetLink: `${deps.issuer}${FORGOT_PASSWORD_PATH}` },
+  });
+  return { ownerId: owner.id };
+}
+
+const attempted = (ownerId: string, clientId: string) =>
+  ({ type: 'user.registration_attempted', subject: ownerId, userId: ownerId, clientId, data: {} }) as const;
+
 export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input: unknown, origin: SignupOrigin): Promise<SignupReceipt> {
   const data = parseSignup(deps, input);
   const passwordHash = await hashPassword(data.password, deps.bcryptCost);
   const receipt = await commitChange<SignupReceipt>(ctx, async (trx) => {
-    // The unique index on lower(email) decides, whichever request got there first.
-    const inserted = await trx.raw(
-      `insert into users (id, email, email_verified, password_hash, profile) values (?, ?, false, ?, ?)
-       on conflict ((lower(email))) do nothing returning *`,
-      [randomUUID(), data.email, passwordHash, JSON.stringify(data.profile)],
-    );
-    const user = inserted.rows[0] as User | undefined;
-    if (!user) {
-      const owner = (await trx<User>('users').whereRaw('lower(email) = lower(?)', [data.email]).first()) as User;
-      await queueMail(trx, deps, {
-        to: owner.email,
-        template: 'registration_attempt',
-        data: { signInLink: deps.issuer, resetLink: `${deps.issuer}${FORGOT_PASSWORD_PATH}` },
-      });
-      return {
-        value: { email: data.email, userId: randomUUID(), passwordFingerprint: randomBytes(16).toString('base64url') },
-        record: { type: 'user.registration_attempted', subject: owner.id, userId: owner.id, clientId: origin.clientId, data: {} },
-      };
-    }
+    const { user, ownerId } = await createOrNotify(trx, deps, { id: randomUUID(), email: data.email, passwordHash, profile: data.profile });
+    if (!user) return { value: decoyReceipt(data.email), record: attempted(ownerId as string, origin.clientId) };
     await queueVerification(trx, deps, user, { interaction: origin.interactionUid, client_id: origin.clientId });
     return {
-      value: { email: user.email, userId: user.id, passwordFingerprint: passwordFingerprint(passwordHash) },
+      value: { email: user.email, userId: user.id, passwordFingerprint: signInFingerprint(user) },
       record: { type: 'user.registered', subject: user.id, userId: user.id, clientId: origin.clientId, data: { email: user.email } },
+    };
+  });
+  afterCommit(ctx.db, deps.mailQueued);
+  return receipt;
+}
+
+export const passkeySignupSchema = z.object({ email: emailSchema }).strict();
+
+/** Checks the address of a sign-up with a passkey, before its ceremony starts. */
+export function parsePasskeySignup(input: unknown): { email: string } {
+  const parsed = passkeySignupSchema.safeParse(input);
+  if (!parsed.success) throw new InvalidInputError('Check the highlighted fields', fieldProblems(parsed.error));
+  return parsed.data;
+}
+
+/**
+ * Sign-up with a passkey and no password: `passkey` was verified against this sign-up's own
+ * challenge, made for `userId` (the id the new account takes). An address that has an account
+ * gets the owner's notice instead, and the passkey is dropped.
+ */
+export async function registerUserWithPasskey(
+  ctx: ServiceContext,
+  deps: AccountDeps,
+  signup: { email: string; userId: string },
+  passkey: NewPasskey,
+  origin: SignupOrigin,
+): Promise<SignupReceipt> {
+  const { email } = parsePasskeySignup({ email: signup.email });
+  const receipt = await commitChange<SignupReceipt>(ctx, async (trx) => {
+    const { user, ownerId } = await createOrNotify(trx, deps, { id: signup.userId, email, passwordHash: null, profile: {} });
+    if (!user) return { value: decoyReceipt(email), record: attempted(ownerId as string, origin.clientId) };
+    await insertPasskey(trx, user.id, passkey);
+    await queueVerification(trx, deps, user, { interaction: origin.interactionUid, client_id: origin.clientId });
+    return {
+      value: { email: user.email, userId: user.id, passwordFingerprint: signInFingerprint(user) },
+      record: {
+        type: 'user.registered',
+        subject: user.id,
+        userId: user.id,
+        clientId: origin.clientId,
+        data: { email: user.email, with: 'passkey' },
+      },
     };
   });
   afterCommit(ctx.db, deps.mailQueued);

@@ -85,6 +85,13 @@ export async function hashPasswordForLink(
  * A short digest of a stored password hash. A sign-in waiting on an email code holds the one of
  * the password it proved, and stops counting once the password changes (a reset by the owner).
  */
+/**
+ * What a pending sign-in binds to: the password, or for an account without one its having none
+ * (setting a password, as a reset does, changes it).
+ */
+export const signInFingerprint = (user: { id: string; password_hash: string | null }) =>
+  passwordFingerprint(user.password_hash ?? `no password:${user.id}`);
+
 export function passwordFingerprint(passwordHash: string): string {
   return createHash('sha256').update(passwordHash).digest('base64url').slice(0, 22);
 }

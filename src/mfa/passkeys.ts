@@ -30,7 +30,7 @@ import {
 import { isoBase64URL } from '@simplewebauthn/server/helpers';
 import { z } from 'zod';
 import { audit } from '../audit/index.ts';
-import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { type ChangeRecord, commitChange, type ServiceContext } from '../changes/index.ts';
 import type { Db } from '../db/index.ts';
 import { isForeignKeyViolation, isUniqueViolation } from '../db/constraints.ts';
 import { DomainError, type DomainErrorKind, fieldProblems, InvalidInputError, NotFoundError } from '../errors/index.ts';
@@ -375,18 +375,28 @@ const TRANSPORTS = new Set(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-
 
 // ---- Registration ----
 
+/** A new passkey whose registration response verified: what will be stored. */
+export interface NewPasskey {
+  credentialId: string;
+  publicKey: Buffer;
+  counter: number;
+  transports: string[];
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  aaguid: string | null;
+  name: string;
+}
+
 /**
- * Verifies a new passkey against the challenge the caller kept and stores it. The response is
- * checked for shape and size first; a credential registered before (to anyone) is refused.
+ * Verifies a registration response against the challenge the caller kept, storing nothing. The
+ * response is checked for shape and size first.
  */
-export async function registerPasskey(
-  ctx: ServiceContext,
+export async function verifyNewPasskey(
   rp: RelyingParty,
-  userId: string,
   response: unknown,
   expectedChallenge: string | null | undefined,
   options: { name?: unknown; userVerification?: UserVerification } = {},
-): Promise<Passkey> {
+): Promise<NewPasskey> {
   const name = options.name === undefined ? undefined : readPasskeyName(options.name);
   const registration = readResponse<RegistrationResponseJSON>(registrationResponseSchema, response);
   if (!expectedChallenge) throw new PasskeyRefusedError('challenge');
@@ -403,33 +413,56 @@ export async function registerPasskey(
   if (!verdict.verified) throw new PasskeyRefusedError('unverifiable');
   const info = verdict.registrationInfo;
   const aaguid = info.aaguid === ZERO_AAGUID ? null : info.aaguid;
-  const row = {
-    id: randomUUID(),
-    user_id: userId,
-    credential_id: info.credential.id,
-    public_key: Buffer.from(info.credential.publicKey),
+  return {
+    credentialId: info.credential.id,
+    publicKey: Buffer.from(info.credential.publicKey),
     counter: info.credential.counter,
-    transports: JSON.stringify((info.credential.transports ?? []).filter((transport) => TRANSPORTS.has(transport))),
-    device_type: info.credentialDeviceType,
-    backed_up: info.credentialBackedUp,
+    transports: (info.credential.transports ?? []).filter((transport) => TRANSPORTS.has(transport)),
+    deviceType: info.credentialDeviceType,
+    backedUp: info.credentialBackedUp,
     aaguid,
     name: name ?? defaultPasskeyName(aaguid),
   };
+}
+
+/**
+ * Stores a verified passkey for the user in the caller's transaction, with the record of the
+ * change for the caller to commit; a credential registered before (to anyone) is refused.
+ */
+export async function insertPasskey(trx: Db, userId: string, passkey: NewPasskey): Promise<{ passkey: Passkey; record: ChangeRecord }> {
+  const [stored] = (await trx('passkeys')
+    .insert({
+      id: randomUUID(),
+      user_id: userId,
+      credential_id: passkey.credentialId,
+      public_key: passkey.publicKey,
+      counter: passkey.counter,
+      transports: JSON.stringify(passkey.transports),
+      device_type: passkey.deviceType,
+      backed_up: passkey.backedUp,
+      aaguid: passkey.aaguid,
+      name: passkey.name,
+    })
+    .returning(LISTED)
+    .catch((error) => refuseInsert(error, userId))) as PasskeyRow[];
+  const added = fromRow(stored);
+  const data = { credential: added.id, name: added.name, device_type: added.deviceType, backed_up: added.backedUp, aaguid: added.aaguid };
+  return { passkey: added, record: { type: 'user.passkey_added', subject: userId, userId, data } };
+}
+
+/** Verifies a new passkey against the challenge the caller kept and stores it for the user. */
+export async function registerPasskey(
+  ctx: ServiceContext,
+  rp: RelyingParty,
+  userId: string,
+  response: unknown,
+  expectedChallenge: string | null | undefined,
+  options: { name?: unknown; userVerification?: UserVerification } = {},
+): Promise<Passkey> {
+  const verified = await verifyNewPasskey(rp, response, expectedChallenge, options);
   return commitChange(ctx, async (trx) => {
-    const [stored] = (await trx('passkeys')
-      .insert(row)
-      .returning(LISTED)
-      .catch((error) => refuseInsert(error, userId))) as PasskeyRow[];
-    const passkey = fromRow(stored);
-    return {
-      value: passkey,
-      record: {
-        type: 'user.passkey_added',
-        subject: userId,
-        userId,
-        data: { credential: passkey.id, name: passkey.name, device_type: passkey.deviceType, backed_up: passkey.backedUp, aaguid },
-      },
-    };
+    const { passkey, record } = await insertPasskey(trx, userId, verified);
+    return { value: passkey, record };
   });
 }
 

@@ -16,12 +16,13 @@ import { renderPage } from '../../http/views.ts';
 import { UserFacingError } from '../../http/errors.ts';
 import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.ts';
 import { finishInteraction } from '../finish.ts';
+import { rememberBrowser } from '../mfa/deviceMemory.ts';
 import type { InteractionDeps, InteractionDetails } from '../types.ts';
 import {
   continueAfterLink,
   findUserById,
   normalizedEmail,
-  passwordFingerprint,
+  signInFingerprint,
   sendVerificationEmail,
   verificationCoolDown,
   verifyEmailWithCode,
@@ -38,7 +39,12 @@ export const PENDING_SIGN_IN_COOKIE = 'gatehouse.pending_sign_in';
 export interface PendingSignIn {
   email: string;
   userId: string;
+  /** Of the password the sign-in proved, or of the account having none (selfServiceDeps.ts). */
   passwordFingerprint: string;
+  /** What the sign-in proved before the email (RFC 8176): the code then finishes it with these. */
+  amr: string[];
+  /** The sign-in made a passkey on the way (a passkey sign-up): this browser is then its owner's. */
+  factorAdded?: boolean;
   /** When the last email for this sign-in went out (ms): the re-send cool-down counts from here. */
   sentAt: number;
 }
@@ -72,7 +78,7 @@ function readPending(ctx: Context, deps: InteractionDeps, uid: string): PendingS
  */
 async function provenAccount(deps: InteractionDeps, pending: PendingSignIn): Promise<User | undefined> {
   const user = await findUserById(deps.db, pending.userId);
-  if (!user?.password_hash || passwordFingerprint(user.password_hash) !== pending.passwordFingerprint) return undefined;
+  if (!user || signInFingerprint(user) !== pending.passwordFingerprint) return undefined;
   return user.email === pending.email ? user : undefined;
 }
 
@@ -114,7 +120,13 @@ const verificationData = (interaction: InteractionDetails) => ({
  * The password of an unverified user was right, for a client that requires a verified address:
  * a code and link go out (unless one did within the cool-down), and the screen asks for them.
  */
-export async function askToVerify(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
+export async function askToVerify(
+  ctx: Context,
+  interaction: InteractionDetails,
+  deps: InteractionDeps,
+  user: User,
+  amr: string[],
+): Promise<void> {
   const address = await normalizedEmail(deps.db, user.email);
   if ((await verificationCoolDown(deps.db, user.id)) === 0 && (await deps.abuse.mailToAddress.attempt(address)).allowed) {
     await sendVerificationEmail(interactionContext(ctx, deps), deps.accounts, user, verificationData(interaction));
@@ -122,7 +134,8 @@ export async function askToVerify(ctx: Context, interaction: InteractionDetails,
   showCheckEmail(ctx, deps, interaction.uid, {
     email: user.email,
     userId: user.id,
-    passwordFingerprint: passwordFingerprint(user.password_hash as string),
+    passwordFingerprint: signInFingerprint(user),
+    amr,
   });
 }
 
@@ -139,7 +152,11 @@ async function pendingScreen(ctx: Context, deps: InteractionDeps, form = true) {
   return { interaction, form: body, pending };
 }
 
-const signInWith = (user: User) => ({ login: { accountId: user.id, amr: ['pwd'], acr: acrOfAmr(['pwd']), remember: true } });
+// Pending sign-ins sealed before they carried an amr were all password sign-ins.
+const signInWith = (user: User, pending: PendingSignIn) => {
+  const amr = pending.amr ?? ['pwd'];
+  return { login: { accountId: user.id, amr, acr: acrOfAmr(amr), remember: true } };
+};
 
 const WRONG_CODE = 'That code is not right, or it has expired. Check the latest email we sent, or send a new code.';
 const NOT_YET = 'Your email is not verified yet. Enter the code from the email, or follow its link, then continue.';
@@ -168,7 +185,9 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
       : undefined;
     if (!verified || !mayFinishSignIn(verified))
       return renderCheckEmail(ctx, interaction, pending.email, { error: WRONG_CODE, status: 400 });
-    await finishInteraction(ctx, deps, signInWith(verified));
+    // The browser that made the account (and its passkey) is its owner's: not asked for it at once.
+    if (pending.factorAdded) await rememberBrowser(ctx, deps, verified.id);
+    await finishInteraction(ctx, deps, signInWith(verified, pending));
   });
 
   // The cool-down counts from this sign-in's last email, never from the account's, so its answer
@@ -201,6 +220,7 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
     const user = await provenAccount(deps, pending);
     const followed = user?.email_verified && mayFinishSignIn(user) && (await continueAfterLink(deps.db, user.id, interaction.uid));
     if (!user || !followed) return renderCheckEmail(ctx, interaction, pending.email, { error: NOT_YET, status: 400 });
-    await finishInteraction(ctx, deps, signInWith(user));
+    if (pending.factorAdded) await rememberBrowser(ctx, deps, user.id);
+    await finishInteraction(ctx, deps, signInWith(user, pending));
   });
 }

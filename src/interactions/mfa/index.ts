@@ -29,7 +29,6 @@ import { hasSecondFactor, secondFactorsOf } from '../../mfa/factors.ts';
 import { DEVICE_COOKIE } from '../../mfa/devices.ts';
 import { riskSignals } from '../../mfa/risk.ts';
 import { rememberBrowser } from './deviceMemory.ts';
-import { OFFER_RESULT } from '../passkeyOffer/index.ts';
 import { signInAudit } from '../progress.ts';
 import { UserFacingError } from '../../http/errors.ts';
 
@@ -68,9 +67,7 @@ function factorSignals(deps: PromptDeps, ctx: KoaContextWithOIDC): Promise<strin
 
 async function readFactorSignals({ db, config }: PromptDeps, ctx: KoaContextWithOIDC): Promise<string[] | undefined> {
   const accountId = ctx.oidc.session?.accountId;
-  // Coming back from the passkey offer: a factor added there is not asked for in the same sign-in.
-  if (!accountId || (ctx.oidc.result as Record<string, unknown> | undefined)?.[OFFER_RESULT]) return undefined;
-  if (!hasSecondFactor(await secondFactorsOf(db, accountId))) return undefined;
+  if (!accountId || !hasSecondFactor(await secondFactorsOf(db, accountId))) return undefined;
   if (reauthenticating(ctx)) return ['reauthentication'];
   const deviceCookie = ctx.cookies.get(DEVICE_COOKIE, { signed: true });
   const signals = await riskSignals(db, config.mfaRiskPolicy, { userId: accountId, deviceCookie, ip: ctx.ip });

@@ -19,6 +19,7 @@ import { renderPage } from '../../http/views.ts';
 import { UserFacingError } from '../../http/errors.ts';
 import { WEBAUTHN_BROWSER_PATH } from '../../http/staticFiles.ts';
 import { finishInteraction } from '../finish.ts';
+import { rememberBrowser } from '../mfa/deviceMemory.ts';
 import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
 import { findUserById } from '../../accounts/index.ts';
@@ -83,17 +84,11 @@ async function offerRequest(ctx: Context, deps: InteractionDeps) {
   return { interaction, accountId: accountOf(interaction), form: ctx.request.body as Record<string, unknown> };
 }
 
-/**
- * Goes on with the sign-in (the next prompt, or back to the application). The result names the
- * offer, so that a passkey added just now does not make the mfa prompt ask for it at once: the
- * sign-in was complete by the rules that held when it began.
- */
-async function goOn(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, added: boolean) {
+/** Goes on with the sign-in (the next prompt, or back to the application). */
+async function goOn(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails) {
   await closeFlow(deps.db, interactionFlow(interaction.uid));
-  await finishInteraction(ctx, deps, { [OFFER_RESULT]: { added } });
+  await finishInteraction(ctx, deps, {});
 }
-
-export const OFFER_RESULT = 'passkey_offer';
 
 export const passkeyOfferStep: InteractionStep = {
   name: NAME,
@@ -126,12 +121,14 @@ export const passkeyOfferStep: InteractionStep = {
         const message = `${error.message}. Try again, or choose “Not now”.`;
         return renderOffer(ctx, interaction, deps, { error: { method: METHOD, message }, status: 400 });
       }
-      await goOn(ctx, deps, interaction, true);
+      // The browser that made the account's passkey is its owner's: not asked for it at once.
+      await rememberBrowser(ctx, deps, accountId);
+      await goOn(ctx, deps, interaction);
     });
 
     router.post(`/interaction/:uid/${NAME}/skip`, formBody, async (ctx) => {
       const { interaction } = await offerRequest(ctx, deps);
-      await goOn(ctx, deps, interaction, false);
+      await goOn(ctx, deps, interaction);
     });
   },
 };
