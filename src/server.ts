@@ -81,7 +81,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
 
   let keys = await readKeys(database, box);
   const build = (material: KeyMaterial) => {
-    const provider = createProvider({ config, db, box, keys: material, clients }, { policy: interactionPrompts({ db, config }), interactionUrl });
+    const provider = createProvider(
+      { config, db, box, keys: material, clients },
+      { policy: interactionPrompts({ db, config }), interactionUrl },
+    );
     observeProvider(provider, db);
     return provider;
   };

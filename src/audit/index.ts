@@ -44,6 +44,7 @@ export type AuditType =
   | 'login.mfa_failed'
   | 'login.mfa_unmet'
   | 'user.device_forgotten'
+  | 'user.factors_reset'
   | 'consent.granted'
   | 'consent.denied'
   | 'grant.revoked'

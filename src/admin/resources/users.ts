@@ -29,6 +29,7 @@ import {
   getUser,
 } from '../../accounts/index.ts';
 import { getClient } from '../../clients/index.ts';
+import { factorSummary, resetSecondFactors } from '../../mfa/factors.ts';
 import { NotFoundError, RateLimitedError } from '../../errors/index.ts';
 import type { Db } from '../../db/index.ts';
 import { operation, type Operation } from '../operation.ts';
@@ -48,6 +49,15 @@ const userSchema = z
     updated_at: timestamp,
   })
   .meta({ id: 'User' });
+
+const factorSummarySchema = z
+  .object({
+    totp: z.boolean().meta({ description: 'Whether the user has a confirmed authenticator app' }),
+    passkeys: z.number().int(),
+    recovery_codes_remaining: z.number().int(),
+    known_devices: z.number().int().meta({ description: 'Browsers remembered after a multi-factor sign-in' }),
+  })
+  .meta({ id: 'UserFactors' });
 
 const sessionSchema = z
   .object({ id: z.string(), clients: z.array(z.string()), authenticated_at: timestamp.nullable(), expires_at: timestamp.nullable() })
@@ -240,6 +250,37 @@ export const USER_OPERATIONS: Operation[] = [
     errors: [404],
     async handle({ params, service }) {
       await revokeInvitation(service, params.userId);
+      return {};
+    },
+  }),
+  operation({
+    method: 'get',
+    path: '/users/{userId}/factors',
+    operationId: 'getUserFactors',
+    summary: 'What second factors a user holds (never a secret or a code)',
+    tag: TAG,
+    scope: 'users:read',
+    params: userParams,
+    response: factorSummarySchema,
+    errors: [404],
+    async handle({ params, service }) {
+      await getUser(service.db, params.userId);
+      return { body: await factorSummary(service.db, params.userId) };
+    },
+  }),
+  operation({
+    method: 'delete',
+    path: '/users/{userId}/factors',
+    operationId: 'resetUserFactors',
+    summary: 'Remove a user’s passkeys, authenticator app and recovery codes, and forget their browsers',
+    description:
+      'For an owner who lost their factors, once you have checked who they are. Their next sign-in is with the password (or a reset link) alone; sessions are left as they are (revoke them too if the factors may be in someone else’s hands).',
+    tag: TAG,
+    scope: 'users:write',
+    params: userParams,
+    errors: [404],
+    async handle({ params, service }) {
+      await resetSecondFactors(service, params.userId);
       return {};
     },
   }),

@@ -21,6 +21,7 @@ import {
   type User,
 } from '../../accounts/index.ts';
 import { getClient } from '../../clients/index.ts';
+import { factorSummary, resetSecondFactors } from '../../mfa/factors.ts';
 
 /** Operators may name a user by id or by email. */
 async function userNamed(ctx: CommandContext, who: string): Promise<User> {
@@ -138,7 +139,20 @@ export const USERS_COMMANDS: Command[] = [
     summary: 'Show a user by id or email',
     usage: 'users show ID_OR_EMAIL',
     positionals: ['ID_OR_EMAIL'],
-    run: async (ctx, _values, [who]) => publicUser(await userNamed(ctx, who)),
+    run: async (ctx, _values, [who]) => {
+      const user = await userNamed(ctx, who);
+      return { ...publicUser(user), factors: await factorSummary(ctx.service.db, user.id) };
+    },
+  },
+  {
+    name: 'users reset-factors',
+    summary: 'Remove a user’s passkeys, authenticator app and recovery codes, and forget their browsers (they lost them)',
+    usage: 'users reset-factors ID_OR_EMAIL',
+    positionals: ['ID_OR_EMAIL'],
+    async run(ctx, _values, [who]) {
+      const user = await userNamed(ctx, who);
+      return { id: user.id, removed: await resetSecondFactors(ctx.service, user.id) };
+    },
   },
   {
     name: 'users suspend',
