@@ -15,6 +15,8 @@ export interface User {
   suspended_at: Date | null;
   /** Set after too many failed sign-ins: the right password is refused until then. */
   locked_until: Date | null;
+  /** "Add a passkey" is not offered after sign-in before then (interactions/passkeyOffer). Internal. */
+  passkey_offer_snoozed_until?: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -150,7 +152,7 @@ export function userClaims(user: Account): Record<string, unknown> {
 }
 
 /** A user as the CLI and the admin API show it: never the password hash. */
-export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at' | 'locked_until'> {
+export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at' | 'locked_until' | 'passkey_offer_snoozed_until'> {
   has_password: boolean;
   suspended: boolean;
   suspended_at: Date | null;
@@ -159,7 +161,8 @@ export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at' 
 }
 
 export function publicUser(user: User): PublicUser {
-  const { password_hash, ...rest } = user;
+  // What only the screens use stays out.
+  const { password_hash, passkey_offer_snoozed_until: _offer, ...rest } = user;
   return {
     ...rest,
     suspended_at: user.suspended_at ?? null,

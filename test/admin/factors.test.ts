@@ -34,7 +34,7 @@ describe('admin API: second factors', () => {
     server = await startTestServer(database);
     admin = await bootstrapAdminClient(server, database, 'Operator');
     reader = await bootstrapAdminClient(server, database, 'Support desk', ['users:read']);
-    ajv.addSchema(await (await fetch(`${server.url}${ADMIN_BASE_PATH}/openapi.json`)).json(), DOCUMENT_ID);
+    ajv.addSchema((await (await fetch(`${server.url}${ADMIN_BASE_PATH}/openapi.json`)).json()) as object, DOCUMENT_ID);
   });
 
   after(async () => {

@@ -44,10 +44,10 @@ describe('signing up in Chromium', { skip }, () => {
       await page.goto(request.url.toString());
       assert.equal(await page.title(), 'Sign in · Gatehouse');
       await page.getByRole('link', { name: 'Create account' }).click();
-      await page.getByRole('heading', { name: 'Create account' }).waitFor();
+      await page.getByRole('heading', { name: 'Create account', exact: true }).waitFor();
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill('violet rocket harbour lamp');
-      await page.getByRole('button', { name: 'Create account' }).click();
+      await page.getByRole('button', { name: 'Create account', exact: true }).click();
 
       await page.getByRole('heading', { name: 'Check your email' }).waitFor();
       assert.match((await page.getByRole('status').textContent()) ?? '', new RegExp(`We sent a code and a link to ${email}`));

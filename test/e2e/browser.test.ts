@@ -41,12 +41,12 @@ describe('hosted screens in Chromium', { skip }, () => {
         assert.equal(await page.title(), 'Sign in · Gatehouse');
         await page.getByLabel('Email').fill(ALICE.email);
         await page.getByLabel('Password').fill('not the password');
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         assert.equal(await page.getByRole('alert').textContent(), 'Incorrect email or password.');
         assert.equal(await page.getByLabel('Email').inputValue(), ALICE.email, 'the typed email is kept');
 
         await page.getByLabel('Password').fill(ALICE.password);
-        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('button', { name: 'Sign in', exact: true }).click();
         await page.getByRole('heading', { name: 'Allow access' }).waitFor();
         assert.match((await page.locator('main').textContent()) ?? '', /Browser App is asking to:/);
         await page.getByRole('button', { name: 'Allow' }).click();

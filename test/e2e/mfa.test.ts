@@ -233,6 +233,9 @@ describe('second factor at sign-in (the mfa prompt)', () => {
     const claims = await finish(again, second.page, second.request);
     assert.deepEqual(claims.amr, ['pwd']);
     assert.equal(claims.acr, ACR.singleFactor);
+    // A first sign-in that merely carries max_age is not a forced re-authentication.
+    const withMaxAge = await startSignIn(sameDeviceNewSession(laptop), user, { max_age: '3600' });
+    assert.ok(!isMfaScreen(withMaxAge.page), 'max_age on a sign-in without a session does not count as re-authentication');
 
     // A forged or foreign device cookie is not a remembered browser.
     const forged = new Browser();

@@ -104,6 +104,7 @@ async function proceed(ctx: Context, interaction: InteractionDetails, deps: Inte
     | undefined;
   if (!user.email_verified && client?.require_verified_email !== false) {
     await event('login.unverified', { userId: user.id, details: { method: methods.join(' ') } });
+    await closeFlow(deps.db, flow); // the emailed code finishes it from here (its own sealed cookie)
     return askToVerify(ctx, interaction, deps, user, combinedAmr(proofs.map((record) => record.amr)));
   }
   const amr = combinedAmr(proofs.map((record) => record.amr));

@@ -74,9 +74,17 @@ async function readFactorSignals({ db, config }: PromptDeps, ctx: KoaContextWith
   return signals.length ? signals : undefined;
 }
 
-/** The relying party made this sign-in start over (max_age, prompt=login): a remembered browser does not count. */
-const reauthenticating = (ctx: KoaContextWithOIDC) =>
-  Boolean(ctx.oidc.result?.login) && (ctx.oidc.params?.max_age !== undefined || ctx.oidc.prompts.has('login'));
+/**
+ * The relying party made this sign-in start over: the login step just finished was asked for
+ * because the session was older than max_age, or because of prompt=login. A remembered browser
+ * does not count then. (A first sign-in that merely carries max_age is not a re-authentication.)
+ */
+function reauthenticating(ctx: KoaContextWithOIDC): boolean {
+  const finished = ctx.oidc.entities.Interaction as { prompt?: { name?: string; reasons?: string[] } } | undefined;
+  if (!ctx.oidc.result?.login || finished?.prompt?.name !== 'login') return false;
+  const reasons = finished.prompt.reasons ?? [];
+  return !reasons.includes('no_session') && reasons.some((reason) => reason === 'max_age' || reason === 'login_prompt');
+}
 
 /** The level this request needs from the session, all checks together. */
 async function levelNeeded(deps: PromptDeps, ctx: KoaContextWithOIDC): Promise<number> {
