@@ -17,6 +17,9 @@ const TYPES: Record<string, string> = {
 
 /** Exposes `window.SimpleWebAuthnBrowser` (startRegistration, startAuthentication, …). */
 export const WEBAUTHN_BROWSER_PATH = '/static/simplewebauthn-browser.js';
+
+/** The scripts a page with a passkey ceremony loads, in order: the library, what ours share, the page's own. */
+export const passkeyScripts = (pageScript: string) => [WEBAUTHN_BROWSER_PATH, '/static/passkey-ceremony.js', pageScript];
 // The package exports only its module entry (script/index.js); the bundle sits beside it.
 const webauthnBundle = () =>
   join(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js');

@@ -241,7 +241,11 @@ describe('passkey sign-in on the hosted screens', () => {
     assert.deepEqual(Object.keys(findForm(page.html, new RegExp(`^/interaction/${uid}/passkey$`)).hidden), ['_csrf', 'response']);
     assert.match(page.html, /<input id="email" name="email" type="email" autocomplete="username webauthn"/);
     const scripts = [...page.html.matchAll(/<script\b([^>]*)>/g)].map((tag) => /src="([^"]+)"/.exec(tag[1])?.[1]);
-    assert.deepEqual(scripts, ['/static/simplewebauthn-browser.js', '/static/passkey-sign-in.js'], 'no inline script');
+    assert.deepEqual(
+      scripts,
+      ['/static/simplewebauthn-browser.js', '/static/passkey-ceremony.js', '/static/passkey-sign-in.js'],
+      'no inline script',
+    );
     for (const src of scripts) {
       const served = await fetch(new URL(src as string, server.issuer));
       assert.equal(served.status, 200, src);

@@ -18,7 +18,7 @@ import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.
 import { normalizedEmail, parsePasskeySignup, registerUser, registerUserWithPasskey, type SignupReceipt } from '../../accounts/index.ts';
 import { randomUUID } from 'node:crypto';
 import { DomainError } from '../../errors/index.ts';
-import { WEBAUTHN_BROWSER_PATH } from '../../http/staticFiles.ts';
+import { passkeyScripts } from '../../http/staticFiles.ts';
 import { passkeyRegistrationOptions, verifyNewPasskey, type NewPasskey } from '../../mfa/passkeys.ts';
 import { relyingParty } from '../../mfa/relyingParty.ts';
 import { interactionFlow, startVerification, takeChallenge } from '../../verifications/index.ts';
@@ -81,7 +81,7 @@ async function renderSignup(ctx: Context, interaction: InteractionDetails, deps:
     errors: screen.errors ?? {},
     error: screen.error,
     passkeySignup: deps.config.passkeySignupEnabled,
-    scripts: deps.config.passkeySignupEnabled ? [WEBAUTHN_BROWSER_PATH, '/static/passkey-sign-up.js'] : [],
+    scripts: deps.config.passkeySignupEnabled ? passkeyScripts('/static/passkey-sign-up.js') : [],
     csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
   });
 }

@@ -12,7 +12,7 @@ import type { Context } from 'koa';
 import type { InteractionDeps, InteractionDetails, SignInMethod } from '../types.ts';
 import { verifyCsrf } from '../../http/csrf.ts';
 import { UserFacingError } from '../../http/errors.ts';
-import { WEBAUTHN_BROWSER_PATH } from '../../http/staticFiles.ts';
+import { passkeyScripts } from '../../http/staticFiles.ts';
 import { formBody, loadInteraction } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
 import { proved, showScreen, signInAudit } from '../progress.ts';
@@ -97,7 +97,7 @@ export const passkeyMethod: SignInMethod = {
     return {
       template: 'passkey',
       locals: { autofill: screen.prompt === 'login', label: screen.prompt === 'login' ? 'Sign in with a passkey' : 'Use a passkey' },
-      scripts: [WEBAUTHN_BROWSER_PATH, SCRIPT],
+      scripts: passkeyScripts(SCRIPT),
       identifierAutocomplete: screen.prompt === 'login' ? ['webauthn'] : [],
     };
   },

@@ -17,7 +17,7 @@ import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps, 
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { UserFacingError } from '../../http/errors.ts';
-import { WEBAUTHN_BROWSER_PATH } from '../../http/staticFiles.ts';
+import { passkeyScripts } from '../../http/staticFiles.ts';
 import { finishInteraction } from '../finish.ts';
 import { rememberBrowser } from '../mfa/deviceMemory.ts';
 import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
@@ -72,7 +72,7 @@ async function renderOffer(ctx: Context, interaction: InteractionDetails, deps: 
     title: 'Add a passkey',
     uid: interaction.uid,
     error: screen.error?.message,
-    scripts: [WEBAUTHN_BROWSER_PATH, '/static/passkey-offer.js'],
+    scripts: passkeyScripts('/static/passkey-offer.js'),
     csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
   });
 }
