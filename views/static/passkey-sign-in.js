@@ -16,10 +16,23 @@
   const button = section.querySelector('.passkey-start');
   const say = passkeys.alertIn(section);
 
+  // Each ceremony replaces the one before (on the server too): one whose options arrive after a
+  // newer one started (autofill, then a quick click) does not start at all.
+  let latest = 0;
   async function signIn(useBrowserAutofill) {
+    const mine = ++latest;
     const optionsJSON = await passkeys.options(section.dataset.passkeyOptions, form, {}, 'Passkey sign-in is not available right now. Reload the page and try again.');
+    if (mine !== latest) return;
     passkeys.submit(form, await webauthn.startAuthentication({ optionsJSON, useBrowserAutofill }));
   }
+
+  // Offers passkeys in the email field's autofill again (after a button ceremony ended without one).
+  const autofill = () => {
+    if (!('passkeyAutofill' in section.dataset)) return;
+    webauthn.browserSupportsWebAuthnAutofill().then((supported) => {
+      if (supported) signIn(true).catch(() => {});
+    });
+  };
 
   const explain = (error) => {
     // A newer ceremony (the button pressed during autofill) aborts the older one: nothing to say.
@@ -31,11 +44,10 @@
   button.hidden = false;
   button.addEventListener('click', () => {
     say('');
-    signIn(false).catch(explain);
-  });
-  if ('passkeyAutofill' in section.dataset) {
-    webauthn.browserSupportsWebAuthnAutofill().then((supported) => {
-      if (supported) signIn(true).catch(() => {});
+    signIn(false).catch((error) => {
+      explain(error);
+      if (!error || error.name !== 'AbortError') autofill();
     });
-  }
+  });
+  autofill();
 })();
