@@ -39,10 +39,21 @@ export interface InteractionStep {
   /** Adds this step's form handlers, under /interaction/:uid/<name>. */
   routes(router: Router, deps: InteractionDeps): void;
   /**
-   * A method recorded a proof for this interaction: finish the step if the records now satisfy
-   * it, or show what is still needed. Steps without methods (consent) leave it out.
+   * A method proved something in this interaction: finish the step if that (with what the
+   * interaction proved before) satisfies it, or keep it as a verification record and show what
+   * is still needed. Steps without methods (consent) leave it out.
    */
-  proceed?(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user?: User): Promise<void>;
+  proceed?(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, proof: MethodProof): Promise<void>;
+}
+
+/** What a sign-in method proved. */
+export interface MethodProof {
+  method: string;
+  userId: string;
+  /** Authentication method references (RFC 8176) of what was proved. */
+  amr: string[];
+  /** The account as the method read it, so the step need not read it again. */
+  user?: User;
 }
 
 /** What a screen shows besides the methods: the typed identifier, an error, its status. */

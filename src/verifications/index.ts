@@ -4,9 +4,10 @@
 // A method that needs a round trip (a passkey's challenge, later a federated redirect) starts a
 // record that holds its challenge; the request that completes it takes the record with one
 // conditional update, so of two tabs (or N parallel requests) exactly one gets it, and a used or
-// expired challenge never works again. A method that proves something in one request (a
-// password) writes a verified record at once. The prompts read the verified records of their
-// flow — who was identified, by which methods, with which `amr` — and know no method's fields.
+// expired challenge never works again. A prompt keeps what a method proved as a verified record
+// when it must wait for more (the mfa prompt, when one factor does not reach the level needed),
+// and reads the verified records of its flow — who, by which methods, with which `amr` — knowing
+// no method's fields.
 //
 // A flow is what the records are bound to: `interaction:<uid>` for a sign-in, or
 // `account:<session>` for an enrolment in the account area. Records die with their flow's

@@ -3,10 +3,10 @@
 // take a session whose account has none. (The acr checks live in the mfa prompt, which can raise
 // a sign-in's level.) The screen composes the parts of the sign-in methods (src/interactions/
 // methods) with a way to create an account; a method that proved who someone is hands over to
-// `proceed`, which signs them in from the interaction's verification records.
+// `proceed`, which signs them in.
 import type { Context } from 'koa';
 import { interactionPolicy } from 'oidc-provider';
-import type { InteractionDeps, InteractionDetails, InteractionStep, ScreenState } from '../types.ts';
+import type { InteractionDeps, InteractionDetails, InteractionStep, MethodProof, ScreenState } from '../types.ts';
 import { csrfToken } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { finishInteraction } from '../finish.ts';
@@ -20,7 +20,6 @@ import { takeSignInTicket } from './signInTicket.ts';
 import { mayFinishSignIn } from './signInRules.ts';
 import { methodFragments } from '../methods/index.ts';
 import { ACCOUNT_SUSPENDED, refusalMessage } from '../methods/password.ts';
-import { closeFlow, interactionFlow, verifiedRecords } from '../../verifications/index.ts';
 import { acrOfAmr, combinedAmr, levelOfAmr } from '../../mfa/levels.ts';
 import { rememberBrowser } from '../mfa/deviceMemory.ts';
 import { signInAudit } from '../progress.ts';
@@ -75,41 +74,32 @@ function refusal(user: User): { message: string; status: number; retryAfterSecon
 }
 
 /**
- * Signs in the account the interaction's verification records identify, with the methods they
- * used: unless it may not sign in (suspended, locked), or the client needs its email verified
- * first (then the "check your email" screen).
+ * Signs in the account a method proved, with what it used: unless it may not sign in (suspended,
+ * locked), or the client needs its email verified first (then the "check your email" screen).
+ * One proof names the account, so nothing waits for a second one here and nothing is stored.
  */
-async function proceed(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, known?: User): Promise<void> {
-  const flow = interactionFlow(interaction.uid);
-  const records = await verifiedRecords(deps.db, flow);
-  const identified = records.findLast((record) => record.userId);
-  if (!identified?.userId) return renderLogin(ctx, interaction, deps);
-  const proofs = records.filter((record) => record.userId === identified.userId);
-  const methods = [...new Set(proofs.map((record) => record.method))];
+async function proceed(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, proof: MethodProof): Promise<void> {
   const event = signInAudit(ctx, deps, interaction);
-  const user = known?.id === identified.userId ? known : await findUserById(deps.db, identified.userId);
-  if (!user || !mayFinishSignIn(user)) {
-    await closeFlow(deps.db, flow);
-    if (!user) return renderLogin(ctx, interaction, deps);
+  const user = proof.user?.id === proof.userId ? proof.user : await findUserById(deps.db, proof.userId);
+  if (!user) return renderLogin(ctx, interaction, deps);
+  if (!mayFinishSignIn(user)) {
     await event('login.throttled', {
       userId: user.id,
-      details: { method: methods.join(' '), reason: user.suspended_at ? 'suspended' : 'locked' },
+      details: { method: proof.method, reason: user.suspended_at ? 'suspended' : 'locked' },
     });
     const { message, status, retryAfterSeconds } = refusal(user);
     if (retryAfterSeconds) ctx.set('Retry-After', String(retryAfterSeconds));
-    return renderLogin(ctx, interaction, deps, { error: { method: identified.method, message }, status });
+    return renderLogin(ctx, interaction, deps, { error: { method: proof.method, message }, status });
   }
   const client = (await deps.provider().Client.find(String(interaction.params.client_id))) as unknown as
     | { require_verified_email?: boolean }
     | undefined;
+  const amr = combinedAmr([proof.amr]);
   if (!user.email_verified && client?.require_verified_email !== false) {
-    await event('login.unverified', { userId: user.id, details: { method: methods.join(' ') } });
-    await closeFlow(deps.db, flow); // the emailed code finishes it from here (its own sealed cookie)
-    return askToVerify(ctx, interaction, deps, user, combinedAmr(proofs.map((record) => record.amr)));
+    await event('login.unverified', { userId: user.id, details: { method: proof.method } });
+    return askToVerify(ctx, interaction, deps, user, amr);
   }
-  const amr = combinedAmr(proofs.map((record) => record.amr));
-  await event('login.succeeded', { userId: user.id, details: { method: methods.join(' '), amr } });
-  await closeFlow(deps.db, flow);
+  await event('login.succeeded', { userId: user.id, details: { method: proof.method, amr } });
   // A passkey alone is multi-factor: the browser counts as known, as after the mfa prompt.
   if (levelOfAmr(amr) >= 2) await rememberBrowser(ctx, deps, user.id);
   await finishInteraction(ctx, deps, { login: { accountId: user.id, amr, acr: acrOfAmr(amr), remember: true } });

@@ -2,7 +2,7 @@
 // the pipeline: its checks decide whether the signed-in session's level (its acr, from the
 // methods it used) is enough for this request, and its screen composes the second-factor
 // methods the user holds. A method that proves a factor hands over to `proceed`, which raises
-// the session's amr and acr once the records reach the level needed.
+// the session's amr and acr once what the interaction proved reaches the level needed.
 //
 //   check                  asks for a second factor when
 //   acr_requested          acr_values (or an acr claim) name a level above the session's
@@ -16,14 +16,13 @@
 // (OpenID Connect Core, Unmet Authentication Requirements 1.0) once the user has read why.
 import type { Context } from 'koa';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
-import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps, ScreenState } from '../types.ts';
-import type { User } from '../../accounts/index.ts';
+import type { InteractionDeps, InteractionDetails, InteractionStep, MethodProof, PromptDeps, ScreenState } from '../types.ts';
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { finishInteraction } from '../finish.ts';
 import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
 import { methodFragments, SIGN_IN_METHODS } from '../methods/index.ts';
-import { closeFlow, interactionFlow, verifiedRecords } from '../../verifications/index.ts';
+import { closeFlow, interactionFlow, recordVerified, verifiedRecords } from '../../verifications/index.ts';
 import { acrOfAmr, combinedAmr, levelOf, levelOfAmr, requestedLevel } from '../../mfa/levels.ts';
 import { hasSecondFactor, secondFactorsOf } from '../../mfa/factors.ts';
 import { DEVICE_COOKIE } from '../../mfa/devices.ts';
@@ -168,16 +167,25 @@ async function renderMfa(ctx: Context, interaction: InteractionDetails, deps: In
   });
 }
 
-/** Raises the session's amr and acr once this interaction's second factors reach the level needed. */
-async function proceed(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, _known?: User): Promise<void> {
+/**
+ * Raises the session's amr and acr once what this interaction proved reaches the level needed;
+ * until then the proof is kept as a verification record (a level may take two factors here,
+ * say an authenticator code and then a passkey).
+ */
+async function proceed(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, proof: MethodProof): Promise<void> {
   const state = mfaState(interaction);
+  if (proof.userId !== state.accountId)
+    throw new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
   const flow = interactionFlow(interaction.uid);
-  const proofs = (await verifiedRecords(deps.db, flow)).filter((record) => record.userId === state.accountId);
-  const amr = combinedAmr([state.sessionAmr, ...proofs.map((record) => record.amr)]);
-  if (levelOfAmr(amr) < state.level) return renderMfa(ctx, interaction, deps);
-  const methods = [...new Set(proofs.map((record) => record.method))].join(' ');
+  const earlier = (await verifiedRecords(deps.db, flow)).filter((record) => record.userId === state.accountId);
+  const amr = combinedAmr([state.sessionAmr, ...earlier.map((record) => record.amr), proof.amr]);
+  if (levelOfAmr(amr) < state.level) {
+    await recordVerified(deps.db, { flow, method: proof.method, userId: proof.userId, amr: proof.amr });
+    return renderMfa(ctx, interaction, deps);
+  }
+  const methods = [...new Set([...earlier.map((record) => record.method), proof.method])].join(' ');
   await signInAudit(ctx, deps, interaction)('login.mfa_succeeded', { userId: state.accountId, details: { method: methods, amr } });
-  await closeFlow(deps.db, flow);
+  if (earlier.length) await closeFlow(deps.db, flow);
   await rememberBrowser(ctx, deps, state.accountId);
   await finishInteraction(ctx, deps, { login: { accountId: state.accountId, amr, acr: acrOfAmr(amr), remember: true } });
 }
