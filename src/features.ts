@@ -6,6 +6,7 @@ import { healthFeature } from './http/health.ts';
 import { protocolArtefactsFeature } from './oidc/feature.ts';
 import { interactionsFeature } from './interactions/index.ts';
 import { accountLinksFeature } from './accountLinks/index.ts';
+import { accountAreaFeature } from './account/index.ts';
 import { adminApiFeature } from './admin/index.ts';
 import { mailFeature } from './mail/index.ts';
 
@@ -18,4 +19,5 @@ export const FEATURES: readonly Feature[] = [
   accountLinksFeature,
   adminApiFeature,
   mailFeature,
+  accountAreaFeature,
 ];

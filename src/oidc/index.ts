@@ -14,6 +14,7 @@ import { logout } from './features/logout.ts';
 import { deviceFlow } from './features/deviceFlow.ts';
 import { resourceIndicators } from './features/resourceIndicators.ts';
 import { clientMetadata } from './features/clientMetadata.ts';
+import { firstPartyGrants } from './features/firstPartyGrants.ts';
 
 export type { ProviderDeps } from './deps.ts';
 
@@ -25,6 +26,7 @@ const FEATURE_MODULES: ((deps: ProviderDeps) => Configuration)[] = [
   resourceIndicators,
   logout,
   deviceFlow,
+  firstPartyGrants,
 ];
 
 export interface ProviderOptions {

@@ -352,11 +352,14 @@ describe('admin API: keys and events', () => {
         'gatehouse.client.created',
         'gatehouse.client.created',
         'gatehouse.client.created',
+        'gatehouse.client.created',
         'gatehouse.user.created',
       ]);
       assert.deepEqual(
         two.body.data.filter((e: CloudEvent) => e.type === 'gatehouse.client.created').map((e: CloudEvent) => e.subject),
         [
+          // The account area's built-in client, made at the first start.
+          'gatehouse-account',
           admin.clientId,
           support.clientId,
           (await database.db('clients').where('client_name', 'Warehouse worker').first()).client_id,

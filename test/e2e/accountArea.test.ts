@@ -16,6 +16,7 @@ import { heading } from '../helpers/accountScreens.ts';
 import { createUser, suspendUser, type User } from '../../src/accounts/index.ts';
 import { confirmTotp, startTotpEnrolment, totpStatus } from '../../src/mfa/totp.ts';
 import { recoveryCodesStatus } from '../../src/mfa/recoveryCodes.ts';
+import { listDevices } from '../../src/mfa/devices.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 import { clearReadCaches } from '../../src/db/readCache.ts';
 import { ACCOUNT_CLIENT } from '../../src/oidc/builtInClients.ts';
@@ -52,14 +53,17 @@ describe('the account area', () => {
     return createUser(operator(database), { email: `account-${counter}@example.com`, password: PASSWORD, email_verified: true }, 4);
   }
 
-  /** Answers the sign-in screens (password, then an authenticator code when asked) until they end. */
+  /** Answers the sign-in screens (password, an authenticator code when asked, no passkey offer) until they end. */
   async function answerSignIn(browser: Browser, page: Page, user: User, totpSecret?: string, stopAt?: string): Promise<Page> {
     let current = page;
-    for (let step = 0; step < 4; step++) {
+    for (let step = 0; step < 5; step++) {
       if (/action="\/interaction\/[^"]+\/password"/.test(current.html)) {
         current = await browser.submit(current, /\/password$/, { email: user.email, password: PASSWORD }, stopAt);
       } else if (totpSecret && /action="\/interaction\/[^"]+\/totp"/.test(current.html)) {
         current = await browser.submit(current, /\/totp$/, { code: await totpCode(totpSecret) }, stopAt);
+      } else if (/action="\/interaction\/[^"]+\/passkey_offer\/skip"/.test(current.html)) {
+        // The sign-in offers to add a passkey: not now.
+        current = await browser.submit(current, /\/passkey_offer\/skip$/, {}, stopAt);
       } else {
         return current;
       }
@@ -130,7 +134,8 @@ describe('the account area', () => {
     assert.match(security.html, new RegExp(`Signed in as <strong>${user.email}</strong>`));
     assert.match(security.html, /<a href="\/account\/security" aria-current="page">Security<\/a>/);
     assert.equal(security.response.headers.get('cache-control'), 'no-store');
-    for (const box of ['Passkeys', 'Authenticator app', 'Recovery codes']) assert.match(security.html, new RegExp(`<h2 id="[^"]+">${box}</h2>`));
+    for (const box of ['Passkeys', 'Authenticator app', 'Recovery codes'])
+      assert.match(security.html, new RegExp(`<h2 id="[^"]+">${box}</h2>`));
 
     const overview = await browser.navigate(url('/account'));
     assert.equal(heading(overview.html), 'Your account');
@@ -170,6 +175,10 @@ describe('the account area', () => {
     }
     const row = await database.db('clients').where('client_id', ACCOUNT_CLIENT.clientId).first();
     assert.deepEqual(row.redirect_uris, [url('/account/callback')]);
+    // A start that finds it as it must be writes nothing.
+    await (await startTestServer(database, { ISSUER: server.issuer })).close();
+    const events = await database.db('domain_events').where('subject', ACCOUNT_CLIENT.clientId).orderBy('seq').pluck('type');
+    assert.deepEqual(events, ['gatehouse.client.created', 'gatehouse.client.updated']);
   });
 
   it('redeems a callback code once: of two parallel callbacks exactly one signs in, and a replay is refused', async () => {
@@ -272,6 +281,42 @@ describe('the account area', () => {
     assert.equal((await totpStatus(database.db, user.id)).enrolled, false);
   });
 
+  it('answers a passkey request with an old sign-in with where to sign in again (max_age=300), and starts no ceremony', async (t: TestContext) => {
+    const user = await newUser();
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const { browser, page } = await signedIn(user);
+    const csrf = decode(/data-csrf="([^"]+)"/.exec(page.html)?.[1] ?? '');
+    const options = () =>
+      browser.request(url('/account/security/passkeys/options'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': csrf },
+        body: '{}',
+      });
+    const fresh = await options();
+    assert.equal(fresh.status, 200);
+    const { options: created } = (await fresh.json()) as { options: { challenge: string; rp: { id: string } } };
+    assert.equal(created.rp.id, 'localhost');
+    const flow = await database.db('verification_records').where({ user_id: user.id, method: 'passkey' }).first();
+    assert.equal(flow?.challenge, created.challenge);
+    assert.match(flow?.flow ?? '', /^account:/);
+
+    t.mock.timers.tick(301 * 1000);
+    const stale = await options();
+    assert.equal(stale.status, 401);
+    const problem = (await stale.json()) as { sign_in: string };
+    const again = new URL(problem.sign_in, server.issuer);
+    assert.equal(again.searchParams.get('max_age'), '300');
+    assert.equal(
+      await database
+        .db('verification_records')
+        .where({ user_id: user.id })
+        .count('* as n')
+        .first()
+        .then((r) => Number(r?.n)),
+      1,
+    );
+  });
+
   it('sets up an authenticator app from the shown key, shows recovery codes once, then only how many are left', async () => {
     const user = await newUser();
     const { browser, page } = await signedIn(user);
@@ -306,10 +351,20 @@ describe('the account area', () => {
     const replaced = await browser.submit(security, /\/recovery-codes$/, {});
     const fresh = [...replaced.html.matchAll(/<li><code>([a-z0-9-]+)<\/code><\/li>/g)].map((m) => m[1]);
     assert.equal(fresh.length, 10);
-    assert.equal(
-      fresh.filter((code) => codes.includes(code)).length,
-      0,
-    );
+    assert.equal(fresh.filter((code) => codes.includes(code)).length, 0);
+  });
+
+  it('lists the browsers remembered after a multi-factor sign-in, and forgets one', async () => {
+    const user = await newUser();
+    const secret = await enrolledAuthenticator(user);
+    const { browser, page } = await signedIn(user, '/account/security', secret);
+    const [device] = await listDevices(database.db, user.id);
+    assert.ok(device, 'the multi-factor sign-in remembered this browser');
+    assert.match(page.html, new RegExp(`data-browser="${device.id}"[\\s\\S]*?<span class="badge ok">This browser</span>`));
+    const forgotten = await browser.submit(page, new RegExp(`/browsers/${device.id}/forget$`), {});
+    assert.equal(forgotten.url, url('/account/security?done=browser-forgotten'));
+    assert.match(forgotten.html, /No browser is remembered./);
+    assert.deepEqual(await listDevices(database.db, user.id), []);
   });
 
   it('refuses a form or a passkey request without its CSRF token, and changes nothing', async () => {
@@ -330,7 +385,7 @@ describe('the account area', () => {
       body: '{}',
     });
     assert.equal(json.status, 403);
-    assert.equal(json.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.match(json.headers.get('content-type') ?? '', /^application\/problem\+json/);
 
     const signOut = await browser.request(url('/account/sign-out'), {
       method: 'POST',
@@ -368,7 +423,11 @@ describe('the account area', () => {
       ForbiddenError,
     );
     await assert.rejects(
-      registerClient(ctx.service, ctx.clientDeps, { client_id: ACCOUNT_CLIENT.clientId, client_name: 'Mine', redirect_uris: [RP_REDIRECT] }),
+      registerClient(ctx.service, ctx.clientDeps, {
+        client_id: ACCOUNT_CLIENT.clientId,
+        client_name: 'Mine',
+        redirect_uris: [RP_REDIRECT],
+      }),
       ConflictError,
     );
     const row = await database.db('clients').where('client_id', ACCOUNT_CLIENT.clientId).first();

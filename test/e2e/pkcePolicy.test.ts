@@ -87,6 +87,8 @@ describe('PKCE policy', () => {
       [
         ['Legacy app', true],
         ['Modern app', false],
+        // The account area's built-in client: public, PKCE always.
+        ['Your account', false],
       ],
     );
   });
