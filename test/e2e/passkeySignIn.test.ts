@@ -19,6 +19,7 @@ import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/se
 import { type Browser, decode, findForm, type Page, ProxiedBrowser } from '../helpers/browserForm.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
 import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
+import { PASSKEY_REFUSALS } from '../helpers/passkeyRefusals.ts';
 import { SoftAuthenticator, type Knobs, type SoftAuthenticatorSetup } from '../helpers/softAuthenticator.ts';
 import { createUser, type User } from '../../src/accounts/index.ts';
 import type { ServiceContext } from '../../src/changes/index.ts';
@@ -33,20 +34,7 @@ const box = createSecretBox(TEST_SECRET_KEY);
 // The sign-in gate of this server: after 3 failures each try waits; the 5th try finds the account locked.
 const LOCK_AFTER = 4;
 
-// What src/mfa/passkeys.ts says, as the screen shows it (the method adds what to do next).
-const REFUSED = {
-  challenge: 'This passkey request has expired or was already used',
-  origin: 'This passkey was used on a page that may not sign in here',
-  rpId: 'This passkey is for another website',
-  userVerification: 'Your authenticator did not verify that it is you (with a PIN, fingerprint or face), which is required here',
-  signature: "This passkey's signature is not valid",
-  unknown: 'This passkey is not registered here',
-  otherUser: 'This passkey belongs to another account',
-  userHandle: 'This passkey does not belong to the account it names',
-  notJson: 'This passkey response is not valid JSON',
-  invalid: 'This passkey response is not valid',
-  tooLarge: 'This passkey response is too large',
-};
+const REFUSED = PASSKEY_REFUSALS;
 const onScreen = (message: string) => `${message}. Try again, or use another way to sign in.`;
 
 /** The code the authenticator app shows `steps` periods from now. */

@@ -25,6 +25,7 @@ import {
 import { relyingParty } from '../../src/mfa/relyingParty.ts';
 import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
 import { operator } from '../helpers/fixtures.ts';
+import { PASSKEY_REFUSALS } from '../helpers/passkeyRefusals.ts';
 import { SoftAuthenticator, strangerKey, type Knobs } from '../helpers/softAuthenticator.ts';
 
 const SECRET = 's'.repeat(40);
@@ -35,23 +36,7 @@ const rp = relyingParty(
   loadConfig({ ISSUER, SECRET_KEY: SECRET, WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://www.example.com' }),
 );
 
-const MESSAGES = {
-  challenge: 'This passkey request has expired or was already used',
-  origin: 'This passkey was used on a page that may not sign in here',
-  rpId: 'This passkey is for another website',
-  userVerification: 'Your authenticator did not verify that it is you (with a PIN, fingerprint or face), which is required here',
-  signature: "This passkey's signature is not valid",
-  unknown: 'This passkey is not registered here',
-  otherUser: 'This passkey belongs to another account',
-  userHandle: 'This passkey does not belong to the account it names',
-  duplicate: 'This passkey is already registered',
-  replayed: 'This passkey response was already used',
-  counter: "This passkey's use counter went backwards, a sign that it may have been copied, so it was refused",
-  notJson: 'This passkey response is not valid JSON',
-  invalid: 'This passkey response is not valid',
-  tooLarge: 'This passkey response is too large',
-  name: 'A passkey name must be 1 to 64 characters',
-};
+const MESSAGES = PASSKEY_REFUSALS;
 
 describe('passkeys', () => {
   let database: TestDatabase;
