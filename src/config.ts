@@ -1,6 +1,7 @@
 // Typed, validated configuration. Every setting comes from the environment; a bad one stops the
 // process with one message that lists every problem, so an operator fixes them all in one go.
-import { DEFAULT_RISK_POLICY, readRiskPolicy, type RiskPolicy } from './mfa/risk.ts';
+import { DEFAULT_RISK_POLICY, readRiskPolicy, rulesNeedingGeoip, type RiskPolicy } from './mfa/risk.ts';
+import { geoDatabaseProblem } from './mfa/geo.ts';
 import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -73,6 +74,16 @@ const envSchema = z
         return read.policy;
       })
       .optional(),
+    // A MaxMind DB file (GeoLite2-Country or -City) for the adaptive-MFA rules that place an
+    // address (src/mfa/geo.ts): read and checked now, so a bad file stops the start, not a sign-in.
+    GEOIP_DATABASE: z
+      .string()
+      .transform((path) => resolve(path))
+      .superRefine((path, ctx) => {
+        const problem = geoDatabaseProblem(path);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     // Passkeys (src/mfa/relyingParty.ts): each entry must be an origin a browser would run WebAuthn on.
     WEBAUTHN_RP_ID: z
       .string()
@@ -108,6 +119,8 @@ const envSchema = z
     if (env.SIGNIN_LOCK_AFTER <= env.SIGNIN_DELAY_AFTER) {
       ctx.addIssue({ code: 'custom', path: ['SIGNIN_LOCK_AFTER'], message: 'SIGNIN_LOCK_AFTER must be greater than SIGNIN_DELAY_AFTER' });
     }
+    for (const rule of rulesNeedingGeoip(env.MFA_RISK_RULES ?? DEFAULT_RISK_POLICY, env.GEOIP_DATABASE))
+      ctx.addIssue({ code: 'custom', path: ['MFA_RISK_RULES'], message: `${rule} needs GEOIP_DATABASE` });
     const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
     for (const { path, message } of rpScopeProblems(issuer, env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS ?? []))
       ctx.addIssue({ code: 'custom', path: [path], message });
@@ -168,7 +181,9 @@ export interface Config {
   webauthnRpName: string;
   /** Origins besides the issuer's where passkey ceremonies may run (WEBAUTHN_ORIGINS). */
   webauthnOrigins: string[];
-  /** When a user who holds a second factor is asked for it (MFA_RISK_RULES; src/mfa/risk.ts). */
+  /** A MaxMind DB file (GEOIP_DATABASE, absolute): where sign-ins come from (src/mfa/geo.ts). */
+  geoipDatabase: string | undefined;
+  /** When a user who holds a second factor is asked for it (MFA_RISK_RULES, with GEOIP_DATABASE; src/mfa/risk.ts). */
   mfaRiskPolicy: RiskPolicy;
 }
 
@@ -219,9 +234,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     webauthnRpId: env.WEBAUTHN_RP_ID,
     webauthnRpName: env.WEBAUTHN_RP_NAME ?? DEFAULT_RP_NAME,
     webauthnOrigins: env.WEBAUTHN_ORIGINS ?? [],
-    mfaRiskPolicy: env.MFA_RISK_RULES ?? DEFAULT_RISK_POLICY,
+    geoipDatabase: env.GEOIP_DATABASE,
+    mfaRiskPolicy: withGeoip(env.MFA_RISK_RULES ?? DEFAULT_RISK_POLICY, env.GEOIP_DATABASE),
   };
 }
+
+// The place rules read the GeoIP database through the policy the mfa prompt is handed.
+const withGeoip = (policy: RiskPolicy, geoipDatabase: string | undefined): RiskPolicy =>
+  policy === 'always' || !geoipDatabase ? policy : { ...policy, geoipDatabase };
 
 // Outside production a missing SECRET_KEY is generated once and kept beside the data, so a
 // restart can still decrypt the signing keys it stored.

@@ -7,11 +7,14 @@
 // two people is two devices, and neither a database dump nor a copied row recognises anyone.
 // Only a sign-in that reached the multi-factor level remembers its browser: a password alone
 // never makes a browser trusted, so an attacker who has it is still asked for the factor.
+// With a GeoIP database (GEOIP_DATABASE, src/mfa/geo.ts) a row also keeps where the browser was
+// last seen: its country, and its coordinates when the database has them.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { NotFoundError } from '../errors/index.ts';
 import { networkOf } from './networks.ts';
+import type { Locate } from './geo.ts';
 
 export const DEVICE_COOKIE = 'gatehouse.device';
 /** Browsers cap cookie lifetimes at 400 days. */
@@ -62,11 +65,19 @@ export interface DeviceSighting {
   cookie: string;
   userAgent: string | undefined;
   ip: string;
+  /** Places the address, when a GeoIP database is configured; without it the place is left as it was. */
+  locate?: Locate;
 }
 
 /** Remembers this browser for the user (or notes that it was seen again, from where). */
 export async function rememberDevice(db: Db, sighting: DeviceSighting): Promise<void> {
   const network = networkOf(sighting.ip);
+  // An address the database does not know clears the old place: the browser is no longer known
+  // to be there, and impossible travel must not measure from it.
+  const place = sighting.locate?.(sighting.ip);
+  const where = sighting.locate
+    ? { country: place?.country ?? null, latitude: place?.latitude ?? null, longitude: place?.longitude ?? null }
+    : {};
   await db('known_devices')
     .insert({
       id: randomUUID(),
@@ -74,9 +85,35 @@ export async function rememberDevice(db: Db, sighting: DeviceSighting): Promise<
       digest: deviceDigest(sighting.cookie, sighting.userId),
       name: deviceName(sighting.userAgent),
       network,
+      ...where,
     })
     .onConflict('digest')
-    .merge({ network, last_seen_at: db.fn.now() });
+    .merge({ network, ...where, last_seen_at: db.fn.now() });
+}
+
+/** Whether one of the user's remembered browsers was last seen in this country. */
+export async function knownCountry(db: Db, userId: string, country: string): Promise<boolean> {
+  return Boolean(await db('known_devices').where({ user_id: userId, country }).first('id'));
+}
+
+export interface LastLocation {
+  latitude: number;
+  longitude: number;
+  /** How long ago the browser was seen there, by the database's clock. */
+  secondsAgo: number;
+}
+
+/** Where the user's most recently seen remembered browser with coordinates was, and how long ago. */
+export async function lastLocation(db: Db, userId: string): Promise<LastLocation | undefined> {
+  const row = (await db('known_devices')
+    .where('user_id', userId)
+    .whereNotNull('latitude')
+    .whereNotNull('longitude')
+    .orderBy('last_seen_at', 'desc')
+    .first('latitude', 'longitude', db.raw('extract(epoch from (now() - last_seen_at)) as seconds_ago'))) as
+    | { latitude: number | string; longitude: number | string; seconds_ago: number | string }
+    | undefined;
+  return row ? { latitude: Number(row.latitude), longitude: Number(row.longitude), secondsAgo: Number(row.seconds_ago) } : undefined;
 }
 
 /** Whether the user ever finished a multi-factor sign-in from this network. */

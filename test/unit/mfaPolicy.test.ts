@@ -1,5 +1,6 @@
 // The pure parts of MFA: authentication levels from amr (and acr requests), the adaptive-MFA
-// setting, and how known devices are named and grouped into networks.
+// setting, and how known devices are named and grouped into networks. (The rules that need a
+// GeoIP database, and its setting, are in test/mfa/geo.test.ts.)
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ACR, acrOfAmr, combinedAmr, levelOfAmr, requestedLevel } from '../../src/mfa/levels.ts';
@@ -39,14 +40,16 @@ describe('authentication levels', () => {
 describe('MFA_RISK_RULES', () => {
   it('defaults to new devices and recent failures', () => {
     assert.deepEqual(loadConfig({}).mfaRiskPolicy, DEFAULT_RISK_POLICY);
-    assert.deepEqual(DEFAULT_RISK_POLICY, ['new_device', 'recent_failures']);
+    assert.deepEqual(DEFAULT_RISK_POLICY, { rules: ['new_device', 'recent_failures'] });
   });
 
   it('reads "always" or a list of rules, and names what it does not know', () => {
     assert.deepEqual(readRiskPolicy('always'), { policy: 'always' });
-    assert.deepEqual(readRiskPolicy(' new_network , new_device,new_device'), { policy: ['new_network', 'new_device'] });
+    assert.deepEqual(readRiskPolicy(' new_network , new_device,new_device'), { policy: { rules: ['new_network', 'new_device'] } });
+    assert.deepEqual(readRiskPolicy('new_country,impossible_travel'), { policy: { rules: ['new_country', 'impossible_travel'] } });
     assert.deepEqual(readRiskPolicy('new_device,geo'), {
-      problem: 'MFA_RISK_RULES must be "always" or a comma-separated list of new_device, new_network, recent_failures (not geo)',
+      problem:
+        'MFA_RISK_RULES must be "always" or a comma-separated list of new_device, new_network, new_country, impossible_travel, recent_failures (not geo)',
     });
     assert.throws(
       () => loadConfig({ MFA_RISK_RULES: 'sometimes' }),

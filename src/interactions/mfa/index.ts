@@ -126,6 +126,9 @@ function mfaState(interaction: InteractionDetails): MfaState {
 const SIGNAL_TEXT: Record<string, string> = {
   new_device: 'You are signing in from a browser we do not recognise, so we ask for your second step.',
   new_network: 'You are signing in from a network we have not seen for your account, so we ask for your second step.',
+  new_country: 'You are signing in from a country we have not seen for your account, so we ask for your second step.',
+  impossible_travel:
+    'You are signing in from too far away from your last sign-in to have travelled here since, so we ask for your second step.',
   recent_failures: 'There were several failed attempts to sign in to your account recently, so we ask for your second step.',
 };
 
