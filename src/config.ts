@@ -121,9 +121,11 @@ const envSchema = z
     }
     for (const rule of rulesNeedingGeoip(env.MFA_RISK_RULES ?? DEFAULT_RISK_POLICY, env.GEOIP_DATABASE))
       ctx.addIssue({ code: 'custom', path: ['MFA_RISK_RULES'], message: `${rule} needs GEOIP_DATABASE` });
+    // A bad PORT or ISSUER is reported on its own; the passkey scope is checked against a good one.
     const issuer = env.ISSUER ?? `http://localhost:${env.PORT}`;
-    for (const { path, message } of rpScopeProblems(issuer, env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS ?? []))
-      ctx.addIssue({ code: 'custom', path: [path], message });
+    if (URL.canParse(issuer))
+      for (const { path, message } of rpScopeProblems(issuer, env.WEBAUTHN_RP_ID, env.WEBAUTHN_ORIGINS ?? []))
+        ctx.addIssue({ code: 'custom', path: [path], message });
     if (env.NODE_ENV !== 'production') return;
     if (!env.SECRET_KEY) {
       ctx.addIssue({ code: 'custom', path: ['SECRET_KEY'], message: 'SECRET_KEY is required in production' });

@@ -76,3 +76,12 @@ describe('known devices', () => {
     assert.equal(networkOf('2001:db8:abcd:12:1::5'), '2001:0db8:abcd::/48');
   });
 });
+
+describe('configuration with a bad port', () => {
+  it('reports the port, not a broken URL, while checking where passkeys may be used', () => {
+    assert.throws(
+      () => loadConfig({ PORT: 'abc' }),
+      (error: unknown) => error instanceof ConfigError && error.problems.some((p) => p.includes('PORT')),
+    );
+  });
+});
