@@ -11,7 +11,7 @@ import { takePendingSignIn, type PendingSignIn } from './signIn.ts';
 import { redeemCode, type SignedIn } from './codeRedemption.ts';
 import { endAccountSession, startAccountSession } from './session.ts';
 import { SIGN_OUT_CSRF_PURPOSE } from './pages.ts';
-import { field, formBody } from './requestBody.ts';
+import { field, formBody } from '../http/requestBodies.ts';
 import type { AccountAreaDeps } from './types.ts';
 
 interface Refusal {

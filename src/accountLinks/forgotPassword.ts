@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import type { InteractionDeps } from '../interactions/types.ts';
 import { csrfToken, verifyCsrf } from '../http/csrf.ts';
 import { renderPage } from '../http/views.ts';
-import { formBody } from '../interactions/interactionRequest.ts';
+import { formBody } from '../http/requestBodies.ts';
 import { FORGOT_PASSWORD_PATH, emailSchema, normalizedEmail, requestPasswordReset } from '../accounts/index.ts';
 import { interactionContext } from '../interactions/login/serviceContext.ts';
 import { logger } from '../http/logger.ts';

@@ -7,7 +7,7 @@ import type { Context } from 'koa';
 import type { InteractionDeps } from '../interactions/types.ts';
 import { csrfToken, verifyCsrf } from '../http/csrf.ts';
 import { renderPage } from '../http/views.ts';
-import { formBody } from '../interactions/interactionRequest.ts';
+import { formBody } from '../http/requestBodies.ts';
 import {
   acceptInvitation,
   confirmEmailChange,

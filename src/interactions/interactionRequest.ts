@@ -1,10 +1,8 @@
 // Shared request plumbing for interaction routes: loading the interaction bound to this browser,
-// checking it waits on the expected prompt, and parsing form bodies with tight limits.
-import type { Context, Next } from 'koa';
-import bodyParser from 'koa-bodyparser';
+// checking it waits on the expected prompt (form bodies: http/requestBodies.ts).
+import type { Context } from 'koa';
 import type { InteractionDeps, InteractionDetails } from './types.ts';
 import { UserFacingError } from '../http/errors.ts';
-import { containsNul } from '../db/text.ts';
 
 export async function loadInteraction(ctx: Context, deps: InteractionDeps): Promise<InteractionDetails> {
   // Throws SessionNotFound when the interaction cookie is missing, expired or for another uid.
@@ -25,17 +23,4 @@ export function requirePrompt(interaction: InteractionDetails, name: string): vo
   }
 }
 
-const parseForm = bodyParser({ enableTypes: ['form'], formLimit: '16kb', strict: true });
-
-/** Parses an urlencoded form; anything else is refused with 415 rather than half-understood. */
-export async function formBody(ctx: Context, next: Next) {
-  if (!ctx.is('application/x-www-form-urlencoded')) {
-    throw Object.assign(new Error('unsupported content type'), { status: 415 });
-  }
-  await parseForm(ctx, async () => {
-    if (containsNul(ctx.request.body)) {
-      throw new UserFacingError(400, 'Bad request', 'The form contains characters we do not accept.');
-    }
-    await next();
-  });
-}
+export { formBody } from '../http/requestBodies.ts';

@@ -10,7 +10,7 @@ import { relyingParty } from '../../mfa/relyingParty.ts';
 import { ConflictError, NotFoundError } from '../../errors/index.ts';
 import { accountChangeContext, renderAccountPage, verifyAccountCsrf } from '../pages.ts';
 import { requireRecentSignIn, signedInAccount } from '../recentSignIn.ts';
-import { field, formBody } from '../requestBody.ts';
+import { field, formBody } from '../../http/requestBodies.ts';
 import { SECURITY_PATH, backToSecurity, shownDate, type SecurityPart } from './part.ts';
 import { showNewRecoveryCodes } from './recoveryCodes.ts';
 

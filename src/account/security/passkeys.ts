@@ -21,7 +21,7 @@ import { InvalidInputError, NotFoundError } from '../../errors/index.ts';
 import { WEBAUTHN_BROWSER_PATH } from '../../http/staticFiles.ts';
 import { accountChangeContext, verifyAccountCsrf } from '../pages.ts';
 import { requireRecentSignIn, signedInAccount } from '../recentSignIn.ts';
-import { field, formBody, jsonBody } from '../requestBody.ts';
+import { field, formBody, jsonBody } from '../../http/requestBodies.ts';
 import { SECURITY_PATH, backToSecurity, shownDate, type SecurityPart } from './part.ts';
 import { RECOVERY_CODES_PATH } from './recoveryCodes.ts';
 

@@ -6,7 +6,7 @@ import type { AccountAreaDeps } from '../types.ts';
 import { generateRecoveryCodes, recoveryCodesStatus, RECOVERY_CODE_COUNT } from '../../mfa/recoveryCodes.ts';
 import { accountChangeContext, renderAccountPage, verifyAccountCsrf } from '../pages.ts';
 import { requireRecentSignIn, signedInAccount } from '../recentSignIn.ts';
-import { field, formBody } from '../requestBody.ts';
+import { field, formBody } from '../../http/requestBodies.ts';
 import { SECURITY_PATH, shownDate, type SecurityPart } from './part.ts';
 
 export const RECOVERY_CODES_PATH = `${SECURITY_PATH}/recovery-codes`;

@@ -7,7 +7,7 @@ import { DEVICE_COOKIE, forgetDevice, listDevices, recognisedDevice } from '../.
 import { NotFoundError } from '../../errors/index.ts';
 import { accountChangeContext, verifyAccountCsrf } from '../pages.ts';
 import { signedInAccount } from '../recentSignIn.ts';
-import { field, formBody } from '../requestBody.ts';
+import { field, formBody } from '../../http/requestBodies.ts';
 import { SECURITY_PATH, backToSecurity, shownDate, type SecurityPart } from './part.ts';
 
 const BROWSERS_PATH = `${SECURITY_PATH}/browsers`;
