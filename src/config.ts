@@ -6,6 +6,7 @@ import { existsSync, linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSyn
 import { resolve, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { declarationsOf, readDeclarations, type Declarations } from './declarations/index.ts';
 import { DEFAULT_RP_NAME, readOrigin, rpIdProblem, rpScopeProblems } from './mfa/relyingParty.ts';
 
 const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
@@ -108,6 +109,15 @@ const envSchema = z
           }),
       )
       .optional(),
+    // Declarative files under config/ (src/declarations): checked below, with their own messages.
+    PROFILE_SCHEMA_FILE: z
+      .string()
+      .transform((path) => resolve(path))
+      .optional(),
+    POLICIES_FILE: z
+      .string()
+      .transform((path) => resolve(path))
+      .optional(),
   })
   .superRefine((env, ctx) => {
     if (env.SECRET_KEY_PREVIOUS && !env.SECRET_KEY) {
@@ -187,6 +197,8 @@ export interface Config {
   geoipDatabase: string | undefined;
   /** When a user who holds a second factor is asked for it (MFA_RISK_RULES, with GEOIP_DATABASE; src/mfa/risk.ts). */
   mfaRiskPolicy: RiskPolicy;
+  /** The profile schema and the policies (PROFILE_SCHEMA_FILE, POLICIES_FILE), as now in force (reloaded on SIGHUP). */
+  declarations: Declarations;
 }
 
 export class ConfigError extends Error {
@@ -203,9 +215,16 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   // An empty variable means "unset": shells and compose files often export KEY= by accident.
   const present = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`));
-  }
+  const files = {
+    profileSchemaFile: present.PROFILE_SCHEMA_FILE && resolve(present.PROFILE_SCHEMA_FILE),
+    policiesFile: present.POLICIES_FILE && resolve(present.POLICIES_FILE),
+  };
+  const declared = readDeclarations(files);
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'}: ${i.message}`)),
+    ...('problems' in declared ? declared.problems : []),
+  ];
+  if (!parsed.success || 'problems' in declared) throw new ConfigError(problems);
   const env = parsed.data;
   const dataDir = resolve(env.DATA_DIR);
   const issuer = (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/$/, '');
@@ -238,6 +257,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     webauthnOrigins: env.WEBAUTHN_ORIGINS ?? [],
     geoipDatabase: env.GEOIP_DATABASE,
     mfaRiskPolicy: withGeoip(env.MFA_RISK_RULES ?? DEFAULT_RISK_POLICY, env.GEOIP_DATABASE),
+    declarations: declarationsOf(files, declared.declared),
   };
 }
 

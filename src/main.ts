@@ -1,4 +1,5 @@
-// `npm start`: validate configuration, start the server, stop cleanly on SIGTERM/SIGINT.
+// `npm start`: validate configuration, start the server, stop cleanly on SIGTERM/SIGINT, read
+// the declarative files again on SIGHUP.
 import type { Server } from 'node:net';
 import { loadConfig, ConfigError, type Config } from './config.ts';
 import { listenOnFreePort, startServer } from './server.ts';
@@ -54,6 +55,8 @@ async function main() {
     await running.close();
     process.exit(0);
   };
+  // SIGHUP reads config/'s files again (the profile schema, the policies); see server.ts.
+  process.on('SIGHUP', () => void running.reloadDeclarations());
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));
 }

@@ -25,6 +25,11 @@ export interface RunningServer {
   provider(): Provider;
   /** Picks up keys rotated by another process; returns true when the provider changed. */
   reloadKeys(): Promise<boolean>;
+  /**
+   * Reads the profile schema and policies files again (SIGHUP): the problems, with nothing
+   * changed, or none, with the new ones in force and the provider rebuilt for their scopes.
+   */
+  reloadDeclarations(): string[];
   close(): Promise<void>;
 }
 
@@ -99,6 +104,17 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     return true;
   };
 
+  const reloadDeclarations = () => {
+    const problems = config.declarations.reload();
+    if (problems.length) {
+      logger.error('configuration files not reloaded: the previous ones stay in force', { problems });
+      return problems;
+    }
+    slot.current = build(keys);
+    logger.info('configuration files reloaded', { files: config.declarations.files });
+    return problems;
+  };
+
   const abuse = createAbuseDefence(database, config);
   // Sends the mail features queue: started by the mail feature, stopped before the database closes.
   const mailer = createMailer({ config, database, box });
@@ -169,6 +185,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     database,
     provider: () => slot.current,
     reloadKeys,
+    reloadDeclarations,
     close,
   };
 }

@@ -2,9 +2,11 @@
 // apps, Data) is one line here, its module and its view.
 import type { AccountSection } from './types.ts';
 import { overviewSection } from './overview.ts';
+import { profileSection } from './profile.ts';
 import { securitySection } from './security/index.ts';
+import { privacySection } from './privacy.ts';
 
-const PAGES: readonly AccountSection[] = [securitySection];
+const PAGES: readonly AccountSection[] = [profileSection, securitySection, privacySection];
 
 export const SECTIONS: readonly AccountSection[] = [overviewSection(() => PAGES), ...PAGES];
 

@@ -13,6 +13,7 @@ import { hashPassword } from './passwords/index.ts';
 import { queueVerification } from './emailVerification.ts';
 import { type AccountDeps, FORGOT_PASSWORD_PATH, queueMail, assertAcceptablePassword, signInFingerprint } from './selfServiceDeps.ts';
 import { insertPasskey, type NewPasskey } from '../mfa/passkeys.ts';
+import { markConfirmed } from '../profile/service.ts';
 import type { Db } from '../db/index.ts';
 
 export const signupSchema = z
@@ -30,10 +31,15 @@ export interface SignupOrigin {
   clientId: string;
 }
 
-/** Checks every field at once, so the screen can say what to fix next to each. */
-function parseSignup(deps: AccountDeps, input: unknown) {
+/**
+ * Checks every field at once, so the screen can say what to fix next to each. The profile values
+ * were checked against the profile schema by the form that read them; what it found wrong
+ * (`profileProblems`, by attribute) is reported with the rest.
+ */
+function parseSignup(deps: AccountDeps, input: unknown, profileProblems: Record<string, string>) {
   const parsed = signupSchema.safeParse(input);
   const problems = parsed.success ? [] : fieldProblems(parsed.error);
+  problems.push(...Object.entries(profileProblems).map(([path, message]) => ({ path, message })));
   const email = parsed.success ? parsed.data.email : '';
   try {
     assertAcceptablePassword(deps, (input as { password?: unknown } | undefined)?.password, [email, email.split('@')[0]].filter(Boolean));
@@ -95,12 +101,19 @@ async function createOrNotify(trx: Db, deps: AccountDeps, account: NewAccount): 
 const attempted = (ownerId: string, clientId: string) =>
   ({ type: 'user.registration_attempted', subject: ownerId, userId: ownerId, clientId, data: {} }) as const;
 
-export async function registerUser(ctx: ServiceContext, deps: AccountDeps, input: unknown, origin: SignupOrigin): Promise<SignupReceipt> {
-  const data = parseSignup(deps, input);
+export async function registerUser(
+  ctx: ServiceContext,
+  deps: AccountDeps,
+  input: unknown,
+  origin: SignupOrigin,
+  profileProblems: Record<string, string> = {},
+): Promise<SignupReceipt> {
+  const data = parseSignup(deps, input, profileProblems);
   const passwordHash = await hashPassword(data.password, deps.bcryptCost);
   const receipt = await commitChange<SignupReceipt>(ctx, async (trx) => {
     const { user, ownerId } = await createOrNotify(trx, deps, { id: randomUUID(), email: data.email, passwordHash, profile: data.profile });
     if (!user) return { value: decoyReceipt(data.email), record: attempted(ownerId as string, origin.clientId) };
+    await markConfirmed(trx, user.id, Object.keys(data.profile));
     await queueVerification(trx, deps, user, { interaction: origin.interactionUid, client_id: origin.clientId });
     return {
       value: { email: user.email, userId: user.id, passwordFingerprint: signInFingerprint(user) },

@@ -8,8 +8,10 @@ import type { Db } from '../db/index.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { assertVersion, type VersionCheck } from '../changes/versionTag.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
-import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
-import { emailSchema, findUserById, newUserSchema, passwordSchema, profileSchema, publicUser, type User } from './users.ts';
+import { ConflictError, InvalidInputError, NotFoundError, fieldProblems, parseInput } from '../errors/index.ts';
+import { emailSchema, findUserById, newUserSchema, passwordSchema, profileName, publicUser, type User } from './users.ts';
+import { DEFAULT_PROFILE_SCHEMA, type ProfileSchema } from '../profile/schema.ts';
+import { checkProfilePatch, markConfirmed, mergeProfile, profilePatchProblems } from '../profile/service.ts';
 
 const EMAIL_TAKEN = 'An account with this email already exists';
 
@@ -43,17 +45,38 @@ function assertOperatorPassword(password: string, rules: PasswordRules, user: { 
   assertPasswordPolicy(password, { minLength: rules.passwordMinLength, userInputs: [user.email, local, user.name ?? ''].filter(Boolean) });
 }
 
-export async function prepareUser(input: unknown, rulesOrCost: PasswordRulesOrCost): Promise<PreparedUser> {
+export async function prepareUser(
+  input: unknown,
+  rulesOrCost: PasswordRulesOrCost,
+  schema: ProfileSchema = DEFAULT_PROFILE_SCHEMA,
+): Promise<PreparedUser> {
   const rules = rulesOf(rulesOrCost);
-  const data = parseInput(newUserSchema, input);
-  if (data.password) assertOperatorPassword(data.password, rules, { email: data.email, name: data.profile.name });
+  // Every problem at once: the fields' and the profile values' (checked against the schema).
+  const parsed = newUserSchema.safeParse(input);
+  const given = (input as { profile?: unknown } | null)?.profile;
+  const profile =
+    typeof given === 'object' && given !== null && !Array.isArray(given)
+      ? profilePatchProblems(schema, given as Record<string, unknown>)
+      : undefined;
+  const problems = [...(parsed.success ? [] : fieldProblems(parsed.error)), ...(profile?.problems ?? [])];
+  if (!parsed.success || problems.length) throw new InvalidInputError('Invalid input', problems);
+  const data = { ...parsed.data, profile: definedValues(profile?.values ?? {}) };
+  if (data.password) assertOperatorPassword(data.password, rules, { email: data.email, name: profileName(data.profile) });
   // An imported hash (newUserSchema checked its shape) is stored as it is.
   return { data, passwordHash: data.password ? await hashPassword(data.password, rules.bcryptCost) : (data.password_hash ?? null) };
 }
 
-export async function createUser(ctx: ServiceContext, input: unknown, rules: PasswordRulesOrCost): Promise<User> {
-  return createPreparedUser(ctx, await prepareUser(input, rules));
+export async function createUser(
+  ctx: ServiceContext,
+  input: unknown,
+  rules: PasswordRulesOrCost,
+  schema: ProfileSchema = DEFAULT_PROFILE_SCHEMA,
+): Promise<User> {
+  return createPreparedUser(ctx, await prepareUser(input, rules, schema));
 }
+
+// A new profile has nothing to remove: a null given for an attribute is the same as leaving it out.
+const definedValues = (values: Record<string, unknown>) => Object.fromEntries(Object.entries(values).filter(([, v]) => v !== null));
 
 /** Stores a prepared user; hashing took a while and was done before, so no connection waited on it. */
 export async function createPreparedUser(ctx: ServiceContext, { data, passwordHash }: PreparedUser): Promise<User> {
@@ -66,6 +89,7 @@ export async function createPreparedUser(ctx: ServiceContext, { data, passwordHa
       profile: JSON.stringify(data.profile),
     };
     const [user] = (await trx('users').insert(row).returning('*').catch(refuseDuplicateEmail)) as User[];
+    await markConfirmed(trx, user.id, Object.keys(data.profile));
     return {
       value: user,
       record: { type: 'user.created', subject: user.id, userId: user.id, data: { email: user.email, email_verified: user.email_verified } },
@@ -95,16 +119,19 @@ export const userUpdateSchema = z
   .strict();
 export type UserUpdate = z.input<typeof userUpdateSchema>;
 
-export async function updateUser(ctx: ServiceContext, id: string, input: unknown, check: VersionCheck = {}): Promise<User> {
+export async function updateUser(
+  ctx: ServiceContext,
+  id: string,
+  input: unknown,
+  check: VersionCheck = {},
+  schema: ProfileSchema = DEFAULT_PROFILE_SCHEMA,
+): Promise<User> {
   const patch = parseInput(userUpdateSchema, input);
+  // Only what changes is checked: values stored under an earlier schema stay as they are.
+  const values = checkProfilePatch(schema, patch.profile ?? {});
   return commitChange(ctx, async (trx) => {
     const user = await lockUser(trx, id, check);
-    const merged = { ...user.profile } as Record<string, unknown>;
-    for (const [claim, value] of Object.entries(patch.profile ?? {})) {
-      if (value === null) delete merged[claim];
-      else merged[claim] = value;
-    }
-    const profile = parseInput(profileSchema, merged);
+    const profile = mergeProfile(user.profile, values);
     const emailChanged = patch.email !== undefined && patch.email !== user.email;
     const changes = {
       ...(patch.email !== undefined ? { email: patch.email } : {}),
@@ -116,6 +143,11 @@ export async function updateUser(ctx: ServiceContext, id: string, input: unknown
     const [updated] = (await trx('users').where('id', id).update(changes).returning('*').catch(refuseDuplicateEmail)) as User[];
     // Links sent to the old address must not verify, reset or accept for the new one.
     if (emailChanged) await revokeTokens(trx, id);
+    await markConfirmed(
+      trx,
+      id,
+      Object.entries(values).flatMap(([name, value]) => (value === null ? [] : [name])),
+    );
     const changed = Object.keys(patch).flatMap((k) =>
       k === 'profile' ? Object.keys(patch.profile ?? {}).map((c) => `profile.${c}`) : [k],
     );
@@ -133,7 +165,7 @@ export async function setPassword(
   const rules = rulesOf(rulesOrCost);
   const plain = parseInput(z.object({ password: passwordSchema }).strict(), { password }).password;
   const holder = await getUser(ctx.db, id);
-  assertOperatorPassword(plain, rules, { email: holder.email, name: holder.profile.name });
+  assertOperatorPassword(plain, rules, { email: holder.email, name: profileName(holder.profile) });
   const passwordHash = await hashPassword(plain, rules.bcryptCost);
   return commitChange(ctx, async (trx) => {
     await lockUser(trx, id, check);

@@ -3,6 +3,8 @@
 // the stable, opaque `sub` handed to relying parties. Changes go through service.ts.
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
+import { profileClaims } from '../profile/claims.ts';
+import type { ProfileSchema } from '../profile/schema.ts';
 import { PASSWORD_MAX_LENGTH, decoyCompare, importedPasswordHashSchema, verifyPasswordHash } from './passwords/index.ts';
 
 export interface User {
@@ -17,29 +19,24 @@ export interface User {
   locked_until: Date | null;
   /** "Add a passkey" is not offered after sign-in before then (interactions/passkeyOffer). Internal. */
   passkey_offer_snoozed_until?: Date | null;
+  /** Completed sign-ins, for the profile schema's min_sign_ins rules (src/profile). Internal. */
+  sign_in_count?: number;
   created_at: Date;
   updated_at: Date;
 }
 
-/** Standard OIDC claims other than email that a user may carry. */
-export const profileSchema = z
-  .object({
-    name: z.string().max(200),
-    given_name: z.string().max(100),
-    family_name: z.string().max(100),
-    middle_name: z.string().max(100),
-    nickname: z.string().max(100),
-    preferred_username: z.string().max(100),
-    picture: z.url().max(2000),
-    website: z.url().max(2000),
-    locale: z.string().max(35),
-    zoneinfo: z.string().max(64),
-    birthdate: z.string().regex(/^\d{4}(-\d{2}-\d{2})?$/, 'birthdate must be YYYY or YYYY-MM-DD'),
-    gender: z.string().max(50),
-  })
-  .partial()
-  .strict();
-export type Profile = z.infer<typeof profileSchema>;
+/**
+ * The profile: values keyed by attribute name, as the profile schema in force declares them
+ * (src/profile: checked there, released as claims there). Here only its shape: a JSON object.
+ */
+export const profileSchema = z.record(z.string(), z.unknown()).meta({
+  description: 'Profile attributes keyed by name: the standard OpenID Connect claims and the custom attributes of the profile schema',
+});
+export type Profile = Record<string, unknown>;
+
+/** The name a profile gives, if any (for greetings, and to keep passwords from containing it). */
+export const profileName = (profile: Profile | undefined): string | undefined =>
+  typeof profile?.name === 'string' ? profile.name : undefined;
 
 // What an operator may set (CLI, admin API): passwords are pre-hashed before bcrypt
 // (passwords/hash.ts), so long ones count in full. The strength policy (passwords/policy.ts)
@@ -141,18 +138,19 @@ export function accountFromJson(json: Record<string, unknown>): Account {
 }
 
 /** The claims a user can release; oidc-provider keeps only those the granted scopes allow. */
-export function userClaims(user: Account): Record<string, unknown> {
+export function userClaims(user: Account, schema: ProfileSchema): Record<string, unknown> {
   return {
     sub: user.id,
     email: user.email,
     email_verified: user.email_verified,
-    ...user.profile,
+    ...profileClaims(schema, user.profile),
     updated_at: Math.floor(new Date(user.updated_at).getTime() / 1000),
   };
 }
 
 /** A user as the CLI and the admin API show it: never the password hash. */
-export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at' | 'locked_until' | 'passkey_offer_snoozed_until'> {
+export interface PublicUser
+  extends Omit<User, 'password_hash' | 'suspended_at' | 'locked_until' | 'passkey_offer_snoozed_until' | 'sign_in_count'> {
   has_password: boolean;
   suspended: boolean;
   suspended_at: Date | null;
@@ -162,7 +160,7 @@ export interface PublicUser extends Omit<User, 'password_hash' | 'suspended_at' 
 
 export function publicUser(user: User): PublicUser {
   // What only the screens use stays out.
-  const { password_hash, passkey_offer_snoozed_until: _offer, ...rest } = user;
+  const { password_hash, passkey_offer_snoozed_until: _offer, sign_in_count: _signIns, ...rest } = user;
   return {
     ...rest,
     suspended_at: user.suspended_at ?? null,

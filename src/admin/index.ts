@@ -21,6 +21,7 @@ import { CLIENT_OPERATIONS } from './resources/clients.ts';
 import { API_OPERATIONS } from './resources/apis.ts';
 import { KEY_OPERATIONS } from './resources/keys.ts';
 import { EVENT_OPERATIONS } from './resources/events.ts';
+import { CONSENT_OPERATIONS } from './resources/consents.ts';
 
 export { ADMIN_BASE_PATH, managementApiIdentifier, MANAGEMENT_SCOPES } from '../apis/managementApi.ts';
 
@@ -30,6 +31,7 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
   ...API_OPERATIONS,
   ...KEY_OPERATIONS,
   ...EVENT_OPERATIONS,
+  ...CONSENT_OPERATIONS,
 ];
 
 export function adminOpenApi(issuer: string) {

@@ -25,9 +25,17 @@ import {
 } from '../oidc/resourceServers.ts';
 
 export type { ClientApiAccess, ResourceServerRow } from '../oidc/resourceServers.ts';
+import { isClaimScope } from '../oidc/features/clientMetadata.ts';
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 scope-token
-const scopeSchema = z.string().regex(SCOPE_TOKEN, 'scopes must be RFC 6749 scope tokens (no spaces or quotes)');
+const scopeSchema = z
+  .string()
+  .regex(SCOPE_TOKEN, 'scopes must be RFC 6749 scope tokens (no spaces or quotes)')
+  // A client's `scope` tells the two kinds apart by name (oidc/features/clientMetadata.ts).
+  .refine(
+    (scope) => !isClaimScope(scope),
+    'scopes that release claims about the user (openid, profile, email, phone, address, consents, offline_access, profile:<name>) cannot be an API’s',
+  );
 
 export const newApiSchema = z
   .object({

@@ -24,6 +24,7 @@ export type AuditType =
   | 'user.email_changed'
   | 'user.locked'
   | 'user.password_rehashed'
+  | 'user.profile_updated'
   | 'client.created'
   | 'client.deleted'
   | 'client.updated'
@@ -67,7 +68,14 @@ export type AuditType =
   | 'user.passkey_removed'
   | 'mfa.passkey_verified'
   | 'mfa.passkey_failed'
-  | 'mfa.passkey_clone_suspected';
+  | 'mfa.passkey_clone_suspected'
+  // Terms and consents (src/policies): a decision on a version of a document, then each row of
+  // the consent ledger (refused: a first answer of no; withdrawn: no after a yes).
+  | 'user.terms_accepted'
+  | 'user.terms_declined'
+  | 'user.consent_granted'
+  | 'user.consent_withdrawn'
+  | 'user.consent_refused';
 
 export interface AuditEvent {
   type: AuditType;

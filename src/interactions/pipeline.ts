@@ -7,15 +7,22 @@
 //   mfa        acr asked above the session's · client requires mfa ·          a second factor
 //              the account holds a second factor and an adaptive rule trips   (methods)
 //              or the relying party forces re-authentication
+//   terms      a mandatory document not accepted at its current version ·      accept / decline
+//              an optional document or ask_at_sign_in purpose never answered   (+ opt-in purposes)
+//              at its current version (not for prompt=none)
+//   profile    the profile schema asks for attributes this sign-in needs and    a few more details
+//              the profile lacks (or holds, due to be confirmed again)         (skip optional ones)
 //   passkey_   no passkey yet, on a device that can make one, not offered      add a passkey
 //   offer      in the last 30 days                                             (skippable)
 //   consent    prompt=consent · scopes missing · claims missing · API scopes  allow / deny
 import type { InteractionStep, PromptDeps } from './types.ts';
 import { loginStep } from './login/index.ts';
 import { mfaStep } from './mfa/index.ts';
+import { termsStep } from './terms/index.ts';
+import { profileStep } from './profile/index.ts';
 import { passkeyOfferStep } from './passkeyOffer/index.ts';
 import { consentStep } from './consent/index.ts';
 
-export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, passkeyOfferStep, consentStep];
+export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, termsStep, profileStep, passkeyOfferStep, consentStep];
 
 export const interactionPrompts = (deps: PromptDeps) => PIPELINE.map((step) => step.prompt(deps));

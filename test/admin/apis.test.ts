@@ -142,6 +142,20 @@ describe('admin API: apis', () => {
     assert.equal(await apiRows('https://x.example.test'), 0);
   });
 
+  it('refuses API scopes that are the names of claim scopes (phone, profile:<name>, …)', async () => {
+    const refused = await admin.call('POST', '/apis', {
+      body: { identifier: 'https://y.example.test', name: 'Y', scopes: ['read', 'phone', 'profile:shop'] },
+    });
+    assert.equal(refused.status, 400);
+    const message =
+      'scopes that release claims about the user (openid, profile, email, phone, address, consents, offline_access, profile:<name>) cannot be an API’s';
+    assert.deepEqual(refused.body.errors, [
+      { path: 'scopes.1', message },
+      { path: 'scopes.2', message },
+    ]);
+    assert.equal(await apiRows('https://y.example.test'), 0);
+  });
+
   it('lets an apis:read token read but not change (403)', async () => {
     const answer = await reader.call('PUT', `${path(ORDERS)}/clients/${worker.client_id}`, { body: {} });
     assert.equal(answer.status, 403);

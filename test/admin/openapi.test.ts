@@ -152,6 +152,10 @@ describe('admin API: OpenAPI document and reference page', () => {
       check('post', '/users', 201, user);
       check('get', '/users', 200, await admin.call('GET', '/users'));
       check('get', '/users/{userId}', 200, await admin.call('GET', `/users/${user.body.id}`));
+      check('get', '/users/{userId}/consents', 200, await admin.call('GET', `/users/${user.body.id}/consents`));
+      check('get', '/users/{userId}/policy-acceptances', 200, await admin.call('GET', `/users/${user.body.id}/policy-acceptances`));
+      check('get', '/consent-records', 200, await admin.call('GET', '/consent-records'));
+      check('get', '/consent-records', 400, await admin.call('GET', '/consent-records?cursor=forged'));
       const app = await admin.call('POST', '/clients', { body: { client_name: 'Schema app', grant_types: ['client_credentials'] } });
       check('post', '/clients', 201, app);
       check('get', '/clients', 200, await admin.call('GET', '/clients'));

@@ -182,15 +182,33 @@ describe('admin API: users', () => {
       assert.equal(answer.status, 415);
     });
 
-    it('refuses unknown fields, naming each', async () => {
-      const answer = await admin.call('POST', '/users', { body: { email: 'u@example.com', role: 'admin', profile: { shoe_size: 44 } } });
+    it('refuses unknown fields, naming each, then profile attributes the schema does not declare and bad values', async () => {
+      const answer = await admin.call('POST', '/users', {
+        body: { email: 'u@example.com', role: 'admin', team: 'x', profile: { shoe_size: 44 } },
+      });
       assert.equal(answer.status, 400);
       assert.equal(answer.body.type, 'urn:gatehouse:problem:invalid-input');
       assert.deepEqual(
         [...answer.body.errors].sort((a, b) => a.path.localeCompare(b.path)),
         [
-          { path: 'profile.shoe_size', message: 'unknown field' },
           { path: 'role', message: 'unknown field' },
+          { path: 'team', message: 'unknown field' },
+        ],
+      );
+      // The request's shape first; then its profile, against the profile schema in force.
+      const profile = await admin.call('POST', '/users', {
+        body: { email: 'u@example.com', profile: { shoe_size: 44, birthdate: '2001-02-29', phone_number: 'call me' } },
+      });
+      assert.equal(profile.status, 400);
+      assert.deepEqual(
+        [...profile.body.errors].sort((a, b) => a.path.localeCompare(b.path)),
+        [
+          { path: 'profile.birthdate', message: 'Enter a real date' },
+          {
+            path: 'profile.phone_number',
+            message: 'Enter the number in international format: + then the country code and number, such as +33612345678',
+          },
+          { path: 'profile.shoe_size', message: 'unknown field' },
         ],
       );
       assert.equal(await database.db('users').where('email', 'u@example.com').first(), undefined);

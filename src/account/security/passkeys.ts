@@ -3,6 +3,7 @@
 // (views/static/account-passkeys.js): the script asks for options, the browser creates the
 // passkey, the script sends it back. The challenge of those options is kept as a verification
 // record of this account session (src/verifications) and taken once when the passkey comes back.
+import { profileName } from '../../accounts/index.ts';
 import type { Context } from 'koa';
 import type { AccountAreaDeps } from '../types.ts';
 import {
@@ -40,7 +41,7 @@ async function registrationOptions(ctx: Context, deps: AccountAreaDeps) {
   const existing = await listPasskeys(deps.db, user.id);
   const { options, challenge } = await passkeyRegistrationOptions(
     relyingParty(deps.config),
-    { id: user.id, email: user.email, name: user.profile?.name },
+    { id: user.id, email: user.email, name: profileName(user.profile) },
     existing,
   );
   await startVerification(deps.db, { flow: flowOf(ctx), method: CEREMONY, challenge, userId: user.id });

@@ -30,6 +30,7 @@ import {
 } from '../../accounts/index.ts';
 import { getClient } from '../../clients/index.ts';
 import { factorSummary, resetSecondFactors } from '../../mfa/factors.ts';
+import { exportUserData } from '../../dataExport/index.ts';
 import { NotFoundError, RateLimitedError } from '../../errors/index.ts';
 import type { Db } from '../../db/index.ts';
 import { operation, type Operation } from '../operation.ts';
@@ -40,7 +41,9 @@ const userSchema = z
     id: z.string().meta({ description: 'The stable `sub` relying parties see' }),
     email: z.string(),
     email_verified: z.boolean(),
-    profile: z.record(z.string(), z.unknown()).meta({ description: 'Standard OpenID Connect claims other than email' }),
+    profile: z.record(z.string(), z.unknown()).meta({
+      description: 'Profile attributes by name: standard OpenID Connect claims other than email, and the profile schema’s custom ones',
+    }),
     has_password: z.boolean(),
     suspended: z.boolean(),
     suspended_at: timestamp.nullable(),
@@ -49,6 +52,33 @@ const userSchema = z
     updated_at: timestamp,
   })
   .meta({ id: 'User' });
+
+const userExportSchema = z
+  .object({
+    exported_at: z.string(),
+    account: z.object({ id: z.string(), email: z.string(), email_verified: z.boolean(), created_at: timestamp, updated_at: timestamp }),
+    profile: z.record(z.string(), z.unknown()),
+    policy_decisions: z.array(
+      z.object({
+        document: z.string(),
+        version: z.string(),
+        decision: z.enum(['accepted', 'declined']),
+        recorded_at: timestamp,
+        client_id: z.string().nullable(),
+      }),
+    ),
+    consents: z.array(
+      z.object({
+        purpose: z.string(),
+        version: z.string(),
+        granted: z.boolean(),
+        recorded_at: timestamp,
+        client_id: z.string().nullable(),
+        source: z.enum(['sign_in', 'account', 'admin']),
+      }),
+    ),
+  })
+  .meta({ id: 'UserExport' });
 
 const factorSummarySchema = z
   .object({
@@ -121,7 +151,7 @@ export const USER_OPERATIONS: Operation[] = [
     versioned: true,
     idempotent: true,
     errors: [400, 409, 415, 422],
-    prepare: ({ body, deps }) => prepareUser(body, deps.config),
+    prepare: ({ body, deps }) => prepareUser(body, deps.config, deps.config.declarations.current().profile),
     async handle({ service, prepared }) {
       const user = publicUser(await createPreparedUser(service, prepared as PreparedUser));
       return { body: user, location: `/users/${user.id}` };
@@ -219,8 +249,8 @@ export const USER_OPERATIONS: Operation[] = [
     response: userSchema,
     versioned: true,
     errors: [400, 404, 409, 412, 415],
-    handle: async ({ params, body, service, ifMatch }) => ({
-      body: publicUser(await updateUser(service, params.userId, body, { ifMatch })),
+    handle: async ({ params, body, service, ifMatch, deps }) => ({
+      body: publicUser(await updateUser(service, params.userId, body, { ifMatch }, deps.config.declarations.current().profile)),
     }),
   }),
   operation({
@@ -267,6 +297,21 @@ export const USER_OPERATIONS: Operation[] = [
       await getUser(service.db, params.userId);
       return { body: await factorSummary(service.db, params.userId) };
     },
+  }),
+  operation({
+    method: 'get',
+    path: '/users/{userId}/export',
+    operationId: 'exportUser',
+    summary: 'A user’s data, as they may ask for it: account, exported profile attributes, policy decisions, consent ledger',
+    description: 'Profile attributes whose schema entry says `export: false` are left out; no secret, digest or factor is ever part of it.',
+    tag: TAG,
+    scope: 'users:read',
+    params: userParams,
+    response: userExportSchema,
+    errors: [404],
+    handle: async ({ params, service, deps }) => ({
+      body: (await exportUserData(service.db, params.userId, deps.config.declarations.current())) as z.infer<typeof userExportSchema>,
+    }),
   }),
   operation({
     method: 'delete',

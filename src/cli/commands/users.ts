@@ -84,7 +84,7 @@ export const USERS_COMMANDS: Command[] = [
         email_verified: Boolean(values['email-verified']),
         profile,
       };
-      return publicUser(await createUser(ctx.service, input, ctx.config));
+      return publicUser(await createUser(ctx.service, input, ctx.config, ctx.config.declarations.current().profile));
     },
   },
   {

@@ -11,6 +11,7 @@
 // the same shape; nothing on the screen, in its answers or in the cookie tells the two apart.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { countSignIn } from '../../profile/service.ts';
 import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { UserFacingError } from '../../http/errors.ts';
@@ -187,6 +188,7 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
       return renderCheckEmail(ctx, interaction, pending.email, { error: WRONG_CODE, status: 400 });
     // The browser that made the account (and its passkey) is its owner's: not asked for it at once.
     if (pending.factorAdded) await rememberBrowser(ctx, deps, verified.id);
+    await countSignIn(deps.db, verified.id);
     await finishInteraction(ctx, deps, signInWith(verified, pending));
   });
 
@@ -221,6 +223,7 @@ export function checkEmailRoutes(router: Router, deps: InteractionDeps): void {
     const followed = user?.email_verified && mayFinishSignIn(user) && (await continueAfterLink(deps.db, user.id, interaction.uid));
     if (!user || !followed) return renderCheckEmail(ctx, interaction, pending.email, { error: NOT_YET, status: 400 });
     if (pending.factorAdded) await rememberBrowser(ctx, deps, user.id);
+    await countSignIn(deps.db, user.id);
     await finishInteraction(ctx, deps, signInWith(user, pending));
   });
 }

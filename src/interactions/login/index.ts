@@ -23,6 +23,7 @@ import { ACCOUNT_SUSPENDED, refusalMessage } from '../methods/password.ts';
 import { acrOfAmr, combinedAmr, levelOfAmr } from '../../mfa/levels.ts';
 import { rememberBrowser } from '../mfa/deviceMemory.ts';
 import { signInAudit } from '../progress.ts';
+import { countSignIn } from '../../profile/service.ts';
 
 export async function renderLogin(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen: ScreenState = {}) {
   const client = await deps.provider().Client.find(String(interaction.params.client_id));
@@ -102,6 +103,7 @@ async function proceed(ctx: Context, interaction: InteractionDetails, deps: Inte
   await event('login.succeeded', { userId: user.id, details: { method: proof.method, amr } });
   // A passkey alone is multi-factor: the browser counts as known, as after the mfa prompt.
   if (levelOfAmr(amr) >= 2) await rememberBrowser(ctx, deps, user.id);
+  await countSignIn(deps.db, user.id);
   await finishInteraction(ctx, deps, { login: { accountId: user.id, amr, acr: acrOfAmr(amr), remember: true } });
 }
 
@@ -122,6 +124,7 @@ export const loginStep: InteractionStep = {
         requestId: ctx.state.requestId,
         details: { method: 'invitation', amr: ['pwd'] },
       });
+      await countSignIn(deps.db, ticketHolder.id);
       return finishInteraction(ctx, deps, { login: { accountId: ticketHolder.id, amr: ['pwd'], acr: acrOfAmr(['pwd']), remember: true } });
     }
     return renderLogin(ctx, interaction, deps, screen);

@@ -26,26 +26,20 @@ import { InvalidInputError } from '../../errors/index.ts';
 import { UserFacingError } from '../../http/errors.ts';
 import { PASSWORD_MAX_LENGTH } from '../../accounts/passwords/index.ts';
 import { showCheckEmail } from './checkEmail.ts';
+import type { FormField } from '../../http/formFields.ts';
+import { preferredLanguages } from '../../http/language.ts';
+import { signupAttributes } from '../../profile/rules.ts';
+import { attributeField, postedValues, readProfileForm } from '../../profile/form.ts';
 import { interactionContext } from './serviceContext.ts';
 
-export interface FormField {
-  name: string;
-  label: string;
-  type: 'email' | 'password' | 'text' | 'tel' | 'date';
-  autocomplete: string;
-  required: boolean;
-  /** Shown again after an error (never for secrets). */
-  keep: boolean;
-  hint?: string;
-  maxlength: number;
-}
-
-export function signupFields(deps: InteractionDeps): FormField[] {
+/** The sign-up form's own fields: what every account has. The profile schema adds its sign-up attributes after them. */
+function accountFields(deps: InteractionDeps): FormField[] {
   return [
-    { name: 'email', label: 'Email', type: 'email', autocomplete: 'email', required: true, keep: true, maxlength: 254 },
+    { name: 'email', label: 'Email', kind: 'input', type: 'email', autocomplete: 'email', required: true, keep: true, maxlength: 254 },
     {
       name: 'password',
       label: 'Password',
+      kind: 'input',
       type: 'password',
       autocomplete: 'new-password',
       required: true,
@@ -53,6 +47,19 @@ export function signupFields(deps: InteractionDeps): FormField[] {
       hint: `At least ${deps.config.passwordMinLength} characters. A few unrelated words make a strong one.`,
       maxlength: PASSWORD_MAX_LENGTH,
     },
+  ];
+}
+
+/** The profile attributes the schema asks for at sign-up to this client. */
+function signupProfile(deps: InteractionDeps, interaction: InteractionDetails) {
+  return signupAttributes(deps.config.declarations.current().profile, String(interaction.params.client_id));
+}
+
+export function signupFields(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails): FormField[] {
+  const languages = preferredLanguages(ctx, interaction.params.ui_locales);
+  return [
+    ...accountFields(deps),
+    ...signupProfile(deps, interaction).map(({ attribute, required }) => attributeField(attribute, required, languages)),
   ];
 }
 
@@ -76,7 +83,7 @@ async function renderSignup(ctx: Context, interaction: InteractionDetails, deps:
     title: 'Create account',
     uid: interaction.uid,
     clientName: client?.clientName ?? client?.clientId,
-    fields: signupFields(deps),
+    fields: signupFields(ctx, deps, interaction),
     values: screen.values ?? {},
     errors: screen.errors ?? {},
     error: screen.error,
@@ -194,18 +201,23 @@ export function signupRoutes(router: Router, deps: InteractionDeps): void {
 
   router.post('/interaction/:uid/signup', formBody, async (ctx) => {
     const { interaction, form } = await signupRequest(ctx, deps);
-    const fields = signupFields(deps);
-    const input = Object.fromEntries(fields.map((f) => [f.name, typeof form[f.name] === 'string' ? form[f.name] : '']));
-    const kept = Object.fromEntries(fields.filter((f) => f.keep).map((f) => [f.name, String(input[f.name]).slice(0, f.maxlength)]));
-    if (!(await mayRegister(ctx, deps, String(input.email)))) {
+    const text = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
+    const input = { email: text('email'), password: text('password') };
+    const asked = signupProfile(deps, interaction);
+    const profile = readProfileForm(asked, form, preferredLanguages(ctx, interaction.params.ui_locales));
+    const kept = { email: input.email.slice(0, 254), ...Object.assign({}, ...asked.map(({ attribute }) => postedValues(attribute, form))) };
+    if (!(await mayRegister(ctx, deps, input.email))) {
       return renderSignup(ctx, interaction, deps, { values: kept, error: TOO_MANY, status: 429 });
     }
     let receipt: SignupReceipt;
     try {
-      receipt = await registerUser(interactionContext(ctx, deps), deps.accounts, input, {
-        interactionUid: interaction.uid,
-        clientId: String(interaction.params.client_id),
-      });
+      receipt = await registerUser(
+        interactionContext(ctx, deps),
+        deps.accounts,
+        { ...input, profile: profile.values },
+        { interactionUid: interaction.uid, clientId: String(interaction.params.client_id) },
+        profile.problems,
+      );
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
       const errors = Object.fromEntries(error.fields.map((p) => [p.path.split('.')[0] || 'email', p.message]));

@@ -16,6 +16,7 @@
 //   Stricter only, so a registration may ask for it too.
 import { errors, type ClientMetadata, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import { OIDC_SCOPES } from './core.ts';
+import { CLAIM_SCOPES } from '../../profile/standardClaims.ts';
 
 export const DEFAULT_RESOURCE = 'default_resource';
 export const ALLOW_CODE_WITHOUT_PKCE = 'allow_code_without_pkce';
@@ -24,14 +25,17 @@ export const ALLOW_SIGNUP = 'allow_signup';
 export const REQUIRE_VERIFIED_EMAIL = 'require_verified_email';
 export const REQUIRE_MFA = 'require_mfa';
 
-const OIDC = new Set(OIDC_SCOPES);
+// The scopes that release claims about the user (OpenID Connect's, and the profile schema's:
+// phone, address, consents and the namespaced profile:<name>); every other one is an API's.
+const OIDC = new Set<string>([...OIDC_SCOPES, ...CLAIM_SCOPES]);
+export const isClaimScope = (scope: string) => OIDC.has(scope) || scope.startsWith('profile:');
 
 /** Splits a `scope` value into the OpenID part oidc-provider validates and the API part. */
 export function splitScope(scope: unknown): { oidc?: string; api?: string } {
   if (typeof scope !== 'string') return {};
   const values = [...new Set(scope.split(' ').filter(Boolean))];
   const join = (list: string[]) => (list.length ? list.join(' ') : undefined);
-  return { oidc: join(values.filter((s) => OIDC.has(s))), api: join(values.filter((s) => !OIDC.has(s))) };
+  return { oidc: join(values.filter(isClaimScope)), api: join(values.filter((s) => !isClaimScope(s))) };
 }
 
 /** The `scope` a client registered: its OpenID and API scopes together. */

@@ -5,6 +5,8 @@ import { accountFromJson, findActiveUserById, userClaims, type Account } from '.
 import { accountKey, takeSetAside } from '../readAhead.ts';
 import { renderPage } from '../../http/views.ts';
 import { ACR_VALUES } from '../../mfa/levels.ts';
+import { consentsClaim } from '../../policies/index.ts';
+import { scopeClaims } from '../../profile/claims.ts';
 
 export const TTL = {
   AccessToken: 3600,
@@ -51,15 +53,24 @@ export async function findSignedInAccount(db: ProviderDeps['db'], sub: string): 
   return findActiveUserById(db, sub);
 }
 
-export function core({ db, keys }: ProviderDeps): Configuration {
+export function core({ db, keys, config }: ProviderDeps): Configuration {
+  // The profile schema's scopes (phone, address, profile:<name>, consents) and their claims. A
+  // new schema (SIGHUP) rebuilds the provider, so these follow it.
+  const profileScopes = scopeClaims(config.declarations.current().profile);
   return {
     claims: {
       // acr and amr (RFC 8176 method references) are only known at sign-in, so only ID tokens carry them.
       openid: ['sub', 'acr', 'amr'],
       profile: PROFILE_CLAIMS,
       email: ['email', 'email_verified'],
+      ...profileScopes,
     },
-    scopes: [...OIDC_SCOPES],
+    scopes: [...OIDC_SCOPES, ...Object.keys(profileScopes)],
+    features: {
+      // OIDC Core §5.5: a relying party may ask for single claims, and where it wants them (ID
+      // token or userinfo); the profile prompt counts such a claim as asked for.
+      claimsParameter: { enabled: true },
+    },
     acrValues: [...ACR_VALUES],
     conformIdTokenClaims: true,
     jwks: { keys: keys.signing as never[] },
@@ -97,7 +108,18 @@ export function core({ db, keys }: ProviderDeps): Configuration {
     async findAccount(_ctx, sub) {
       const user = await findSignedInAccount(db, sub);
       if (!user) return undefined;
-      return { accountId: user.id, claims: async () => userClaims(user) as { sub: string } };
+      return {
+        accountId: user.id,
+        async claims(_use, scope, requested) {
+          const { profile, policies } = config.declarations.current();
+          const claims = userClaims(user, profile) as { sub: string; consents?: unknown };
+          // The ledger is read only when the relying party asked for it (scope or claims parameter).
+          if (scope.split(' ').includes('consents') || (requested && 'consents' in requested)) {
+            claims.consents = await consentsClaim(db, user.id, policies);
+          }
+          return claims;
+        },
+      };
     },
     async renderError(ctx: KoaContextWithOIDC, out, error) {
       ctx.type = 'html';
