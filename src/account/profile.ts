@@ -11,7 +11,7 @@ import { signedInAccount } from './recentSignIn.ts';
 import { field, formBody } from '../http/requestBodies.ts';
 import { localized, preferredLanguages } from '../http/language.ts';
 import type { Attribute } from '../profile/schema.ts';
-import { attributeField, fieldValues, postedValues, readProfileForm } from '../profile/form.ts';
+import { attributeField, comparedWith, fieldValues, postedValues, readProfileForm } from '../profile/form.ts';
 import { answerProfile, readProfileFacts } from '../profile/service.ts';
 import { isEmpty, type AddressValue } from '../profile/values.ts';
 
@@ -64,8 +64,6 @@ async function profilePage(ctx: Context, deps: AccountAreaDeps, screen: ProfileS
   });
 }
 
-const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
 async function saveProfile(ctx: Context, deps: AccountAreaDeps) {
   verifyAccountCsrf(ctx, field(ctx, '_csrf'));
   const { user } = signedInAccount(ctx);
@@ -82,7 +80,7 @@ async function saveProfile(ctx: Context, deps: AccountAreaDeps) {
     return profilePage(ctx, deps, { values, errors: read.problems, status: 400 });
   }
   const changed = {
-    ...Object.fromEntries(Object.entries(read.values).filter(([name, value]) => !sameValue(profile[name], value))),
+    ...comparedWith(profile, read.values).changed,
     // Emptied: removed (only optional attributes can be; readProfileForm refused required ones).
     ...Object.fromEntries(read.empty.filter((name) => !isEmpty(profile[name])).map((name) => [name, null])),
   };

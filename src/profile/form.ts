@@ -105,3 +105,20 @@ export function readProfileForm(
   }
   return read;
 }
+
+/**
+ * Which of the values read differ from what the profile holds (to store) and which are as they
+ * were (a confirmation, when the user was shown them to check).
+ */
+export function comparedWith(
+  profile: Record<string, unknown>,
+  values: Record<string, ProfileValue>,
+): { changed: Record<string, ProfileValue>; unchanged: string[] } {
+  // Stored values are plain JSON (text, numbers, booleans, an address object of text parts).
+  const same = (name: string) => JSON.stringify(profile[name]) === JSON.stringify(values[name]);
+  const names = Object.keys(values);
+  return {
+    changed: Object.fromEntries(names.filter((name) => !same(name)).map((name) => [name, values[name]])),
+    unchanged: names.filter(same),
+  };
+}

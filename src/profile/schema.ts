@@ -153,7 +153,8 @@ export interface SchemaProblem {
 }
 
 const DEFAULT_TEXT_LENGTH = 200;
-const TEXT_LENGTH: Partial<Record<AttributeType, number>> = { email: 254, phone: 16, url: 2000 };
+// A phone number is typed with spaces, dots and brackets; what is stored is E.164 (at most 16).
+const TEXT_LENGTH: Partial<Record<AttributeType, number>> = { email: 254, phone: 32, url: 2000 };
 const CUSTOM_SCOPE = 'profile:custom';
 
 /** The problems of one attribute that the zod shape alone cannot see. */

@@ -438,4 +438,19 @@ describe('profile prompt', () => {
     const again = await signIn('intl', 'lea@example.com');
     assert.ok(again.page.url.startsWith(RP_REDIRECT), 'confirmed: not asked again');
   });
+
+  it('answers prompt=none with interaction_required when a required attribute is missing, and lets optional ones wait', async () => {
+    await newUser('vic@example.com');
+    const { browser, page } = await signIn('other', 'vic@example.com', 'openid');
+    assert.ok(page.url.startsWith(RP_REDIRECT));
+    const silent = async (app: string, scope: string) => {
+      const request = await authorizationRequest(rp[app], { scope, prompt: 'none' });
+      const landed = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
+      return new URL(landed.url).searchParams.get('error');
+    };
+    assert.equal(await silent('shop', 'openid phone'), 'interaction_required', 'the shop cannot do without the phone number');
+    // The forms client's attributes are optional: they wait, and what stops this silent request
+    // is the next step (this client has no consent yet), not the profile.
+    assert.equal(await silent('forms', 'openid'), 'consent_required');
+  });
 });

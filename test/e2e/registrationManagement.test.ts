@@ -130,6 +130,17 @@ describe('client registration management (RFC 7592)', () => {
     assert.equal((await database.db('clients').where('client_id', reader.client_id).first()).scope, 'openid orders:read orders:write');
   });
 
+  it('accepts the claim scopes (phone, address, consents), and refuses a profile:<name> scope the profile schema does not declare', async () => {
+    const response = await register({ client_name: 'Shop', redirect_uris: ['https://rp.example/cb'], scope: 'openid phone address consents' });
+    assert.equal(response.status, 201, await response.clone().text());
+    assert.equal(((await response.json()) as Registration).scope, 'openid phone address consents');
+    const before = await clientCount();
+    const unknown = await register({ client_name: 'Shop', redirect_uris: ['https://rp.example/cb'], scope: 'openid profile:shop' });
+    assert.equal(unknown.status, 400);
+    assert.equal(((await unknown.json()) as { error: string }).error, 'invalid_client_metadata');
+    assert.equal(await clientCount(), before);
+  });
+
   it('refuses a scope that is neither an OpenID scope nor one of a registered API', async () => {
     const before = await clientCount();
     const response = await register({

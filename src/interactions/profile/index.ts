@@ -20,8 +20,7 @@ import { PROFILE_CLAIMS } from '../../oidc/features/core.ts';
 import { asksAfterSignIn, dueAttributes, type DueAttribute } from '../../profile/rules.ts';
 import { requestedClaims } from '../../profile/claims.ts';
 import { answerProfile, readProfileFacts } from '../../profile/service.ts';
-import { attributeField, fieldValues, postedValues, readProfileForm } from '../../profile/form.ts';
-import type { Attribute } from '../../profile/schema.ts';
+import { attributeField, comparedWith, fieldValues, postedValues, readProfileForm } from '../../profile/form.ts';
 
 const NAME = 'profile';
 const DAY = 24 * 3600 * 1000;
@@ -77,13 +76,12 @@ function profilePrompt(deps: PromptDeps): interactionPolicy.Prompt {
 const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
 
 /** What this interaction asks for, as attributes of the schema in force (one removed since is dropped). */
-function askedOf(interaction: InteractionDetails, deps: InteractionDeps): (DueAttribute & { attribute: Attribute })[] {
+function askedOf(interaction: InteractionDetails, deps: InteractionDeps): DueAttribute[] {
   const schema = deps.config.declarations.current().profile;
-  const asked = ((interaction.prompt.details as { ask?: AskedDetail[] }).ask ?? []).flatMap((detail) => {
+  return ((interaction.prompt.details as { ask?: AskedDetail[] }).ask ?? []).flatMap((detail) => {
     const attribute = schema.byName.get(detail.name);
     return attribute ? [{ attribute, required: detail.required, reconfirm: detail.reconfirm }] : [];
   });
-  return asked;
 }
 
 interface ProfileScreen {
@@ -117,8 +115,6 @@ async function renderProfile(ctx: Context, interaction: InteractionDetails, deps
     csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
   });
 }
-
-const sameValue = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 async function answer(ctx: Context, deps: InteractionDeps) {
   const interaction = await loadInteraction(ctx, deps);
@@ -155,8 +151,7 @@ async function answer(ctx: Context, deps: InteractionDeps) {
   if (Object.keys(read.problems).length)
     return renderProfile(ctx, interaction, deps, { values: posted, errors: read.problems, error: 'Check the fields below.', status: 400 });
   const facts = await readProfileFacts(deps.db, accountId);
-  const changed = Object.fromEntries(Object.entries(read.values).filter(([name, value]) => !sameValue(facts?.profile[name], value)));
-  const confirmed = Object.keys(read.values).filter((name) => !(name in changed));
+  const { changed, unchanged: confirmed } = comparedWith(facts?.profile ?? {}, read.values);
   await answerProfile(
     interactionContext(ctx, deps),
     accountId,
