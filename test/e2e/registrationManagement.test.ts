@@ -131,7 +131,11 @@ describe('client registration management (RFC 7592)', () => {
   });
 
   it('accepts the claim scopes (phone, address, consents), and refuses a profile:<name> scope the profile schema does not declare', async () => {
-    const response = await register({ client_name: 'Shop', redirect_uris: ['https://rp.example/cb'], scope: 'openid phone address consents' });
+    const response = await register({
+      client_name: 'Shop',
+      redirect_uris: ['https://rp.example/cb'],
+      scope: 'openid phone address consents',
+    });
     assert.equal(response.status, 201, await response.clone().text());
     assert.equal(((await response.json()) as Registration).scope, 'openid phone address consents');
     const before = await clientCount();
