@@ -9,6 +9,7 @@ import { accountLinksFeature } from './accountLinks/index.ts';
 import { accountAreaFeature } from './account/index.ts';
 import { adminApiFeature } from './admin/index.ts';
 import { mailFeature } from './mail/index.ts';
+import { federationFeature } from './federation/index.ts';
 
 export const FEATURES: readonly Feature[] = [
   staticFeature,
@@ -16,6 +17,7 @@ export const FEATURES: readonly Feature[] = [
   homeFeature,
   protocolArtefactsFeature,
   interactionsFeature,
+  federationFeature,
   accountLinksFeature,
   adminApiFeature,
   mailFeature,

@@ -59,6 +59,8 @@ export interface MethodProof {
 /** What a screen shows besides the methods: the typed identifier, an error, its status. */
 export interface ScreenState {
   identifier?: string;
+  /** Something to know before going on (not an error): why this screen is shown again. */
+  notice?: string;
   /** The method whose request failed (or "" for the screen itself), with what to say. */
   error?: { method: string; message: string };
   status?: number;
@@ -105,6 +107,12 @@ export interface SignInMethod {
   /** Its part of the screen, or undefined when not offered here (to this user, this client). */
   fragment(ctx: Context, screen: MethodScreen, deps: InteractionDeps): Promise<MethodFragment | undefined>;
   routes(router: Router, deps: InteractionDeps): void;
+  /**
+   * Runs when the login prompt has signed someone in (by any method) in this interaction: a
+   * method that was waiting for the account's owner to prove it (an upstream identity to link)
+   * finishes here.
+   */
+  afterSignIn?(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void>;
 }
 
 export type { InteractionResults };

@@ -6,6 +6,7 @@ import { SEALED_KEY_SECRETS } from '../oidc/keys.ts';
 import { SEALED_CLIENT_SECRETS } from '../oidc/clients.ts';
 import { SEALED_MAIL_PAYLOADS } from '../mail/queue.ts';
 import { SEALED_TOTP_SECRETS } from '../mfa/totp.ts';
+import { SEALED_CONNECTION_SECRETS } from '../federation/connections.ts';
 
 export interface SealedColumn {
   table: string;
@@ -24,4 +25,5 @@ export const SEALED_COLUMNS: readonly SealedColumn[] = [
   SEALED_CLIENT_SECRETS,
   SEALED_MAIL_PAYLOADS,
   SEALED_TOTP_SECRETS,
+  SEALED_CONNECTION_SECRETS,
 ];

@@ -18,7 +18,7 @@ import { forgotPasswordRoutes } from './forgotPassword.ts';
 import { interactionContext } from './serviceContext.ts';
 import { takeSignInTicket } from './signInTicket.ts';
 import { mayFinishSignIn } from './signInRules.ts';
-import { methodFragments } from '../methods/index.ts';
+import { SIGN_IN_METHODS, methodFragments } from '../methods/index.ts';
 import { ACCOUNT_SUSPENDED, refusalMessage } from '../methods/password.ts';
 import { acrOfAmr, combinedAmr, levelOfAmr } from '../../mfa/levels.ts';
 import { rememberBrowser } from '../mfa/deviceMemory.ts';
@@ -37,6 +37,7 @@ export async function renderLogin(ctx: Context, interaction: InteractionDetails,
     uid: interaction.uid,
     clientName: client?.clientName ?? client?.clientId,
     error: screen.error?.message,
+    notice: screen.notice,
     fragments: composed.fragments,
     scripts: composed.scripts,
     identifierAutocomplete: composed.identifierAutocomplete,
@@ -101,6 +102,7 @@ async function proceed(ctx: Context, interaction: InteractionDetails, deps: Inte
     return askToVerify(ctx, interaction, deps, user, amr);
   }
   await event('login.succeeded', { userId: user.id, details: { method: proof.method, amr } });
+  for (const method of SIGN_IN_METHODS) await method.afterSignIn?.(ctx, interaction, deps, user);
   // A passkey alone is multi-factor: the browser counts as known, as after the mfa prompt.
   if (levelOfAmr(amr) >= 2) await rememberBrowser(ctx, deps, user.id);
   await countSignIn(deps.db, user.id);

@@ -6,8 +6,9 @@ import { passwordMethod } from './password.ts';
 import { totpMethod } from './totp.ts';
 import { recoveryCodeMethod } from './recoveryCode.ts';
 import { passkeyMethod } from './passkey.ts';
+import { upstreamMethod } from './upstream.ts';
 
-export const SIGN_IN_METHODS: readonly SignInMethod[] = [passwordMethod, passkeyMethod, totpMethod, recoveryCodeMethod];
+export const SIGN_IN_METHODS: readonly SignInMethod[] = [passwordMethod, passkeyMethod, upstreamMethod, totpMethod, recoveryCodeMethod];
 
 export interface ComposedFragments {
   fragments: (MethodFragment & { method: string })[];

@@ -1,0 +1,222 @@
+// Connections: the upstream identity providers operators connect, as the CLI, the admin API and
+// an imported file manage them. A connection says how to reach the provider (its settings), who
+// is offered it (clients, email domains for home-realm discovery), what its sign-ins may do (JIT
+// provisioning, linking, claim updates) and how upstream claims map to the profile. Its secret is
+// sealed with SECRET_KEY and never shown again. Each change writes its audit record and event.
+import { z } from 'zod';
+import type { Db } from '../db/index.ts';
+import type { SecretBox, SealContext } from '../secrets/secretBox.ts';
+import type { SealedColumn } from '../secrets/sealedColumns.ts';
+import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
+import { isUniqueViolation } from '../db/constraints.ts';
+
+export const CONNECTION_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+export const LINKING_POLICIES = ['verified_email_with_proof', 'never'] as const;
+export const CLAIMS_UPDATES = ['on_sign_in', 'never'] as const;
+
+const oidcSettings = z
+  .object({
+    /** The upstream's issuer: its discovery document is read from <issuer>/.well-known/openid-configuration. */
+    issuer: z.url({ protocol: /^https?$/, message: 'issuer must be an http or https URL' }),
+    client_id: z.string().min(1, 'client_id is required').max(500),
+    scopes: z
+      .array(z.string().regex(SCOPE_TOKEN, 'scopes must be scope tokens'))
+      .max(50)
+      .refine((scopes) => scopes.includes('openid'), 'scopes must include openid')
+      .default(['openid', 'email', 'profile']),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+  })
+  .strict();
+export type OidcSettings = z.output<typeof oidcSettings>;
+
+/** Upstream claim (a name, or a dotted path into it) for each profile attribute it fills. */
+const mapping = z
+  .record(
+    z.string().regex(/^[a-z][a-z0-9_]{0,62}$/, 'mapping keys are profile attribute names'),
+    z.string().regex(/^[\w:/.#-]{1,200}$/, 'mapping values are upstream claim names or dotted paths'),
+  )
+  .refine((entries) => Object.keys(entries).length <= 100, 'mapping has at most 100 entries');
+
+const connectionFields = {
+  display_name: z.string().trim().min(1, 'display_name is required').max(100),
+  enabled: z.boolean(),
+  /** The clients whose sign-in screens offer it; null: every client. */
+  clients: z.array(z.string().min(1).max(100)).max(500).nullable(),
+  /** Email domains whose users are sent to this provider from the sign-in screen (home-realm discovery). */
+  domains: z.array(z.string().trim().toLowerCase().regex(DOMAIN, 'domains must be domain names such as example.com')).max(100),
+  /** Create the user at their first sign-in through this provider. */
+  jit: z.boolean(),
+  /** Whether an upstream identity whose verified email has an account may be linked to it (after the owner proves it is theirs). */
+  linking: z.enum(LINKING_POLICIES),
+  /** Whether mapped claims are updated from the upstream at each sign-in, or only set when the user is created. */
+  claims_update: z.enum(CLAIMS_UPDATES),
+  mapping,
+};
+
+export const newConnectionSchema = z
+  .object({
+    id: z.string().regex(CONNECTION_ID, 'id must be 2-63 lower case letters, digits and -, such as acme-sso'),
+    type: z.literal('oidc', { message: 'type must be oidc' }),
+    display_name: connectionFields.display_name,
+    enabled: connectionFields.enabled.default(true),
+    clients: connectionFields.clients.default(null),
+    domains: connectionFields.domains.default([]),
+    jit: connectionFields.jit.default(true),
+    linking: connectionFields.linking.default('verified_email_with_proof'),
+    claims_update: connectionFields.claims_update.default('on_sign_in'),
+    mapping: connectionFields.mapping.default({}),
+    settings: oidcSettings,
+    /** The upstream client secret (sealed at rest, never shown again). */
+    client_secret: z.string().min(1).max(2000).optional(),
+  })
+  .strict()
+  .meta({ id: 'NewConnection' });
+export type NewConnection = z.input<typeof newConnectionSchema>;
+
+export const connectionUpdateSchema = z
+  .object({
+    ...connectionFields,
+    settings: oidcSettings.partial(),
+    /** A new upstream client secret; null removes it. */
+    client_secret: z.string().min(1).max(2000).nullable(),
+  })
+  .partial()
+  .strict()
+  .meta({ id: 'ConnectionUpdate' });
+
+interface ConnectionRow {
+  id: string;
+  type: 'oidc';
+  display_name: string;
+  enabled: boolean;
+  client_ids: string[] | null;
+  domains: string[];
+  jit: boolean;
+  linking: (typeof LINKING_POLICIES)[number];
+  claims_update: (typeof CLAIMS_UPDATES)[number];
+  mapping: Record<string, string>;
+  settings: OidcSettings;
+  secret: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A connection as operators see it: never its secret, only whether it has one. */
+export interface Connection extends Omit<ConnectionRow, 'secret' | 'client_ids'> {
+  clients: string[] | null;
+  has_client_secret: boolean;
+}
+
+const secretContext = (id: string): SealContext => ({ table: 'connections', rowId: id, purpose: 'secret' });
+
+/** Upstream secrets, for `secrets rotate` and the start-up check. */
+export const SEALED_CONNECTION_SECRETS: SealedColumn = {
+  table: 'connections',
+  idColumn: 'id',
+  column: 'secret',
+  context: (row) => secretContext(row.id),
+};
+
+function view(row: ConnectionRow): Connection {
+  const { secret, client_ids, ...rest } = row;
+  return { ...rest, clients: client_ids, has_client_secret: Boolean(secret) };
+}
+
+const columns = (input: Partial<z.output<typeof connectionUpdateSchema>>) => ({
+  ...(input.display_name !== undefined && { display_name: input.display_name }),
+  ...(input.enabled !== undefined && { enabled: input.enabled }),
+  ...(input.clients !== undefined && { client_ids: input.clients === null ? null : JSON.stringify(input.clients) }),
+  ...(input.domains !== undefined && { domains: JSON.stringify([...new Set(input.domains)]) }),
+  ...(input.jit !== undefined && { jit: input.jit }),
+  ...(input.linking !== undefined && { linking: input.linking }),
+  ...(input.claims_update !== undefined && { claims_update: input.claims_update }),
+  ...(input.mapping !== undefined && { mapping: JSON.stringify(input.mapping) }),
+});
+
+async function findRow(db: Db, id: string): Promise<ConnectionRow | undefined> {
+  return db<ConnectionRow>('connections').where('id', id).first();
+}
+
+export async function createConnection(ctx: ServiceContext, box: SecretBox, input: unknown): Promise<Connection> {
+  const data = parseInput(newConnectionSchema, input);
+  return commitChange(ctx, async (trx) => {
+    const row = {
+      id: data.id,
+      type: data.type,
+      ...columns(data),
+      settings: JSON.stringify(data.settings),
+      secret: data.client_secret ? box.seal(data.client_secret, secretContext(data.id)) : null,
+    };
+    const [created] = (await trx('connections')
+      .insert(row)
+      .returning('*')
+      .catch((error: unknown) => {
+        if (isUniqueViolation(error)) throw new ConflictError(`A connection ${data.id} already exists`);
+        throw error;
+      })) as ConnectionRow[];
+    return {
+      value: view(created),
+      record: { type: 'connection.created', subject: data.id, data: { id: data.id, type: data.type, display_name: data.display_name } },
+    };
+  });
+}
+
+export async function updateConnection(ctx: ServiceContext, box: SecretBox, id: string, input: unknown): Promise<Connection> {
+  const data = parseInput(connectionUpdateSchema, input);
+  return commitChange(ctx, async (trx) => {
+    const current = await trx<ConnectionRow>('connections').where('id', id).forUpdate().first();
+    if (!current) throw new NotFoundError(`No connection ${id}`);
+    const settings = data.settings ? parseInput(oidcSettings, { ...current.settings, ...data.settings }) : undefined;
+    const changes = {
+      ...columns(data),
+      ...(settings && { settings: JSON.stringify(settings) }),
+      ...(data.client_secret !== undefined && {
+        secret: data.client_secret === null ? null : box.seal(data.client_secret, secretContext(id)),
+      }),
+      updated_at: trx.fn.now(),
+    };
+    const [updated] = (await trx('connections').where('id', id).update(changes).returning('*')) as ConnectionRow[];
+    // Which fields changed, never the secret's value.
+    return { value: view(updated), record: { type: 'connection.updated', subject: id, data: { changed: Object.keys(data) } } };
+  });
+}
+
+export async function deleteConnection(ctx: ServiceContext, id: string): Promise<void> {
+  await commitChange(ctx, async (trx) => {
+    const deleted = await trx('connections').where('id', id).delete();
+    if (!deleted) throw new NotFoundError(`No connection ${id}`);
+    // The users it linked keep their accounts; only the links go (with the rows, by cascade).
+    return { value: undefined, record: { type: 'connection.deleted', subject: id, data: { id } } };
+  });
+}
+
+export async function getConnection(db: Db, id: string): Promise<Connection> {
+  const row = await findRow(db, id);
+  if (!row) throw new NotFoundError(`No connection ${id}`);
+  return view(row);
+}
+
+export async function listConnections(db: Db): Promise<Connection[]> {
+  return (await db<ConnectionRow>('connections').orderBy('id')).map(view);
+}
+
+/** A connection with its secret opened, for a sign-in through it; undefined when missing or disabled. */
+export async function connectionForSignIn(
+  db: Db,
+  box: SecretBox,
+  id: string,
+): Promise<(Connection & { clientSecret?: string }) | undefined> {
+  const row = await findRow(db, id);
+  if (!row?.enabled) return undefined;
+  return { ...view(row), clientSecret: row.secret ? box.open(row.secret, secretContext(id)) : undefined };
+}
+
+/** The enabled connections offered to a client's sign-in screen. */
+export async function connectionsOffered(db: Db, clientId: string): Promise<Connection[]> {
+  const rows = await db<ConnectionRow>('connections').where('enabled', true).orderBy('display_name');
+  return rows.filter((row) => row.client_ids === null || row.client_ids.includes(clientId)).map(view);
+}

@@ -1,0 +1,37 @@
+// Federation: connections to upstream identity providers (connections.ts), the identities they
+// vouch for (identities.ts, accounts.ts), and the protocols (oidcUpstream.ts). The sign-in itself
+// is a method of the login prompt (src/interactions/methods/upstream.ts); this feature serves the
+// one redirect URI every provider is given, and sends the browser on to its sign-in.
+import Router from '@koa/router';
+import type Koa from 'koa';
+import type { Feature } from '../feature.ts';
+import { UserFacingError } from '../http/errors.ts';
+import { FEDERATION_CALLBACK_PATH } from './paths.ts';
+
+export * from './connections.ts';
+export * from './identities.ts';
+export { FEDERATION_CALLBACK_PATH } from './paths.ts';
+
+// The state Gatehouse sent is "<interaction uid>.<random>"; oidc-provider's uids are nanoids.
+const STATE = /^([\w-]{10,64})\.[\w-]{20,100}$/;
+
+function callbackRoutes(): Router {
+  const router = new Router();
+  // The browser comes back here from the provider. Only the sign-in it belongs to holds the
+  // interaction cookie, so it goes on under that sign-in's path, where the state is checked
+  // against the one kept for it and the code redeemed.
+  router.get(FEDERATION_CALLBACK_PATH, (ctx) => {
+    const uid = STATE.exec(typeof ctx.query.state === 'string' ? ctx.query.state : '')?.[1];
+    if (!uid) throw new UserFacingError(400, 'This sign-in link is not valid', 'Return to the application and start again.');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(`/interaction/${uid}/upstream/callback?${ctx.querystring}`);
+  });
+  return router;
+}
+
+export const federationFeature: Feature = {
+  name: 'federation',
+  paths: ['/federation/*'],
+  routes: () => callbackRoutes().routes() as Koa.Middleware,
+};

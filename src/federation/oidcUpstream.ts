@@ -1,0 +1,148 @@
+// Signing in through an upstream OpenID Provider, with openid-client: its discovery document,
+// the authorization code flow with PKCE (S256), state and nonce, the ID token validated (issuer,
+// audience, signature, nonce, expiry) and userinfo read. What goes wrong upstream becomes one of
+// three errors the screens can word: the person or the provider said no, the provider did not
+// answer (in time), or what came back does not hold.
+import * as client from 'openid-client';
+import type { Connection } from './connections.ts';
+
+/** Each request to the provider: a slow upstream ends the sign-in instead of holding it. */
+const UPSTREAM_TIMEOUT_SECONDS = 10;
+/** Discovery documents change rarely; a connection changed by an operator is read again at once. */
+const DISCOVERY_TTL_MS = 60 * 60 * 1000;
+
+export class UpstreamError extends Error {
+  /** refused: the person or the provider declined; unavailable: no answer in time; invalid: an answer that does not hold. */
+  readonly kind: 'refused' | 'unavailable' | 'invalid';
+  constructor(kind: UpstreamError['kind'], message: string) {
+    super(message);
+    this.name = 'UpstreamError';
+    this.kind = kind;
+  }
+}
+
+export interface UpstreamConnection {
+  connection: Connection;
+  clientSecret?: string;
+  /** Plain-http issuers are accepted outside production only (a provider in a test, a laptop). */
+  allowHttp: boolean;
+}
+
+const discovered = new Map<string, { configuration: client.Configuration; at: number }>();
+
+function clientAuthentication(upstream: UpstreamConnection): client.ClientAuth {
+  const { token_endpoint_auth_method: method } = upstream.connection.settings;
+  if (method === 'none' || !upstream.clientSecret) return client.None();
+  return method === 'client_secret_post' ? client.ClientSecretPost(upstream.clientSecret) : client.ClientSecretBasic(upstream.clientSecret);
+}
+
+/** Turns what fetch and openid-client throw into an UpstreamError. */
+function upstreamError(error: unknown): UpstreamError {
+  if (error instanceof UpstreamError) return error;
+  if (error instanceof client.AuthorizationResponseError) {
+    return new UpstreamError(
+      'refused',
+      `The identity provider answered ${error.error}${error.error_description ? `: ${error.error_description}` : ''}`,
+    );
+  }
+  const name = (error as Error)?.name;
+  const cause = (error as { cause?: { code?: string } })?.cause;
+  if (
+    name === 'TimeoutError' ||
+    name === 'AbortError' ||
+    (error instanceof TypeError && /fetch failed/.test(error.message)) ||
+    cause?.code === 'ECONNREFUSED'
+  )
+    return new UpstreamError('unavailable', 'The identity provider did not answer in time');
+  return new UpstreamError('invalid', `The identity provider's answer does not hold: ${(error as Error).message}`);
+}
+
+/** The provider's configuration (discovery), kept for an hour per version of the connection. */
+export async function upstreamConfiguration(upstream: UpstreamConnection): Promise<client.Configuration> {
+  const { connection } = upstream;
+  const key = `${connection.id}@${new Date(connection.updated_at).getTime()}`;
+  const cached = discovered.get(key);
+  if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.configuration;
+  const issuer = new URL(connection.settings.issuer);
+  if (issuer.protocol === 'http:' && !upstream.allowHttp)
+    throw new UpstreamError('invalid', 'The identity provider must be reached over https');
+  try {
+    const configuration = await client.discovery(issuer, connection.settings.client_id, undefined, clientAuthentication(upstream), {
+      timeout: UPSTREAM_TIMEOUT_SECONDS,
+      execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
+    });
+    for (const old of discovered.keys()) if (old.startsWith(`${connection.id}@`)) discovered.delete(old);
+    discovered.set(key, { configuration, at: Date.now() });
+    return configuration;
+  } catch (error) {
+    throw upstreamError(error);
+  }
+}
+
+/** What a sign-in started upstream must find again when the browser comes back. */
+export interface UpstreamChecks {
+  state: string;
+  nonce: string;
+  codeVerifier: string;
+}
+
+/** Where to send the browser, and what to check when it comes back. */
+export async function startUpstreamSignIn(
+  configuration: client.Configuration,
+  connection: Connection,
+  redirectUri: string,
+  state: string,
+  extra: Record<string, string> = {},
+): Promise<{ url: URL; checks: UpstreamChecks }> {
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const nonce = client.randomNonce();
+  const url = client.buildAuthorizationUrl(configuration, {
+    redirect_uri: redirectUri,
+    scope: connection.settings.scopes.join(' '),
+    response_type: 'code',
+    code_challenge: await client.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+    ...extra,
+  });
+  return { url, checks: { state, nonce, codeVerifier } };
+}
+
+/** An upstream identity: the provider's stable subject, its claims (ID token, then userinfo), and how it signed the person in. */
+export interface UpstreamIdentity {
+  subject: string;
+  claims: Record<string, unknown>;
+  amr: string[];
+  acr?: string;
+}
+
+/** Redeems the code the browser brought back to `callbackUrl` and reads who it is. */
+export async function finishUpstreamSignIn(
+  configuration: client.Configuration,
+  callbackUrl: URL,
+  checks: UpstreamChecks,
+): Promise<UpstreamIdentity> {
+  try {
+    const tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
+      pkceCodeVerifier: checks.codeVerifier,
+      expectedState: checks.state,
+      expectedNonce: checks.nonce,
+      idTokenExpected: true,
+    });
+    const idToken = tokens.claims();
+    if (!idToken) throw new UpstreamError('invalid', 'The identity provider sent no ID token');
+    const userinfo = configuration.serverMetadata().userinfo_endpoint
+      ? await client.fetchUserInfo(configuration, tokens.access_token, idToken.sub)
+      : {};
+    const amr = Array.isArray(idToken.amr) ? idToken.amr.filter((v): v is string => typeof v === 'string') : [];
+    return {
+      subject: idToken.sub,
+      claims: { ...userinfo, ...idToken },
+      amr,
+      acr: typeof idToken.acr === 'string' ? idToken.acr : undefined,
+    };
+  } catch (error) {
+    throw upstreamError(error);
+  }
+}

@@ -1,0 +1,210 @@
+// Signing in through an upstream identity provider (a connection, src/federation), as a sign-in
+// method of the login prompt: a button per connection offered to this client; the browser leaves
+// for the provider and comes back. What the provider proved is handed over like any method's
+// proof, so the login prompt's rules (suspended, email verification) and the mfa prompt's
+// (acr_values, require_mfa, adaptive rules) apply to it as to a password.
+//
+//   POST /interaction/:uid/upstream/:connection/start   leave for the provider (state, nonce and PKCE
+//                                                  kept as a verification record of the interaction)
+//   GET  /federation/oidc/callback                 the one redirect URI every provider is given
+//                                                  (src/federation/index.ts sends it on to …)
+//   GET  /interaction/:uid/upstream/callback       … here, where the interaction's cookie is sent
+//   POST /interaction/:uid/upstream/give-up        back to the application with the error
+//
+// An upstream identity whose verified email already has an account is linked only once the
+// owner signs in to that account here (afterSignIn); see src/federation/accounts.ts.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Context } from 'koa';
+import type { InteractionDeps, InteractionDetails, SignInMethod } from '../types.ts';
+import type { User } from '../../accounts/index.ts';
+import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
+import { renderPage } from '../../http/views.ts';
+import { UserFacingError } from '../../http/errors.ts';
+import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
+import { interactionContext } from '../login/serviceContext.ts';
+import { finishInteraction } from '../finish.ts';
+import { proved, showScreen, signInAudit } from '../progress.ts';
+import { interactionFlow, startVerification, takeChallenge } from '../../verifications/index.ts';
+import { connectionForSignIn, connectionsOffered, type Connection } from '../../federation/connections.ts';
+import {
+  finishUpstreamSignIn,
+  startUpstreamSignIn,
+  upstreamConfiguration,
+  UpstreamError,
+  type UpstreamChecks,
+} from '../../federation/oidcUpstream.ts';
+import { linkProvenIdentity, resolveFederatedUser } from '../../federation/accounts.ts';
+import { FEDERATION_CALLBACK_PATH } from '../../federation/paths.ts';
+
+const METHOD = 'upstream';
+const PENDING_LINK = 'upstream_link';
+const sealContext = (uid: string) => ({ table: 'verification_records', rowId: uid, purpose: 'upstream' });
+
+const callbackUrl = (deps: InteractionDeps) => `${deps.config.issuer}${FEDERATION_CALLBACK_PATH}`;
+
+function upstreamOf(deps: InteractionDeps, connection: Connection & { clientSecret?: string }) {
+  return { connection, clientSecret: connection.clientSecret, allowHttp: deps.config.env !== 'production' };
+}
+
+/** What the person sees when the provider said no, did not answer, or sent what does not hold. */
+const UPSTREAM_MESSAGES: Record<UpstreamError['kind'], (name: string) => string> = {
+  refused: (name) => `Signing in with ${name} was cancelled or refused.`,
+  unavailable: (name) => `${name} is not available right now. Try again in a moment, or sign in another way.`,
+  invalid: (name) => `Signing in with ${name} did not work: its answer could not be checked.`,
+};
+
+/** The error the application gets when the person gives up after a failed upstream sign-in. */
+const RP_ERRORS: Record<UpstreamError['kind'] | 'account', string> = {
+  refused: 'access_denied',
+  unavailable: 'temporarily_unavailable',
+  invalid: 'access_denied',
+  account: 'access_denied',
+};
+
+const REFUSALS = {
+  email_taken: (name: string) =>
+    `An account with this email already exists here, and ${name} has not verified the address. Sign in with that account instead; you can link ${name} from its Security page.`,
+  no_account: (name: string) => `There is no account here for your ${name} identity, and this application does not create one.`,
+  no_email: (name: string) => `${name} did not tell us your email address, which an account here needs.`,
+} as const;
+
+async function showUpstreamProblem(
+  ctx: Context,
+  interaction: InteractionDetails,
+  message: string,
+  kind: keyof typeof RP_ERRORS,
+  status: number,
+) {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = await renderPage('upstream-problem', {
+    title: 'Sign-in did not work',
+    uid: interaction.uid,
+    message,
+    kind,
+    csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
+  });
+}
+
+async function leaveForProvider(ctx: Context, deps: InteractionDeps) {
+  const interaction = await loadInteraction(ctx, deps);
+  requirePrompt(interaction, 'login');
+  verifyCsrf(ctx, `interaction:${interaction.uid}`, (ctx.request.body as Record<string, unknown>)._csrf);
+  const connection = await connectionForSignIn(deps.db, deps.accounts.box, ctx.params.connection);
+  const offered = connection && (connection.clients === null || connection.clients.includes(String(interaction.params.client_id)));
+  if (!connection || !offered) throw new UserFacingError(404, 'Not available', 'This way of signing in is not available here.');
+  const limit = await deps.abuse.passkeyCeremony.attempt(ctx.ip);
+  if (!limit.allowed) {
+    ctx.set('Retry-After', String(limit.retryAfterSeconds));
+    throw new UserFacingError(429, 'Too many attempts', 'Too many sign-in attempts from here. Try again later.');
+  }
+  try {
+    const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
+    // The state names the interaction, so the shared callback can send the browser back to it.
+    const state = `${interaction.uid}.${randomBytes(24).toString('base64url')}`;
+    const { url, checks } = await startUpstreamSignIn(configuration, connection, callbackUrl(deps), state);
+    await startVerification(deps.db, {
+      flow: interactionFlow(interaction.uid),
+      method: METHOD,
+      challenge: state,
+      state: { connection: connection.id, sealed: deps.accounts.box.seal(JSON.stringify(checks), sealContext(interaction.uid)) },
+      lifetimeSeconds: 600,
+    });
+    ctx.status = 303;
+    ctx.redirect(url.href);
+  } catch (error) {
+    if (!(error instanceof UpstreamError)) throw error;
+    await signInAudit(ctx, deps, interaction)('login.federated_refused', { details: { connection: connection.id, problem: error.kind } });
+    return showUpstreamProblem(ctx, interaction, UPSTREAM_MESSAGES[error.kind](connection.display_name), error.kind, 503);
+  }
+}
+
+const sameState = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+async function comeBack(ctx: Context, deps: InteractionDeps) {
+  const interaction = await loadInteraction(ctx, deps);
+  requirePrompt(interaction, 'login');
+  const started = await takeChallenge(deps.db, interactionFlow(interaction.uid), METHOD);
+  const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
+  if (!started?.challenge || !sameState(state, started.challenge)) {
+    return showUpstreamProblem(ctx, interaction, 'This sign-in was already used or has expired. Start again.', 'refused', 400);
+  }
+  const connection = await connectionForSignIn(deps.db, deps.accounts.box, String(started.state.connection));
+  if (!connection) throw new UserFacingError(404, 'Not available', 'This way of signing in is not available any more.');
+  const event = signInAudit(ctx, deps, interaction);
+  const checks = JSON.parse(deps.accounts.box.open(String(started.state.sealed), sealContext(interaction.uid))) as UpstreamChecks;
+  let identity: Awaited<ReturnType<typeof finishUpstreamSignIn>>;
+  try {
+    const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
+    const returned = new URL(callbackUrl(deps));
+    returned.search = ctx.querystring;
+    identity = await finishUpstreamSignIn(configuration, returned, checks);
+  } catch (error) {
+    if (!(error instanceof UpstreamError)) throw error;
+    await event('login.federated_refused', { details: { connection: connection.id, problem: error.kind } });
+    return showUpstreamProblem(
+      ctx,
+      interaction,
+      UPSTREAM_MESSAGES[error.kind](connection.display_name),
+      error.kind,
+      error.kind === 'unavailable' ? 503 : 400,
+    );
+  }
+  const outcome = await resolveFederatedUser(
+    interactionContext(ctx, deps),
+    deps.config.declarations.current().profile,
+    connection,
+    identity,
+  );
+  if (outcome.kind === 'refused') {
+    await event('login.federated_refused', { details: { connection: connection.id, problem: outcome.reason } });
+    return showUpstreamProblem(ctx, interaction, REFUSALS[outcome.reason](connection.display_name), 'account', 403);
+  }
+  if (outcome.kind === 'link_needed') {
+    await startVerification(deps.db, {
+      flow: interactionFlow(interaction.uid),
+      method: PENDING_LINK,
+      challenge: randomBytes(16).toString('base64url'),
+      userId: outcome.user.id,
+      state: { connection: connection.id, subject: identity.subject, email: outcome.email },
+      lifetimeSeconds: 900,
+    });
+    const notice = `An account with ${outcome.email} already exists. Sign in to it to link ${connection.display_name}; from then on either signs you in.`;
+    return showScreen(ctx, deps, interaction, { identifier: outcome.email, notice });
+  }
+  // What the provider says it used; a provider that says nothing signed the person in somehow ("fed").
+  const amr = identity.amr.length ? identity.amr : ['fed'];
+  await proved(ctx, deps, interaction, { method: `${METHOD}:${connection.id}`, userId: outcome.user.id, amr, user: outcome.user });
+}
+
+/** Once the owner of an account has signed in to it, the identity waiting to be linked to it is linked. */
+async function linkAfterProof(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
+  const pending = await takeChallenge(deps.db, interactionFlow(interaction.uid), PENDING_LINK);
+  // Someone else signed in (another account): the pending link is dropped, never moved to them.
+  if (!pending || pending.userId !== user.id) return;
+  const { connection, subject, email } = pending.state as { connection: string; subject: string; email: string };
+  await linkProvenIdentity(interactionContext(ctx, deps), { connectionId: connection, subject, userId: user.id, email });
+}
+
+export const upstreamMethod: SignInMethod = {
+  id: METHOD,
+  offeredBy: ['login'],
+  amr: ['fed'],
+  async fragment(_ctx, screen, deps) {
+    const connections = await connectionsOffered(deps.db, String(screen.interaction.params.client_id));
+    if (!connections.length) return undefined;
+    return { template: 'upstream', locals: { connections: connections.map((c) => ({ id: c.id, name: c.display_name })) } };
+  },
+  afterSignIn: linkAfterProof,
+  routes(router, deps) {
+    router.post(`/interaction/:uid/${METHOD}/give-up`, formBody, async (ctx) => {
+      const interaction = await loadInteraction(ctx, deps);
+      const form = ctx.request.body as Record<string, unknown>;
+      verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
+      const kind = (typeof form.kind === 'string' && form.kind in RP_ERRORS ? form.kind : 'refused') as keyof typeof RP_ERRORS;
+      await finishInteraction(ctx, deps, { error: RP_ERRORS[kind], error_description: 'The upstream sign-in did not complete' });
+    });
+    router.get(`/interaction/:uid/${METHOD}/callback`, (ctx) => comeBack(ctx, deps));
+    router.post(`/interaction/:uid/${METHOD}/:connection/start`, formBody, (ctx) => leaveForProvider(ctx, deps));
+  },
+};

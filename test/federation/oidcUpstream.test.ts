@@ -1,0 +1,231 @@
+// Signing in through an upstream OpenID Provider, end to end with real peers: a second
+// oidc-provider as the upstream (test/helpers/upstreamProvider.ts) and openid-client as the
+// relying party. The first sign-in creates the user with the mapped claims; the next finds the
+// same user; a verified email that has an account links only after its owner signs in; an
+// unverified one never links; cancelling, a forged or replayed state and a provider that does not
+// answer end on a screen that says so, and the relying party gets access_denied or
+// temporarily_unavailable.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import * as client from 'openid-client';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { startTestServer, type TestServer } from '../helpers/server.ts';
+import { Browser, type Page } from '../helpers/browserForm.ts';
+import { createClient, operator } from '../helpers/fixtures.ts';
+import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
+import { signInUpstream, startUpstreamProvider, type UpstreamProvider } from '../helpers/upstreamProvider.ts';
+import { createUser } from '../../src/accounts/index.ts';
+import { createConnection, unlinkIdentity } from '../../src/federation/index.ts';
+import { createSecretBox } from '../../src/secrets/secretBox.ts';
+import { TEST_SECRET_KEY } from '../helpers/server.ts';
+import { ConflictError } from '../../src/errors/index.ts';
+
+const box = createSecretBox(TEST_SECRET_KEY);
+const PASSWORD = 'a long and unguessable passphrase';
+
+/** A port nobody listens on: a provider that is down. */
+async function closedPort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise<void>((resolve) => probe.close(() => resolve()));
+  return port;
+}
+
+describe('federation: upstream OpenID Connect', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let upstream: UpstreamProvider;
+  let rp: client.Configuration;
+
+  before(async () => {
+    database = await createTestDatabase();
+    server = await startTestServer(database);
+    upstream = await startUpstreamProvider(`${server.issuer}/federation/oidc/callback`);
+    await createConnection(operator(database), box, {
+      id: 'upstream-idp',
+      type: 'oidc',
+      display_name: 'Upstream ID',
+      settings: { issuer: upstream.issuer, client_id: upstream.clientId, scopes: ['openid', 'email', 'profile'] },
+      client_secret: upstream.clientSecret,
+    });
+    await createConnection(operator(database), box, {
+      id: 'gone',
+      type: 'oidc',
+      display_name: 'Gone ID',
+      settings: { issuer: `http://127.0.0.1:${await closedPort()}`, client_id: 'x' },
+      client_secret: 'whatever-secret',
+    });
+    const registered = await createClient(database, server.config, { name: 'Federated App' });
+    rp = await discover(server.issuer, registered.client_id, registered.client_secret);
+  });
+
+  after(async () => {
+    await upstream?.close();
+    await server?.close();
+    await database?.dispose();
+  });
+
+  /** Opens the sign-in screen and leaves for the connection's provider; the provider's sign-in page. */
+  async function leaveFor(connection: string, params: Record<string, string> = {}) {
+    const browser = new Browser();
+    const request = await authorizationRequest(rp, params);
+    const login = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
+    assert.match(login.html, new RegExp(`/upstream/${connection}/start"`));
+    const page = await browser.submit(login, new RegExp(`/upstream/${connection}/start$`), {}, RP_REDIRECT);
+    return { browser, request, page };
+  }
+
+  async function toRelyingParty(browser: Browser, page: Page, request: AuthorizationRequest) {
+    const landed = page.html.includes('/consent"') ? await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : page;
+    assert.ok(landed.url.startsWith(RP_REDIRECT), `ended at ${landed.url}: ${landed.html.slice(0, 800)}`);
+    return exchangeCode(rp, landed.url, request);
+  }
+
+  const userCount = async () => Number((await database.db('users').count({ n: '*' }).first())?.n);
+
+  it('creates the user at the first sign-in with the mapped claims, and finds the same user the next time', async () => {
+    upstream.people.ann = {
+      email: 'ann@upstream.test',
+      email_verified: true,
+      given_name: 'Ann',
+      family_name: 'Upstream',
+      name: 'Ann Upstream',
+    };
+    const first = await leaveFor('upstream-idp');
+    assert.ok(first.page.url.startsWith(upstream.issuer), `at the provider: ${first.page.url}`);
+    const back = await signInUpstream(first.browser, first.page, 'ann');
+    const tokens = await toRelyingParty(first.browser, back, first.request);
+    const claims = tokens.claims();
+    assert.deepEqual(claims?.amr, ['fed'], 'a provider that says nothing of how it signed the person in: fed');
+    const userinfo = await client.fetchUserInfo(rp, tokens.access_token, claims?.sub as string);
+    assert.equal(userinfo.email, 'ann@upstream.test');
+    assert.equal(userinfo.email_verified, true);
+    assert.equal(userinfo.given_name, 'Ann');
+    assert.equal(userinfo.name, 'Ann Upstream');
+    const identity = await database.db('federated_identities').where({ connection_id: 'upstream-idp', subject: 'ann' }).first();
+    assert.equal(identity.user_id, claims?.sub);
+    const event = await database.db('domain_events').where('type', 'gatehouse.user.provisioned').first();
+    assert.equal(event.subject, claims?.sub);
+
+    const users = await userCount();
+    upstream.people.ann.given_name = 'Annie';
+    const again = await leaveFor('upstream-idp');
+    const second = await toRelyingParty(again.browser, await signInUpstream(again.browser, again.page, 'ann'), again.request);
+    assert.equal(second.claims()?.sub, claims?.sub, 'the same user');
+    assert.equal(await userCount(), users, 'no second account');
+    const { profile } = await database.db('users').where('id', claims?.sub).first('profile');
+    assert.equal(profile.given_name, 'Annie', 'mapped claims follow the provider (claims_update: on_sign_in)');
+  });
+
+  it('carries the provider’s amr into the sign-in', async () => {
+    upstream.people.carl = { email: 'carl@upstream.test', email_verified: true };
+    upstream.amr = ['pwd', 'otp'];
+    try {
+      const { browser, request, page } = await leaveFor('upstream-idp');
+      const tokens = await toRelyingParty(browser, await signInUpstream(browser, page, 'carl'), request);
+      assert.deepEqual(tokens.claims()?.amr, ['pwd', 'otp', 'mfa']);
+      assert.equal(tokens.claims()?.acr, 'urn:gatehouse:acr:mfa');
+    } finally {
+      upstream.amr = [];
+    }
+  });
+
+  it('links a verified email that has an account only after its owner signs in to it', async () => {
+    const bob = await createUser(operator(database), { email: 'bob@example.com', password: PASSWORD, email_verified: true }, 4);
+    upstream.people['bob-upstream'] = { email: 'bob@example.com', email_verified: true };
+    const { browser, request, page } = await leaveFor('upstream-idp');
+    const asked = await signInUpstream(browser, page, 'bob-upstream');
+    assert.match(asked.html, /id="login-notice">An account with bob@example.com already exists. Sign in to it to link Upstream ID/);
+    assert.match(asked.html, /id="email"[^>]*value="bob@example.com"/);
+    assert.equal(await database.db('federated_identities').where({ subject: 'bob-upstream' }).first(), undefined, 'nothing linked yet');
+
+    const wrong = await browser.submit(asked, /\/password$/, { email: 'bob@example.com', password: 'not the password' });
+    assert.equal(wrong.status, 401);
+    assert.equal(await database.db('federated_identities').where({ subject: 'bob-upstream' }).first(), undefined);
+    const signedIn = await browser.submit(asked, /\/password$/, { email: 'bob@example.com', password: PASSWORD }, RP_REDIRECT);
+    const tokens = await toRelyingParty(browser, signedIn, request);
+    assert.equal(tokens.claims()?.sub, bob.id);
+    const identity = await database.db('federated_identities').where({ subject: 'bob-upstream' }).first();
+    assert.equal(identity.user_id, bob.id);
+    assert.ok(await database.db('audit_events').where({ type: 'user.identity_linked', user_id: bob.id }).first());
+
+    const next = await leaveFor('upstream-idp');
+    const direct = await toRelyingParty(next.browser, await signInUpstream(next.browser, next.page, 'bob-upstream'), next.request);
+    assert.equal(direct.claims()?.sub, bob.id, 'linked: the provider alone signs Bob in now');
+  });
+
+  it('never links an unverified email to the account that has it, and creates no user', async () => {
+    await createUser(operator(database), { email: 'cleo@example.com', password: PASSWORD, email_verified: true }, 4);
+    upstream.people.mallory = { email: 'cleo@example.com', email_verified: false };
+    const users = await userCount();
+    const { browser, page } = await leaveFor('upstream-idp');
+    const refused = await signInUpstream(browser, page, 'mallory');
+    assert.equal(refused.status, 403);
+    assert.match(refused.html, /An account with this email already exists here, and Upstream ID has not verified the address/);
+    assert.equal(await database.db('federated_identities').where({ subject: 'mallory' }).first(), undefined);
+    assert.equal(await userCount(), users);
+    const back = await browser.submit(refused, /\/upstream\/give-up$/, {}, RP_REDIRECT);
+    assert.equal(new URL(back.url).searchParams.get('error'), 'access_denied');
+  });
+
+  it('tells the person they cancelled at the provider, and the relying party gets access_denied', async () => {
+    const { browser, page } = await leaveFor('upstream-idp');
+    const uid = /\/interaction\/([^/"]+)/.exec(page.url)?.[1] as string;
+    const cancelled = await browser.navigate(`${upstream.issuer}/interaction/${uid}/abort`, {}, RP_REDIRECT);
+    assert.equal(cancelled.status, 400);
+    assert.match(cancelled.html, /Signing in with Upstream ID was cancelled or refused/);
+    const back = await browser.submit(cancelled, /\/upstream\/give-up$/, {}, RP_REDIRECT);
+    assert.equal(new URL(back.url).searchParams.get('error'), 'access_denied');
+  });
+
+  it('refuses a forged state and a callback used twice, on a screen that says so', async () => {
+    upstream.people.dora = { email: 'dora@upstream.test', email_verified: true };
+    const { browser, request, page } = await leaveFor('upstream-idp');
+    const login = await browser.submit(page, /\/interaction\/[^/]+$/, { prompt: 'login', login: 'dora', password: 'any' });
+    const atCallback = login.html.includes('name="prompt" value="consent"')
+      ? await browser.request(new URL(/action="([^"]+)"/.exec(login.html)?.[1] as string, login.url).href, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ prompt: 'consent' }),
+        })
+      : login.response;
+    // Follow the provider's redirects by hand up to our callback, and keep its URL.
+    let location = atCallback.headers.get('location') as string;
+    let url = new URL(location, upstream.issuer).href;
+    while (!url.startsWith(`${server.issuer}/federation/oidc/callback`)) {
+      const next = await browser.request(url);
+      location = next.headers.get('location') as string;
+      url = new URL(location, url).href;
+    }
+    const forged = new URL(url);
+    forged.searchParams.set('state', `${forged.searchParams.get('state')?.split('.')[0]}.${'A'.repeat(32)}`);
+    const refused = await browser.navigate(forged.href);
+    assert.equal(refused.status, 400);
+    assert.match(refused.html, /This sign-in was already used or has expired/);
+    // The forged state used up the sign-in's state (one try): the genuine callback now fails too.
+    const genuine = await browser.navigate(url);
+    assert.equal(genuine.status, 400);
+    assert.equal(await database.db('users').where({ email: 'dora@upstream.test' }).first(), undefined);
+
+    const malformed = await browser.navigate(`${server.issuer}/federation/oidc/callback?code=x&state=nonsense`);
+    assert.equal(malformed.status, 400);
+    assert.match(malformed.html, /This sign-in link is not valid/);
+    assert.ok(request);
+  });
+
+  it('says a provider that cannot be reached is unavailable, and the relying party gets temporarily_unavailable', async () => {
+    const { browser, page } = await leaveFor('gone');
+    assert.equal(page.status, 503);
+    assert.match(page.html, /Gone ID is not available right now/);
+    const back = await browser.submit(page, /\/upstream\/give-up$/, {}, RP_REDIRECT);
+    assert.equal(new URL(back.url).searchParams.get('error'), 'temporarily_unavailable');
+  });
+
+  it('refuses to unlink the last way a user has to sign in', async () => {
+    const ann = await database.db('federated_identities').where({ subject: 'ann' }).first();
+    await assert.rejects(unlinkIdentity(operator(database), ann.user_id, 'upstream-idp', 'ann'), ConflictError);
+    assert.ok(await database.db('federated_identities').where({ subject: 'ann' }).first(), 'still linked');
+  });
+});
