@@ -220,3 +220,12 @@ export async function connectionsOffered(db: Db, clientId: string): Promise<Conn
   const rows = await db<ConnectionRow>('connections').where('enabled', true).orderBy('display_name');
   return rows.filter((row) => row.client_ids === null || row.client_ids.includes(clientId)).map(view);
 }
+
+/** The enabled connection offered to this client whose home-realm domains include `domain`. */
+export async function connectionForDomain(db: Db, domain: string, clientId: string): Promise<Connection | undefined> {
+  const rows = await db<ConnectionRow>('connections')
+    .where('enabled', true)
+    .whereRaw('domains @> ?::jsonb', [JSON.stringify([domain.toLowerCase()])]);
+  const offered = rows.filter((row) => row.client_ids === null || row.client_ids.includes(clientId));
+  return offered.length ? view(offered[0]) : undefined;
+}

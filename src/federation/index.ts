@@ -6,26 +6,22 @@ import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Feature } from '../feature.ts';
 import { UserFacingError } from '../http/errors.ts';
-import { FEDERATION_CALLBACK_PATH } from './paths.ts';
+import { FEDERATION_CALLBACK_PATH, returnPathOf } from './paths.ts';
 
 export * from './connections.ts';
 export * from './identities.ts';
-export { FEDERATION_CALLBACK_PATH } from './paths.ts';
-
-// The state Gatehouse sent is "<interaction uid>.<random>"; oidc-provider's uids are nanoids.
-const STATE = /^([\w-]{10,64})\.[\w-]{20,100}$/;
+export * from './paths.ts';
 
 function callbackRoutes(): Router {
   const router = new Router();
-  // The browser comes back here from the provider. Only the sign-in it belongs to holds the
-  // interaction cookie, so it goes on under that sign-in's path, where the state is checked
-  // against the one kept for it and the code redeemed.
+  // The browser comes back here from the provider and goes on to whoever started the trip (see
+  // paths.ts), where the state is checked against the one kept for it and the code redeemed.
   router.get(FEDERATION_CALLBACK_PATH, (ctx) => {
-    const uid = STATE.exec(typeof ctx.query.state === 'string' ? ctx.query.state : '')?.[1];
-    if (!uid) throw new UserFacingError(400, 'This sign-in link is not valid', 'Return to the application and start again.');
+    const path = returnPathOf(typeof ctx.query.state === 'string' ? ctx.query.state : '');
+    if (!path) throw new UserFacingError(400, 'This sign-in link is not valid', 'Return to the application and start again.');
     ctx.set('Cache-Control', 'no-store');
     ctx.status = 303;
-    ctx.redirect(`/interaction/${uid}/upstream/callback?${ctx.querystring}`);
+    ctx.redirect(`${path}?${ctx.querystring}`);
   });
   return router;
 }

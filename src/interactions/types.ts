@@ -113,6 +113,11 @@ export interface SignInMethod {
    * finishes here.
    */
   afterSignIn?(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void>;
+  /**
+   * Takes over the login prompt's screen when the request itself picked this method (an upstream
+   * provider named with connection=): true when it answered the request.
+   */
+  preempt?(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps): Promise<boolean>;
 }
 
 export type { InteractionResults };

@@ -15,6 +15,7 @@ import { deviceFlow } from './features/deviceFlow.ts';
 import { resourceIndicators } from './features/resourceIndicators.ts';
 import { clientMetadata } from './features/clientMetadata.ts';
 import { firstPartyGrants } from './features/firstPartyGrants.ts';
+import { federation } from './features/federation.ts';
 
 export type { ProviderDeps } from './deps.ts';
 
@@ -27,6 +28,7 @@ const FEATURE_MODULES: ((deps: ProviderDeps) => Configuration)[] = [
   logout,
   deviceFlow,
   firstPartyGrants,
+  federation,
 ];
 
 export interface ProviderOptions {

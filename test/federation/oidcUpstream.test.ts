@@ -51,6 +51,14 @@ describe('federation: upstream OpenID Connect', () => {
       client_secret: upstream.clientSecret,
     });
     await createConnection(operator(database), box, {
+      id: 'acme-sso',
+      type: 'oidc',
+      display_name: 'Acme SSO',
+      domains: ['acme.test'],
+      settings: { issuer: upstream.issuer, client_id: upstream.clientId },
+      client_secret: upstream.clientSecret,
+    });
+    await createConnection(operator(database), box, {
       id: 'gone',
       type: 'oidc',
       display_name: 'Gone ID',
@@ -200,7 +208,7 @@ describe('federation: upstream OpenID Connect', () => {
       url = new URL(location, url).href;
     }
     const forged = new URL(url);
-    forged.searchParams.set('state', `${forged.searchParams.get('state')?.split('.')[0]}.${'A'.repeat(32)}`);
+    forged.searchParams.set('state', (forged.searchParams.get('state') as string).replace(/\.[^.]+$/, `.${'A'.repeat(32)}`));
     const refused = await browser.navigate(forged.href);
     assert.equal(refused.status, 400);
     assert.match(refused.html, /This sign-in was already used or has expired/);
@@ -227,5 +235,62 @@ describe('federation: upstream OpenID Connect', () => {
     const ann = await database.db('federated_identities').where({ subject: 'ann' }).first();
     await assert.rejects(unlinkIdentity(operator(database), ann.user_id, 'upstream-idp', 'ann'), ConflictError);
     assert.ok(await database.db('federated_identities').where({ subject: 'ann' }).first(), 'still linked');
+  });
+
+  it('lets a signed-in user link identities on the Security page, refuses one that is someone else’s, and removes one unless it is the last way in', async () => {
+    await createUser(operator(database), { email: 'erin@example.com', password: PASSWORD, email_verified: true }, 4);
+    upstream.people['erin-work'] = { email: 'erin@work.test', email_verified: false };
+    const browser = new Browser();
+    let page = await browser.navigate(`${server.issuer}/account/security`);
+    page = await browser.submit(page, /\/password$/, { email: 'erin@example.com', password: PASSWORD });
+    assert.equal(page.url, `${server.issuer}/account/security`);
+    assert.match(page.html, /No identity is linked/);
+
+    const atProvider = await browser.submit(page, /\/identities\/upstream-idp\/link$/, {});
+    page = await signInUpstream(browser, atProvider, 'erin-work');
+    assert.equal(page.url, `${server.issuer}/account/security?done=identity-linked`);
+    assert.match(page.html, /The identity was linked/);
+    assert.match(page.html, /<strong>Upstream ID<\/strong> <span class="hint">erin@work.test<\/span>/);
+    const erin = await database.db('users').where({ email: 'erin@example.com' }).first('id');
+    assert.equal((await database.db('federated_identities').where({ subject: 'erin-work' }).first()).user_id, erin.id);
+
+    // Ann's identity signs in to Ann's account: it cannot become Erin's too.
+    const again = await browser.submit(page, /\/identities\/upstream-idp\/link$/, {});
+    page = await signInUpstream(browser, again, 'ann');
+    assert.equal(page.url, `${server.issuer}/account/security?problem=identity-taken`);
+    assert.notEqual((await database.db('federated_identities').where({ subject: 'ann' }).first()).user_id, erin.id);
+
+    page = await browser.submit(page, /\/identities\/upstream-idp\/unlink$/, {});
+    assert.equal(page.url, `${server.issuer}/account/security?done=identity-removed`);
+    assert.equal(await database.db('federated_identities').where({ subject: 'erin-work' }).first(), undefined);
+  });
+
+  it('sends an address of an enterprise domain to its provider from the sign-in screen (home-realm discovery), with the address as login_hint', async () => {
+    upstream.people.frank = { email: 'frank@acme.test', email_verified: true };
+    const browser = new Browser();
+    const request = await authorizationRequest(rp);
+    const login = await browser.navigate(request.url.toString());
+    const atProvider = await browser.submit(login, /\/password$/, { email: 'Frank@ACME.test', password: '' });
+    assert.ok(atProvider.url.startsWith(upstream.issuer), `sent to the provider: ${atProvider.url}`);
+    const tokens = await toRelyingParty(browser, await signInUpstream(browser, atProvider, 'frank'), request);
+    const identity = await database.db('federated_identities').where({ connection_id: 'acme-sso', subject: 'frank' }).first();
+    assert.equal(tokens.claims()?.sub, identity.user_id);
+
+    const elsewhere = new Browser();
+    const other = await elsewhere.navigate((await authorizationRequest(rp)).url.toString());
+    const stays = await elsewhere.submit(other, /\/password$/, { email: 'frank@elsewhere.test', password: '' });
+    assert.equal(stays.status, 400, 'any other domain stays on the screen');
+    assert.match(stays.html, /Enter your email and password/);
+  });
+
+  it('skips the sign-in screen for the connection a relying party names (connection= or idp_hint=), and ignores one not offered', async () => {
+    for (const param of ['connection', 'idp_hint']) {
+      const browser = new Browser();
+      const request = await authorizationRequest(rp, { [param]: 'acme-sso' });
+      const page = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
+      assert.ok(page.url.startsWith(upstream.issuer), `${param}: straight to the provider (${page.url})`);
+    }
+    const unknown = await new Browser().navigate((await authorizationRequest(rp, { connection: 'nope' })).url.toString());
+    assert.match(unknown.html, /<h1 id="page-title">Sign in<\/h1>/);
   });
 });

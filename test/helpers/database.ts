@@ -64,6 +64,6 @@ async function adminQuery(url: string, sql: string): Promise<void> {
 export async function truncateAll(database: Database): Promise<void> {
   clearReadCaches(database.db);
   await database.db.raw(
-    'truncate oidc_payloads, client_api_access, clients, resource_servers, keys, users, one_time_tokens, mail_queue, verification_records, passkeys, totp_factors, recovery_codes, known_devices, audit_events, rate_limits, secret_key_handovers, domain_events, idempotency_keys, policy_acceptances, consent_records, profile_attribute_states',
+    'truncate oidc_payloads, client_api_access, clients, resource_servers, keys, users, one_time_tokens, mail_queue, verification_records, passkeys, totp_factors, recovery_codes, known_devices, audit_events, rate_limits, secret_key_handovers, domain_events, idempotency_keys, policy_acceptances, consent_records, profile_attribute_states, connections, federated_identities',
   );
 }

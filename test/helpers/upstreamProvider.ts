@@ -89,11 +89,18 @@ export async function startUpstreamProvider(redirectUri: string): Promise<Upstre
   return upstream;
 }
 
-/** Signs in at the upstream's development screens as `login` and consents; returns the page back at Gatehouse. */
+/**
+ * Signs in at the upstream's development screens as `login` and answers what follows (its consent,
+ * and the form that ends a session of another account in this browser); returns the page back at
+ * Gatehouse.
+ */
 export async function signInUpstream(browser: Browser, page: Page, login: string): Promise<Page> {
   let current = await browser.submit(page, /\/interaction\/[^/]+$/, { prompt: 'login', login, password: 'any' });
-  for (let step = 0; step < 3 && /name="prompt" value="consent"/.test(current.html); step++) {
-    current = await browser.submit(current, /\/interaction\/[^/]+$/, { prompt: 'consent' });
+  for (let step = 0; step < 4; step++) {
+    if (/name="prompt" value="consent"/.test(current.html))
+      current = await browser.submit(current, /\/interaction\/[^/]+$/, { prompt: 'consent' });
+    else if (/\/session\/end\/confirm"/.test(current.html)) current = await browser.submit(current, /\/session\/end\/confirm$/, {});
+    else break;
   }
   return current;
 }

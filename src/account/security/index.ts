@@ -9,8 +9,9 @@ import { passkeysPart } from './passkeys.ts';
 import { authenticatorAppPart } from './authenticatorApp.ts';
 import { recoveryCodesPart } from './recoveryCodes.ts';
 import { rememberedBrowsersPart } from './rememberedBrowsers.ts';
+import { linkedIdentitiesPart } from './linkedIdentities.ts';
 
-const PARTS: readonly SecurityPart[] = [passkeysPart, authenticatorAppPart, recoveryCodesPart, rememberedBrowsersPart];
+const PARTS: readonly SecurityPart[] = [passkeysPart, authenticatorAppPart, recoveryCodesPart, linkedIdentitiesPart, rememberedBrowsersPart];
 
 const messageOf = (ctx: Context, key: 'done' | 'problem') => {
   const value = ctx.query[key];
@@ -34,7 +35,7 @@ async function securityPage(ctx: Context, deps: AccountAreaDeps) {
 export const securitySection: AccountSection = {
   label: 'Security',
   path: SECURITY_PATH,
-  summary: 'Passkeys, authenticator app, recovery codes and remembered browsers',
+  summary: 'Passkeys, authenticator app, recovery codes, linked identities and remembered browsers',
   routes(router, deps) {
     router.get(SECURITY_PATH, (ctx) => securityPage(ctx, deps));
     for (const part of PARTS) part.routes(router, deps);

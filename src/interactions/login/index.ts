@@ -129,6 +129,8 @@ export const loginStep: InteractionStep = {
       await countSignIn(deps.db, ticketHolder.id);
       return finishInteraction(ctx, deps, { login: { accountId: ticketHolder.id, amr: ['pwd'], acr: acrOfAmr(['pwd']), remember: true } });
     }
+    // The relying party picked a way to sign in (connection=): it answers instead of the screen.
+    if (!screen) for (const method of SIGN_IN_METHODS) if (await method.preempt?.(ctx, interaction, deps)) return;
     return renderLogin(ctx, interaction, deps, screen);
   },
   proceed,

@@ -18,6 +18,7 @@ import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.
 import { interactionContext } from '../login/serviceContext.ts';
 import { isLocked } from '../login/signInRules.ts';
 import { proved, showScreen, signInAudit } from '../progress.ts';
+import { homeRealmDeparture } from './upstream.ts';
 
 export const INVALID_CREDENTIALS = 'Incorrect email or password.';
 export const ACCOUNT_SUSPENDED = 'This account is suspended. Contact the support of the application you are signing in to.';
@@ -78,6 +79,8 @@ async function signInWithPassword(ctx: Context, deps: InteractionDeps) {
   const event = signInAudit(ctx, deps, interaction);
   const refuse = (message: string, status: number) =>
     showScreen(ctx, deps, interaction, { identifier: email, error: { method: METHOD, message }, status });
+  // An address of an enterprise connection's domain signs in there, not with a password here.
+  if (email && (await homeRealmDeparture(ctx, deps, interaction, email))) return;
 
   const address = await normalizedEmail(deps.db, email);
   const decision = await deps.abuse.signIn.attempt(address, ctx.ip);

@@ -13,7 +13,7 @@
 //
 // An upstream identity whose verified email already has an account is linked only once the
 // owner signs in to that account here (afterSignIn); see src/federation/accounts.ts.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { InteractionDeps, InteractionDetails, SignInMethod } from '../types.ts';
 import type { User } from '../../accounts/index.ts';
@@ -25,26 +25,21 @@ import { interactionContext } from '../login/serviceContext.ts';
 import { finishInteraction } from '../finish.ts';
 import { proved, showScreen, signInAudit } from '../progress.ts';
 import { interactionFlow, startVerification, takeChallenge } from '../../verifications/index.ts';
-import { connectionForSignIn, connectionsOffered, type Connection } from '../../federation/connections.ts';
-import {
-  finishUpstreamSignIn,
-  startUpstreamSignIn,
-  upstreamConfiguration,
-  UpstreamError,
-  type UpstreamChecks,
-} from '../../federation/oidcUpstream.ts';
+import { connectionForDomain, connectionForSignIn, connectionsOffered, type Connection } from '../../federation/connections.ts';
+import { UpstreamError } from '../../federation/oidcUpstream.ts';
 import { linkProvenIdentity, resolveFederatedUser } from '../../federation/accounts.ts';
-import { FEDERATION_CALLBACK_PATH } from '../../federation/paths.ts';
+import { interactionReturnKey } from '../../federation/paths.ts';
+import { arriveFrom, departFor, type UpstreamFlowDeps } from '../../federation/upstreamFlow.ts';
 
 const METHOD = 'upstream';
 const PENDING_LINK = 'upstream_link';
-const sealContext = (uid: string) => ({ table: 'verification_records', rowId: uid, purpose: 'upstream' });
 
-const callbackUrl = (deps: InteractionDeps) => `${deps.config.issuer}${FEDERATION_CALLBACK_PATH}`;
-
-function upstreamOf(deps: InteractionDeps, connection: Connection & { clientSecret?: string }) {
-  return { connection, clientSecret: connection.clientSecret, allowHttp: deps.config.env !== 'production' };
-}
+const flowDeps = (deps: InteractionDeps): UpstreamFlowDeps => ({
+  db: deps.db,
+  box: deps.accounts.box,
+  issuer: deps.config.issuer,
+  allowHttp: deps.config.env !== 'production',
+});
 
 /** What the person sees when the provider said no, did not answer, or sent what does not hold. */
 const UPSTREAM_MESSAGES: Record<UpstreamError['kind'], (name: string) => string> = {
@@ -86,30 +81,29 @@ async function showUpstreamProblem(
   });
 }
 
-async function leaveForProvider(ctx: Context, deps: InteractionDeps) {
-  const interaction = await loadInteraction(ctx, deps);
-  requirePrompt(interaction, 'login');
-  verifyCsrf(ctx, `interaction:${interaction.uid}`, (ctx.request.body as Record<string, unknown>)._csrf);
-  const connection = await connectionForSignIn(deps.db, deps.accounts.box, ctx.params.connection);
-  const offered = connection && (connection.clients === null || connection.clients.includes(String(interaction.params.client_id)));
-  if (!connection || !offered) throw new UserFacingError(404, 'Not available', 'This way of signing in is not available here.');
+const offeredTo = (connection: Connection, interaction: InteractionDetails) =>
+  connection.clients === null || connection.clients.includes(String(interaction.params.client_id));
+
+/** Sends the browser to the connection's provider, or shows why it cannot go. */
+async function departTo(
+  ctx: Context,
+  deps: InteractionDeps,
+  interaction: InteractionDetails,
+  connection: Connection & { clientSecret?: string },
+  extra: Record<string, string> = {},
+) {
   const limit = await deps.abuse.passkeyCeremony.attempt(ctx.ip);
   if (!limit.allowed) {
     ctx.set('Retry-After', String(limit.retryAfterSeconds));
     throw new UserFacingError(429, 'Too many attempts', 'Too many sign-in attempts from here. Try again later.');
   }
   try {
-    const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
-    // The state names the interaction, so the shared callback can send the browser back to it.
-    const state = `${interaction.uid}.${randomBytes(24).toString('base64url')}`;
-    const { url, checks } = await startUpstreamSignIn(configuration, connection, callbackUrl(deps), state);
-    await startVerification(deps.db, {
-      flow: interactionFlow(interaction.uid),
-      method: METHOD,
-      challenge: state,
-      state: { connection: connection.id, sealed: deps.accounts.box.seal(JSON.stringify(checks), sealContext(interaction.uid)) },
-      lifetimeSeconds: 600,
-    });
+    const url = await departFor(
+      flowDeps(deps),
+      connection,
+      { flow: interactionFlow(interaction.uid), method: METHOD, returnKey: interactionReturnKey(interaction.uid) },
+      extra,
+    );
     ctx.status = 303;
     ctx.redirect(url.href);
   } catch (error) {
@@ -119,37 +113,63 @@ async function leaveForProvider(ctx: Context, deps: InteractionDeps) {
   }
 }
 
-const sameState = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+async function leaveForProvider(ctx: Context, deps: InteractionDeps) {
+  const interaction = await loadInteraction(ctx, deps);
+  requirePrompt(interaction, 'login');
+  verifyCsrf(ctx, `interaction:${interaction.uid}`, (ctx.request.body as Record<string, unknown>)._csrf);
+  const connection = await connectionForSignIn(deps.db, deps.accounts.box, ctx.params.connection);
+  if (!connection || !offeredTo(connection, interaction))
+    throw new UserFacingError(404, 'Not available', 'This way of signing in is not available here.');
+  await departTo(ctx, deps, interaction, connection);
+}
+
+/**
+ * Home-realm discovery: the enterprise connection whose email domains include this address's,
+ * offered to this client. The sign-in screen sends such an address there (identifier first)
+ * instead of asking for a password.
+ */
+export async function homeRealmDeparture(
+  ctx: Context,
+  deps: InteractionDeps,
+  interaction: InteractionDetails,
+  email: string,
+): Promise<boolean> {
+  const domain = email.trim().toLowerCase().split('@')[1];
+  if (!domain) return false;
+  const realm = await connectionForDomain(deps.db, domain, String(interaction.params.client_id));
+  const connection = realm && (await connectionForSignIn(deps.db, deps.accounts.box, realm.id));
+  if (!connection) return false;
+  await departTo(ctx, deps, interaction, connection, { login_hint: email.trim() });
+  return true;
+}
+
+/** The connection a relying party picked with connection= (or idp_hint=), when offered to it. */
+async function pickedConnection(deps: InteractionDeps, interaction: InteractionDetails) {
+  const picked = interaction.params.connection ?? interaction.params.idp_hint;
+  if (typeof picked !== 'string' || !picked) return undefined;
+  const connection = await connectionForSignIn(deps.db, deps.accounts.box, picked);
+  return connection && offeredTo(connection, interaction) ? connection : undefined;
+}
 
 async function comeBack(ctx: Context, deps: InteractionDeps) {
   const interaction = await loadInteraction(ctx, deps);
   requirePrompt(interaction, 'login');
-  const started = await takeChallenge(deps.db, interactionFlow(interaction.uid), METHOD);
-  const state = typeof ctx.query.state === 'string' ? ctx.query.state : '';
-  if (!started?.challenge || !sameState(state, started.challenge)) {
-    return showUpstreamProblem(ctx, interaction, 'This sign-in was already used or has expired. Start again.', 'refused', 400);
-  }
-  const connection = await connectionForSignIn(deps.db, deps.accounts.box, String(started.state.connection));
-  if (!connection) throw new UserFacingError(404, 'Not available', 'This way of signing in is not available any more.');
   const event = signInAudit(ctx, deps, interaction);
-  const checks = JSON.parse(deps.accounts.box.open(String(started.state.sealed), sealContext(interaction.uid))) as UpstreamChecks;
-  let identity: Awaited<ReturnType<typeof finishUpstreamSignIn>>;
-  try {
-    const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
-    const returned = new URL(callbackUrl(deps));
-    returned.search = ctx.querystring;
-    identity = await finishUpstreamSignIn(configuration, returned, checks);
-  } catch (error) {
-    if (!(error instanceof UpstreamError)) throw error;
-    await event('login.federated_refused', { details: { connection: connection.id, problem: error.kind } });
+  const arrival = await arriveFrom(flowDeps(deps), { flow: interactionFlow(interaction.uid), method: METHOD }, ctx.querystring);
+  if (!arrival.ok) {
+    const { problem, connection } = arrival;
+    if (problem === 'stale' || problem === 'gone' || !connection)
+      return showUpstreamProblem(ctx, interaction, 'This sign-in was already used or has expired. Start again.', 'refused', 400);
+    await event('login.federated_refused', { details: { connection: connection.id, problem } });
     return showUpstreamProblem(
       ctx,
       interaction,
-      UPSTREAM_MESSAGES[error.kind](connection.display_name),
-      error.kind,
-      error.kind === 'unavailable' ? 503 : 400,
+      UPSTREAM_MESSAGES[problem](connection.display_name),
+      problem,
+      problem === 'unavailable' ? 503 : 400,
     );
   }
+  const { connection, identity } = arrival;
   const outcome = await resolveFederatedUser(
     interactionContext(ctx, deps),
     deps.config.declarations.current().profile,
@@ -190,6 +210,14 @@ export const upstreamMethod: SignInMethod = {
   id: METHOD,
   offeredBy: ['login'],
   amr: ['fed'],
+  // A relying party that names a connection (connection=acme-sso, or idp_hint) skips the sign-in
+  // screen: the browser goes straight to that provider. One not offered to it shows the screen.
+  async preempt(ctx, interaction, deps) {
+    const connection = await pickedConnection(deps, interaction);
+    if (!connection) return false;
+    await departTo(ctx, deps, interaction, connection);
+    return true;
+  },
   async fragment(_ctx, screen, deps) {
     const connections = await connectionsOffered(deps.db, String(screen.interaction.params.client_id));
     if (!connections.length) return undefined;

@@ -1,0 +1,91 @@
+// One trip to an upstream provider and back, for whoever starts it (a sign-in, or a signed-in
+// user linking an identity in the account area): the state, nonce and PKCE verifier are kept,
+// sealed, as a verification record of the caller's flow; coming back takes that record once
+// (one conditional update: a replayed or forged callback finds nothing), checks the state in
+// constant time and redeems the code.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../db/index.ts';
+import type { SecretBox } from '../secrets/secretBox.ts';
+import { startVerification, takeChallenge } from '../verifications/index.ts';
+import { connectionForSignIn, type Connection } from './connections.ts';
+import {
+  finishUpstreamSignIn,
+  startUpstreamSignIn,
+  upstreamConfiguration,
+  UpstreamError,
+  type UpstreamChecks,
+  type UpstreamIdentity,
+} from './oidcUpstream.ts';
+import { FEDERATION_CALLBACK_PATH } from './paths.ts';
+
+export interface UpstreamFlowDeps {
+  db: Db;
+  box: SecretBox;
+  issuer: string;
+  /** Plain-http providers outside production only. */
+  allowHttp: boolean;
+}
+
+export interface UpstreamTrip {
+  /** The caller's verification flow (interaction:<uid>, account:<session>). */
+  flow: string;
+  /** The verification record's method name. */
+  method: string;
+  /** Where the shared callback sends the browser back to (see paths.ts). */
+  returnKey: string;
+}
+
+const sealContext = (flow: string) => ({ table: 'verification_records', rowId: flow, purpose: 'upstream' });
+const callbackUrl = (deps: UpstreamFlowDeps) => `${deps.issuer}${FEDERATION_CALLBACK_PATH}`;
+const upstreamOf = (deps: UpstreamFlowDeps, connection: Connection & { clientSecret?: string }) => ({
+  connection,
+  clientSecret: connection.clientSecret,
+  allowHttp: deps.allowHttp,
+});
+
+/** Where to send the browser for this connection; throws UpstreamError when the provider cannot be reached. */
+export async function departFor(
+  deps: UpstreamFlowDeps,
+  connection: Connection & { clientSecret?: string },
+  trip: UpstreamTrip,
+  extra: Record<string, string> = {},
+): Promise<URL> {
+  const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
+  // The state says where the browser goes back to, so one redirect URI serves every caller.
+  const state = `${trip.returnKey}.${randomBytes(24).toString('base64url')}`;
+  const { url, checks } = await startUpstreamSignIn(configuration, connection, callbackUrl(deps), state, extra);
+  await startVerification(deps.db, {
+    flow: trip.flow,
+    method: trip.method,
+    challenge: state,
+    state: { connection: connection.id, sealed: deps.box.seal(JSON.stringify(checks), sealContext(trip.flow)) },
+    lifetimeSeconds: 600,
+  });
+  return url;
+}
+
+export type Arrival =
+  | { ok: true; connection: Connection; identity: UpstreamIdentity }
+  /** stale: no trip waiting (used, expired, or a state that is not this trip's). */
+  | { ok: false; problem: 'stale' | 'gone' | UpstreamError['kind']; connection?: Connection };
+
+const sameState = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** The browser came back with `query` (the callback's query string): who the provider says it is. */
+export async function arriveFrom(deps: UpstreamFlowDeps, trip: Omit<UpstreamTrip, 'returnKey'>, query: string): Promise<Arrival> {
+  const started = await takeChallenge(deps.db, trip.flow, trip.method);
+  const state = new URLSearchParams(query).get('state') ?? '';
+  if (!started?.challenge || !sameState(state, started.challenge)) return { ok: false, problem: 'stale' };
+  const connection = await connectionForSignIn(deps.db, deps.box, String(started.state.connection));
+  if (!connection) return { ok: false, problem: 'gone' };
+  const checks = JSON.parse(deps.box.open(String(started.state.sealed), sealContext(trip.flow))) as UpstreamChecks;
+  try {
+    const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
+    const returned = new URL(callbackUrl(deps));
+    returned.search = query;
+    return { ok: true, connection, identity: await finishUpstreamSignIn(configuration, returned, checks) };
+  } catch (error) {
+    if (!(error instanceof UpstreamError)) throw error;
+    return { ok: false, problem: error.kind, connection };
+  }
+}
