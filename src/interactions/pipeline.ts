@@ -7,6 +7,8 @@
 //   mfa        acr asked above the session's · client requires mfa ·          a second factor
 //              the account holds a second factor and an adaptive rule trips   (methods)
 //              or the relying party forces re-authentication
+//   identity_  an upstream identity waits to be linked to the account its owner    link it? (yes /
+//   link       just signed in to (every factor done)                             not now)
 //   terms      a mandatory document not accepted at its current version ·      accept / decline
 //              an optional document or ask_at_sign_in purpose never answered   (+ opt-in purposes)
 //              at its current version (not for prompt=none)
@@ -18,11 +20,12 @@
 import type { InteractionStep, PromptDeps } from './types.ts';
 import { loginStep } from './login/index.ts';
 import { mfaStep } from './mfa/index.ts';
+import { identityLinkStep } from './identityLink/index.ts';
 import { termsStep } from './terms/index.ts';
 import { profileStep } from './profile/index.ts';
 import { passkeyOfferStep } from './passkeyOffer/index.ts';
 import { consentStep } from './consent/index.ts';
 
-export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, termsStep, profileStep, passkeyOfferStep, consentStep];
+export const PIPELINE: InteractionStep[] = [loginStep, mfaStep, identityLinkStep, termsStep, profileStep, passkeyOfferStep, consentStep];
 
 export const interactionPrompts = (deps: PromptDeps) => PIPELINE.map((step) => step.prompt(deps));

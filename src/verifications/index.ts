@@ -34,6 +34,12 @@ export interface VerificationRecord {
 
 export const interactionFlow = (uid: string) => `interaction:${uid}`;
 export const accountFlow = (session: string) => `account:${session}`;
+/**
+ * What one authorization request carries from prompt to prompt (oidc-provider gives each prompt
+ * its own interaction uid, but keeps their `cid`): an upstream identity waiting to be linked
+ * once the whole sign-in is done. Not an interaction's flow, which the mfa prompt closes.
+ */
+export const identityLinkFlow = (cid: string) => `identity-link:${cid}`;
 
 /** Long enough for a person to find their authenticator; a flow's records never outlive it. */
 export const CHALLENGE_LIFETIME_SECONDS = 5 * 60;

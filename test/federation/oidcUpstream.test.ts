@@ -20,6 +20,8 @@ import { createConnection, unlinkIdentity } from '../../src/federation/index.ts'
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 import { TEST_SECRET_KEY } from '../helpers/server.ts';
 import { ConflictError } from '../../src/errors/index.ts';
+import { confirmTotp, startTotpEnrolment } from '../../src/mfa/totp.ts';
+import { generate } from 'otplib';
 
 const box = createSecretBox(TEST_SECRET_KEY);
 const PASSWORD = 'a long and unguessable passphrase';
@@ -152,7 +154,10 @@ describe('federation: upstream OpenID Connect', () => {
     const wrong = await browser.submit(asked, /\/password$/, { email: 'bob@example.com', password: 'not the password' });
     assert.equal(wrong.status, 401);
     assert.equal(await database.db('federated_identities').where({ subject: 'bob-upstream' }).first(), undefined);
-    const signedIn = await browser.submit(asked, /\/password$/, { email: 'bob@example.com', password: PASSWORD }, RP_REDIRECT);
+    const confirm = await browser.submit(asked, /\/password$/, { email: 'bob@example.com', password: PASSWORD }, RP_REDIRECT);
+    assert.match(confirm.html, /<h1 id="page-title">Link Upstream ID\?<\/h1>/);
+    assert.match(confirm.html, /as <strong>bob@example.com<\/strong>/);
+    const signedIn = await browser.submit(confirm, /\/identity_link$/, { decision: 'link' }, RP_REDIRECT);
     const tokens = await toRelyingParty(browser, signedIn, request);
     assert.equal(tokens.claims()?.sub, bob.id);
     const identity = await database.db('federated_identities').where({ subject: 'bob-upstream' }).first();
@@ -162,6 +167,42 @@ describe('federation: upstream OpenID Connect', () => {
     const next = await leaveFor('upstream-idp');
     const direct = await toRelyingParty(next.browser, await signInUpstream(next.browser, next.page, 'bob-upstream'), next.request);
     assert.equal(direct.claims()?.sub, bob.id, 'linked: the provider alone signs Bob in now');
+  });
+
+  it('links nothing until the account’s second factor is done too, and nothing when the person says not now', async () => {
+    const dana = await createUser(operator(database), { email: 'dana@example.com', password: PASSWORD, email_verified: true }, 4);
+    const { secret } = await startTotpEnrolment(operator(database), { box }, dana.id, { accountName: dana.email, issuer: 'Gatehouse' });
+    assert.equal(
+      await confirmTotp(operator(database), { box }, dana.id, await generate({ secret, epoch: Math.floor(Date.now() / 1000) - 30 })),
+      true,
+    );
+    upstream.people['dana-upstream'] = { email: 'dana@example.com', email_verified: true };
+
+    const first = await leaveFor('upstream-idp');
+    const asked = await signInUpstream(first.browser, first.page, 'dana-upstream');
+    const mfa = await first.browser.submit(asked, /\/password$/, { email: 'dana@example.com', password: PASSWORD }, RP_REDIRECT);
+    assert.match(mfa.html, /\/totp"/, 'the second factor is asked');
+    assert.equal(
+      await database.db('federated_identities').where({ subject: 'dana-upstream' }).first(),
+      undefined,
+      'the password alone links nothing',
+    );
+
+    const confirm = await first.browser.submit(
+      mfa,
+      /\/totp$/,
+      { code: await generate({ secret, epoch: Math.floor(Date.now() / 1000) }) },
+      RP_REDIRECT,
+    );
+    assert.match(confirm.html, /Link Upstream ID\?/);
+    const declined = await first.browser.submit(confirm, /\/identity_link$/, { decision: 'skip' }, RP_REDIRECT);
+    const tokens = await toRelyingParty(first.browser, declined, first.request);
+    assert.equal(tokens.claims()?.sub, dana.id, 'signed in to the account all the same');
+    assert.equal(
+      await database.db('federated_identities').where({ subject: 'dana-upstream' }).first(),
+      undefined,
+      'not now: nothing linked',
+    );
   });
 
   it('never links an unverified email to the account that has it, and creates no user', async () => {

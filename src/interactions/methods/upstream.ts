@@ -12,7 +12,8 @@
 //   POST /interaction/:uid/upstream/give-up        back to the application with the error
 //
 // An upstream identity whose verified email already has an account is linked only once the
-// owner signs in to that account here (afterSignIn); see src/federation/accounts.ts.
+// owner signs in to that account here (afterSignIn), finishes every factor and agrees (the
+// identity_link prompt); see src/federation/accounts.ts.
 import { randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
 import type { InteractionDeps, InteractionDetails, SignInMethod } from '../types.ts';
@@ -24,15 +25,15 @@ import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.
 import { interactionContext } from '../login/serviceContext.ts';
 import { finishInteraction } from '../finish.ts';
 import { proved, showScreen, signInAudit } from '../progress.ts';
-import { interactionFlow, startVerification, takeChallenge } from '../../verifications/index.ts';
+import { identityLinkFlow, interactionFlow, recordVerified, startVerification, takeChallenge } from '../../verifications/index.ts';
 import { connectionForDomain, connectionForSignIn, connectionsOffered, type Connection } from '../../federation/connections.ts';
 import { UpstreamError } from '../../federation/oidcUpstream.ts';
-import { linkProvenIdentity, resolveFederatedUser } from '../../federation/accounts.ts';
+import { resolveFederatedUser } from '../../federation/accounts.ts';
 import { interactionReturnKey } from '../../federation/paths.ts';
 import { arriveFrom, departFor, type UpstreamFlowDeps } from '../../federation/upstreamFlow.ts';
 
 const METHOD = 'upstream';
-const PENDING_LINK = 'upstream_link';
+export const PENDING_LINK = 'upstream_link';
 
 const flowDeps = (deps: InteractionDeps): UpstreamFlowDeps => ({
   db: deps.db,
@@ -197,13 +198,21 @@ async function comeBack(ctx: Context, deps: InteractionDeps) {
   await proved(ctx, deps, interaction, { method: `${METHOD}:${connection.id}`, userId: outcome.user.id, amr, user: outcome.user });
 }
 
-/** Once the owner of an account has signed in to it, the identity waiting to be linked to it is linked. */
-async function linkAfterProof(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
+/**
+ * Once the owner of the account has signed in to it (first factor), the identity waiting for
+ * that proof is carried to the identity_link prompt, which links it when every factor the
+ * sign-in needs is done and the person agrees. Someone else signing in drops it.
+ */
+async function carryProvenLink(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
   const pending = await takeChallenge(deps.db, interactionFlow(interaction.uid), PENDING_LINK);
-  // Someone else signed in (another account): the pending link is dropped, never moved to them.
   if (!pending || pending.userId !== user.id) return;
-  const { connection, subject, email } = pending.state as { connection: string; subject: string; email: string };
-  await linkProvenIdentity(interactionContext(ctx, deps), { connectionId: connection, subject, userId: user.id, email });
+  await recordVerified(deps.db, {
+    flow: identityLinkFlow(interaction.cid),
+    method: PENDING_LINK,
+    userId: user.id,
+    amr: [],
+    state: pending.state,
+  });
 }
 
 export const upstreamMethod: SignInMethod = {
@@ -223,7 +232,7 @@ export const upstreamMethod: SignInMethod = {
     if (!connections.length) return undefined;
     return { template: 'upstream', locals: { connections: connections.map((c) => ({ id: c.id, name: c.display_name })) } };
   },
-  afterSignIn: linkAfterProof,
+  afterSignIn: carryProvenLink,
   routes(router, deps) {
     router.post(`/interaction/:uid/${METHOD}/give-up`, formBody, async (ctx) => {
       const interaction = await loadInteraction(ctx, deps);

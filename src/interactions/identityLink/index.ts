@@ -1,0 +1,92 @@
+// The identity_link prompt: an upstream identity whose verified email named an existing account
+// waits, after its owner signed in (methods/upstream.ts), until the whole sign-in is done —
+// second factor included — and is linked only when the person says so. Asking is not a
+// formality: the person sees which provider and which of its accounts will sign in here from now
+// on. "Not now" links nothing and goes on.
+//
+//   POST /interaction/:uid/identity_link     decision=link | skip
+import type { Context } from 'koa';
+import { interactionPolicy } from 'oidc-provider';
+import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps } from '../types.ts';
+import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
+import { renderPage } from '../../http/views.ts';
+import { UserFacingError } from '../../http/errors.ts';
+import { finishInteraction } from '../finish.ts';
+import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
+import { interactionContext } from '../login/serviceContext.ts';
+import type { Db } from '../../db/index.ts';
+import { closeFlow, identityLinkFlow, verifiedRecords, type VerificationRecord } from '../../verifications/index.ts';
+import { getConnection } from '../../federation/connections.ts';
+import { linkProvenIdentity } from '../../federation/accounts.ts';
+import { PENDING_LINK } from '../methods/upstream.ts';
+
+const NAME = 'identity_link';
+
+interface PendingLink {
+  connection: string;
+  subject: string;
+  email: string;
+}
+
+async function pendingLink(
+  db: Db,
+  cid: string | undefined,
+  accountId: string | undefined,
+): Promise<(VerificationRecord & { state: PendingLink }) | undefined> {
+  if (!cid || !accountId) return undefined;
+  const records = await verifiedRecords(db, identityLinkFlow(cid));
+  return records.find((r) => r.method === PENDING_LINK && r.userId === accountId) as
+    | (VerificationRecord & { state: PendingLink })
+    | undefined;
+}
+
+function linkPrompt({ db }: PromptDeps): interactionPolicy.Prompt {
+  return new interactionPolicy.Prompt(
+    { name: NAME, requestable: false },
+    new interactionPolicy.Check('identity_link_pending', 'an upstream identity waits to be linked to this account', async (ctx) => {
+      if (ctx.oidc.prompts.has('none')) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      const pending = await pendingLink(db, ctx.oidc.entities.Interaction?.cid, ctx.oidc.session?.accountId);
+      return pending ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    }),
+  );
+}
+
+const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
+
+async function renderLink(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps) {
+  const pending = await pendingLink(deps.db, interaction.cid, interaction.session?.accountId);
+  // Gone meanwhile (another tab answered, or it expired): nothing to ask.
+  if (!pending) return finishInteraction(ctx, deps, {});
+  const connection = await getConnection(deps.db, pending.state.connection);
+  ctx.type = 'html';
+  ctx.body = await renderPage('identity-link', {
+    title: `Link ${connection.display_name}`,
+    uid: interaction.uid,
+    provider: connection.display_name,
+    email: pending.state.email,
+    csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
+  });
+}
+
+export const identityLinkStep: InteractionStep = {
+  name: NAME,
+  prompt: linkPrompt,
+  render: (ctx, interaction, deps) => renderLink(ctx, interaction, deps),
+  routes(router, deps) {
+    router.post(`/interaction/:uid/${NAME}`, formBody, async (ctx) => {
+      const interaction = await loadInteraction(ctx, deps);
+      requirePrompt(interaction, NAME);
+      const form = ctx.request.body as Record<string, unknown>;
+      verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
+      const accountId = interaction.session?.accountId;
+      if (!accountId) throw SIGN_IN_EXPIRED;
+      const pending = await pendingLink(deps.db, interaction.cid, accountId);
+      await closeFlow(deps.db, identityLinkFlow(interaction.cid));
+      if (pending && form.decision === 'link') {
+        const { connection, subject, email } = pending.state;
+        await linkProvenIdentity(interactionContext(ctx, deps), { connectionId: connection, subject, userId: accountId, email });
+      }
+      await finishInteraction(ctx, deps, {});
+    });
+  },
+};
