@@ -203,7 +203,7 @@ async function comeBack(ctx: Context, deps: InteractionDeps) {
  * that proof is carried to the identity_link prompt, which links it when every factor the
  * sign-in needs is done and the person agrees. Someone else signing in drops it.
  */
-async function carryProvenLink(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
+async function carryProvenLink(_ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, user: User): Promise<void> {
   const pending = await takeChallenge(deps.db, interactionFlow(interaction.uid), PENDING_LINK);
   if (!pending || pending.userId !== user.id) return;
   await recordVerified(deps.db, {
