@@ -8,7 +8,7 @@ import type { Db } from '../db/index.ts';
 import type { SecretBox, SealContext } from '../secrets/secretBox.ts';
 import type { SealedColumn } from '../secrets/sealedColumns.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
-import { ConflictError, NotFoundError, parseInput } from '../errors/index.ts';
+import { ConflictError, InvalidInputError, NotFoundError, fieldProblems, parseInput } from '../errors/index.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
 
 export const CONNECTION_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -32,6 +32,54 @@ const oidcSettings = z
   })
   .strict();
 export type OidcSettings = z.output<typeof oidcSettings>;
+
+const httpUrl = (name: string) => z.url({ protocol: /^https?$/, message: `${name} must be an http or https URL` });
+const claimPath = z.string().regex(/^[\w:/.#-]{1,200}$/, 'must be a claim name or a dotted path');
+
+/** What GitHub needs (OAuth 2.0 without OpenID Connect); any field given in the connection wins. */
+export const GITHUB_PRESET = {
+  authorization_endpoint: 'https://github.com/login/oauth/authorize',
+  token_endpoint: 'https://github.com/login/oauth/access_token',
+  profile_url: 'https://api.github.com/user',
+  emails_url: 'https://api.github.com/user/emails',
+  scopes: ['read:user', 'user:email'],
+  subject_claim: 'id',
+};
+
+/**
+ * OAuth 2.0 without OpenID Connect: who the person is comes from a profile URL (JSON, read with
+ * the access token). `emails_url` (GitHub's shape: a list of { email, primary, verified }) is
+ * where a verified email is found when the profile does not say one is verified.
+ */
+const oauth2Settings = z
+  .object({
+    preset: z.enum(['generic', 'github']).default('generic'),
+    client_id: z.string().min(1, 'client_id is required').max(500),
+    authorization_endpoint: httpUrl('authorization_endpoint').optional(),
+    token_endpoint: httpUrl('token_endpoint').optional(),
+    profile_url: httpUrl('profile_url').optional(),
+    emails_url: httpUrl('emails_url').optional(),
+    scopes: z.array(z.string().regex(SCOPE_TOKEN, 'scopes must be scope tokens')).max(50).optional(),
+    /** Where in the profile the provider's stable id for the person is. */
+    subject_claim: claimPath.optional(),
+    email_claim: claimPath.default('email'),
+    /** Where the profile says the email is verified; without it (or emails_url) no email counts as verified. */
+    email_verified_claim: claimPath.optional(),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_post'),
+  })
+  .strict()
+  .transform((settings) => (settings.preset === 'github' ? withGithubDefaults(settings) : settings))
+  .superRefine((settings, ctx) => {
+    for (const field of ['authorization_endpoint', 'token_endpoint', 'profile_url', 'subject_claim'] as const)
+      if (!settings[field]) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required (or preset: github)` });
+  });
+export type OAuth2Settings = z.output<typeof oauth2Settings>;
+
+function withGithubDefaults<T extends { [K in keyof typeof GITHUB_PRESET]?: (typeof GITHUB_PRESET)[K] | undefined }>(settings: T): T {
+  const filled = { ...settings } as Record<string, unknown>;
+  for (const [field, value] of Object.entries(GITHUB_PRESET)) filled[field] ??= value;
+  return filled as T;
+}
 
 /** Upstream claim (a name, or a dotted path into it) for each profile attribute it fills. */
 const mapping = z
@@ -57,30 +105,39 @@ const connectionFields = {
   mapping,
 };
 
+const newConnectionFields = {
+  id: z.string().regex(CONNECTION_ID, 'id must be 2-63 lower case letters, digits and -, such as acme-sso'),
+  display_name: connectionFields.display_name,
+  enabled: connectionFields.enabled.default(true),
+  clients: connectionFields.clients.default(null),
+  domains: connectionFields.domains.default([]),
+  jit: connectionFields.jit.default(true),
+  linking: connectionFields.linking.default('verified_email_with_proof'),
+  claims_update: connectionFields.claims_update.default('on_sign_in'),
+  mapping: connectionFields.mapping.default({}),
+  /** The upstream client secret (sealed at rest, never shown again). */
+  client_secret: z.string().min(1).max(2000).optional(),
+};
+
+export const CONNECTION_TYPES = ['oidc', 'oauth2'] as const;
+
 export const newConnectionSchema = z
-  .object({
-    id: z.string().regex(CONNECTION_ID, 'id must be 2-63 lower case letters, digits and -, such as acme-sso'),
-    type: z.literal('oidc', { message: 'type must be oidc' }),
-    display_name: connectionFields.display_name,
-    enabled: connectionFields.enabled.default(true),
-    clients: connectionFields.clients.default(null),
-    domains: connectionFields.domains.default([]),
-    jit: connectionFields.jit.default(true),
-    linking: connectionFields.linking.default('verified_email_with_proof'),
-    claims_update: connectionFields.claims_update.default('on_sign_in'),
-    mapping: connectionFields.mapping.default({}),
-    settings: oidcSettings,
-    /** The upstream client secret (sealed at rest, never shown again). */
-    client_secret: z.string().min(1).max(2000).optional(),
-  })
-  .strict()
+  .discriminatedUnion(
+    'type',
+    [
+      z.object({ ...newConnectionFields, type: z.literal('oidc'), settings: oidcSettings }).strict(),
+      z.object({ ...newConnectionFields, type: z.literal('oauth2'), settings: oauth2Settings }).strict(),
+    ],
+    { error: `type must be one of ${CONNECTION_TYPES.join(', ')}` },
+  )
   .meta({ id: 'NewConnection' });
 export type NewConnection = z.input<typeof newConnectionSchema>;
 
 export const connectionUpdateSchema = z
   .object({
     ...connectionFields,
-    settings: oidcSettings.partial(),
+    /** Settings to change; merged with the current ones and checked as a whole for the connection's type. */
+    settings: z.record(z.string(), z.unknown()),
     /** A new upstream client secret; null removes it. */
     client_secret: z.string().min(1).max(2000).nullable(),
   })
@@ -88,9 +145,10 @@ export const connectionUpdateSchema = z
   .strict()
   .meta({ id: 'ConnectionUpdate' });
 
-interface ConnectionRow {
+type ConnectionRow = ConnectionColumns & ({ type: 'oidc'; settings: OidcSettings } | { type: 'oauth2'; settings: OAuth2Settings });
+
+interface ConnectionColumns {
   id: string;
-  type: 'oidc';
   display_name: string;
   enabled: boolean;
   client_ids: string[] | null;
@@ -99,17 +157,17 @@ interface ConnectionRow {
   linking: (typeof LINKING_POLICIES)[number];
   claims_update: (typeof CLAIMS_UPDATES)[number];
   mapping: Record<string, string>;
-  settings: OidcSettings;
   secret: string | null;
   created_at: Date;
   updated_at: Date;
 }
 
 /** A connection as operators see it: never its secret, only whether it has one. */
-export interface Connection extends Omit<ConnectionRow, 'secret' | 'client_ids'> {
+export type Connection = DistributiveOmit<ConnectionRow, 'secret' | 'client_ids'> & {
   clients: string[] | null;
   has_client_secret: boolean;
-}
+};
+type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 
 const secretContext = (id: string): SealContext => ({ table: 'connections', rowId: id, purpose: 'secret' });
 
@@ -123,8 +181,21 @@ export const SEALED_CONNECTION_SECRETS: SealedColumn = {
 
 function view(row: ConnectionRow): Connection {
   const { secret, client_ids, ...rest } = row;
-  return { ...rest, clients: client_ids, has_client_secret: Boolean(secret) };
+  return { ...rest, clients: client_ids, has_client_secret: Boolean(secret) } as Connection;
 }
+
+/** A connection's settings checked for its type (after an update merged new ones in). */
+function checkedSettings(type: ConnectionRow['type'], settings: Record<string, unknown>): ConnectionRow['settings'] {
+  const parsed = (type === 'oidc' ? oidcSettings : oauth2Settings).safeParse(settings);
+  if (parsed.success) return parsed.data;
+  throw new InvalidInputError(
+    'Invalid input',
+    fieldProblems(parsed.error).map((problem) => ({ ...problem, path: `settings.${problem.path}` })),
+  );
+}
+
+export type OidcConnection = Connection & { type: 'oidc' };
+export type OAuth2Connection = Connection & { type: 'oauth2' };
 
 const columns = (input: Partial<z.output<typeof connectionUpdateSchema>>) => ({
   ...(input.display_name !== undefined && { display_name: input.display_name }),
@@ -170,7 +241,7 @@ export async function updateConnection(ctx: ServiceContext, box: SecretBox, id: 
   return commitChange(ctx, async (trx) => {
     const current = await trx<ConnectionRow>('connections').where('id', id).forUpdate().first();
     if (!current) throw new NotFoundError(`No connection ${id}`);
-    const settings = data.settings ? parseInput(oidcSettings, { ...current.settings, ...data.settings }) : undefined;
+    const settings = data.settings ? checkedSettings(current.type, { ...current.settings, ...data.settings }) : undefined;
     const changes = {
       ...columns(data),
       ...(settings && { settings: JSON.stringify(settings) }),

@@ -4,7 +4,7 @@
 // three errors the screens can word: the person or the provider said no, the provider did not
 // answer (in time), or what came back does not hold.
 import * as client from 'openid-client';
-import type { Connection } from './connections.ts';
+import type { OidcConnection } from './connections.ts';
 
 /** Each request to the provider: a slow upstream ends the sign-in instead of holding it. */
 const UPSTREAM_TIMEOUT_SECONDS = 10;
@@ -22,7 +22,7 @@ export class UpstreamError extends Error {
 }
 
 export interface UpstreamConnection {
-  connection: Connection;
+  connection: OidcConnection;
   clientSecret?: string;
   /** Plain-http issuers are accepted outside production only (a provider in a test, a laptop). */
   allowHttp: boolean;
@@ -37,7 +37,7 @@ function clientAuthentication(upstream: UpstreamConnection): client.ClientAuth {
 }
 
 /** Turns what fetch and openid-client throw into an UpstreamError. */
-function upstreamError(error: unknown): UpstreamError {
+export function upstreamError(error: unknown): UpstreamError {
   if (error instanceof UpstreamError) return error;
   if (error instanceof client.AuthorizationResponseError) {
     return new UpstreamError(
@@ -89,7 +89,7 @@ export interface UpstreamChecks {
 /** Where to send the browser, and what to check when it comes back. */
 export async function startUpstreamSignIn(
   configuration: client.Configuration,
-  connection: Connection,
+  connection: OidcConnection,
   redirectUri: string,
   state: string,
   extra: Record<string, string> = {},

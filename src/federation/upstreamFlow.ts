@@ -16,6 +16,7 @@ import {
   type UpstreamChecks,
   type UpstreamIdentity,
 } from './oidcUpstream.ts';
+import { finishOAuth2SignIn, oauth2Configuration, startOAuth2SignIn } from './oauth2Upstream.ts';
 import { FEDERATION_CALLBACK_PATH } from './paths.ts';
 
 export interface UpstreamFlowDeps {
@@ -37,11 +38,27 @@ export interface UpstreamTrip {
 
 const sealContext = (flow: string) => ({ table: 'verification_records', rowId: flow, purpose: 'upstream' });
 const callbackUrl = (deps: UpstreamFlowDeps) => `${deps.issuer}${FEDERATION_CALLBACK_PATH}`;
-const upstreamOf = (deps: UpstreamFlowDeps, connection: Connection & { clientSecret?: string }) => ({
-  connection,
-  clientSecret: connection.clientSecret,
-  allowHttp: deps.allowHttp,
-});
+/** The protocol of a connection: how to send the browser there, and how to read who came back. */
+interface Protocol {
+  depart(redirectUri: string, state: string, extra: Record<string, string>): Promise<{ url: URL; checks: UpstreamChecks }>;
+  arrive(callbackUrl: URL, checks: UpstreamChecks): Promise<UpstreamIdentity>;
+}
+
+async function protocolOf(deps: UpstreamFlowDeps, connection: Connection & { clientSecret?: string }): Promise<Protocol> {
+  const upstream = { clientSecret: connection.clientSecret, allowHttp: deps.allowHttp };
+  if (connection.type === 'oauth2') {
+    const configuration = oauth2Configuration({ ...upstream, connection });
+    return {
+      depart: (redirectUri, state, extra) => startOAuth2SignIn(configuration, connection, redirectUri, state, extra),
+      arrive: (callbackUrl, checks) => finishOAuth2SignIn(configuration, connection, callbackUrl, checks),
+    };
+  }
+  const configuration = await upstreamConfiguration({ ...upstream, connection });
+  return {
+    depart: (redirectUri, state, extra) => startUpstreamSignIn(configuration, connection, redirectUri, state, extra),
+    arrive: (callbackUrl, checks) => finishUpstreamSignIn(configuration, callbackUrl, checks),
+  };
+}
 
 /** Where to send the browser for this connection; throws UpstreamError when the provider cannot be reached. */
 export async function departFor(
@@ -50,10 +67,10 @@ export async function departFor(
   trip: UpstreamTrip,
   extra: Record<string, string> = {},
 ): Promise<URL> {
-  const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
+  const protocol = await protocolOf(deps, connection);
   // The state says where the browser goes back to, so one redirect URI serves every caller.
   const state = `${trip.returnKey}.${randomBytes(24).toString('base64url')}`;
-  const { url, checks } = await startUpstreamSignIn(configuration, connection, callbackUrl(deps), state, extra);
+  const { url, checks } = await protocol.depart(callbackUrl(deps), state, extra);
   await startVerification(deps.db, {
     flow: trip.flow,
     method: trip.method,
@@ -80,10 +97,10 @@ export async function arriveFrom(deps: UpstreamFlowDeps, trip: Omit<UpstreamTrip
   if (!connection) return { ok: false, problem: 'gone' };
   const checks = JSON.parse(deps.box.open(String(started.state.sealed), sealContext(trip.flow))) as UpstreamChecks;
   try {
-    const configuration = await upstreamConfiguration(upstreamOf(deps, connection));
+    const protocol = await protocolOf(deps, connection);
     const returned = new URL(callbackUrl(deps));
     returned.search = query;
-    return { ok: true, connection, identity: await finishUpstreamSignIn(configuration, returned, checks) };
+    return { ok: true, connection, identity: await protocol.arrive(returned, checks) };
   } catch (error) {
     if (!(error instanceof UpstreamError)) throw error;
     return { ok: false, problem: error.kind, connection };

@@ -8,6 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import * as client from 'openid-client';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -333,5 +334,95 @@ describe('federation: upstream OpenID Connect', () => {
     }
     const unknown = await new Browser().navigate((await authorizationRequest(rp, { connection: 'nope' })).url.toString());
     assert.match(unknown.html, /<h1 id="page-title">Sign in<\/h1>/);
+  });
+
+  it('signs in through a plain OAuth 2.0 provider, reading who it is from its profile URL', async () => {
+    await createConnection(operator(database), box, {
+      id: 'plain-oauth',
+      type: 'oauth2',
+      display_name: 'Plain OAuth',
+      settings: {
+        client_id: upstream.clientId,
+        authorization_endpoint: `${upstream.issuer}/auth`,
+        token_endpoint: `${upstream.issuer}/token`,
+        // The upstream's userinfo answers as a profile URL would: JSON for the access token.
+        profile_url: `${upstream.issuer}/me`,
+        scopes: ['openid', 'email', 'profile'],
+        subject_claim: 'sub',
+        email_verified_claim: 'email_verified',
+        token_endpoint_auth_method: 'client_secret_basic',
+      },
+      client_secret: upstream.clientSecret,
+    });
+    upstream.people.gus = { email: 'gus@upstream.test', email_verified: true, name: 'Gus Plain' };
+    const { browser, request, page } = await leaveFor('plain-oauth');
+    assert.ok(page.url.startsWith(`${upstream.issuer}/interaction/`), page.url);
+    const tokens = await toRelyingParty(browser, await signInUpstream(browser, page, 'gus'), request);
+    const userinfo = await client.fetchUserInfo(rp, tokens.access_token, tokens.claims()?.sub as string);
+    assert.equal(userinfo.email, 'gus@upstream.test');
+    assert.equal(userinfo.email_verified, true);
+    assert.equal(userinfo.name, 'Gus Plain');
+    assert.equal((await database.db('federated_identities').where({ connection_id: 'plain-oauth' }).first()).subject, 'gus');
+  });
+
+  it('with the GitHub preset, takes the primary verified email from the emails list and GitHub’s names for standard claims', async () => {
+    // api.github.com cannot be reached from here: this stand-in answers /user and /user/emails in
+    // GitHub's documented shapes (numeric id, login, avatar_url; a list of emails). The OAuth 2.0
+    // part (authorize, token, PKCE) is the real upstream provider's.
+    const seen: string[] = [];
+    const api = createHttpServer((req, res) => {
+      seen.push(`${req.url} ${req.headers.authorization?.startsWith('Bearer ') ? 'bearer' : 'none'}`);
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/user')
+        return res.end(
+          JSON.stringify({
+            id: 583231,
+            login: 'octocat',
+            name: 'The Octocat',
+            avatar_url: 'https://avatars.example/u/583231',
+            email: 'octo@public.test',
+          }),
+        );
+      if (req.url === '/user/emails')
+        return res.end(
+          JSON.stringify([
+            { email: 'octo@public.test', primary: false, verified: false },
+            { email: 'octocat@github.test', primary: true, verified: true },
+          ]),
+        );
+      res.statusCode = 404;
+      res.end('{}');
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    const apiUrl = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+    try {
+      await createConnection(operator(database), box, {
+        id: 'github',
+        type: 'oauth2',
+        display_name: 'GitHub',
+        settings: {
+          preset: 'github',
+          client_id: upstream.clientId,
+          authorization_endpoint: `${upstream.issuer}/auth`,
+          token_endpoint: `${upstream.issuer}/token`,
+          profile_url: `${apiUrl}/user`,
+          emails_url: `${apiUrl}/user/emails`,
+          scopes: ['openid'],
+        },
+        client_secret: upstream.clientSecret,
+      });
+      upstream.people.octo = {};
+      const { browser, request, page } = await leaveFor('github');
+      const tokens = await toRelyingParty(browser, await signInUpstream(browser, page, 'octo'), request);
+      const userinfo = await client.fetchUserInfo(rp, tokens.access_token, tokens.claims()?.sub as string);
+      assert.equal(userinfo.email, 'octocat@github.test', 'the primary verified email, not the unverified public one');
+      assert.equal(userinfo.email_verified, true);
+      assert.equal(userinfo.preferred_username, 'octocat');
+      assert.equal(userinfo.picture, 'https://avatars.example/u/583231');
+      assert.equal((await database.db('federated_identities').where({ connection_id: 'github' }).first()).subject, '583231');
+      assert.deepEqual(seen, ['/user bearer', '/user/emails bearer']);
+    } finally {
+      await new Promise<void>((resolve) => api.close(() => resolve()));
+    }
   });
 });
