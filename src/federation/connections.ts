@@ -75,6 +75,43 @@ const oauth2Settings = z
   });
 export type OAuth2Settings = z.output<typeof oauth2Settings>;
 
+const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
+const certificate = z.string().trim().regex(PEM_CERTIFICATE, 'must be a PEM certificate (-----BEGIN CERTIFICATE----- …)');
+
+export const NAME_ID_FORMATS = [
+  'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
+  'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+  'urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified',
+] as const;
+
+/**
+ * SAML 2.0, Gatehouse as the service provider: the IdP's entity id, its single sign-on URL
+ * (HTTP-Redirect binding) and its signing certificates (several while it rotates them).
+ */
+const samlSettings = z
+  .object({
+    idp_entity_id: z.string().min(1, 'idp_entity_id is required').max(1000),
+    sso_url: httpUrl('sso_url'),
+    idp_certificates: z.array(certificate).min(1, 'idp_certificates needs at least one certificate').max(10),
+    name_id_format: z.enum(NAME_ID_FORMATS).default('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'),
+    /** The attribute with the person's email (or the NameID itself, with the emailAddress format). */
+    email_attribute: claimPath.default('email'),
+    /** Whether this IdP's emails count as verified (an enterprise directory usually vouches for them). */
+    emails_verified: z.boolean().default(false),
+    want_encrypted_assertions: z.boolean().default(false),
+    /** Our certificate (for the IdP: encrypting assertions, checking signed requests); its key is the sealed secret. */
+    sp_certificate: certificate.optional(),
+    clock_skew_seconds: z.number().int().min(0).max(300).default(60),
+    /** Responses the IdP sends unasked (no AuthnRequest of ours): refused unless this is on. */
+    allow_idp_initiated: z.boolean().default(false),
+  })
+  .strict()
+  .superRefine((settings, ctx) => {
+    if (settings.want_encrypted_assertions && !settings.sp_certificate)
+      ctx.addIssue({ code: 'custom', path: ['sp_certificate'], message: 'sp_certificate is required for encrypted assertions' });
+  });
+export type SamlSettings = z.output<typeof samlSettings>;
+
 function withGithubDefaults<T extends { [K in keyof typeof GITHUB_PRESET]?: (typeof GITHUB_PRESET)[K] | undefined }>(settings: T): T {
   const filled = { ...settings } as Record<string, unknown>;
   for (const [field, value] of Object.entries(GITHUB_PRESET)) filled[field] ??= value;
@@ -119,7 +156,7 @@ const newConnectionFields = {
   client_secret: z.string().min(1).max(2000).optional(),
 };
 
-export const CONNECTION_TYPES = ['oidc', 'oauth2'] as const;
+export const CONNECTION_TYPES = ['oidc', 'oauth2', 'saml'] as const;
 
 export const newConnectionSchema = z
   .discriminatedUnion(
@@ -127,6 +164,16 @@ export const newConnectionSchema = z
     [
       z.object({ ...newConnectionFields, type: z.literal('oidc'), settings: oidcSettings }).strict(),
       z.object({ ...newConnectionFields, type: z.literal('oauth2'), settings: oauth2Settings }).strict(),
+      z
+        .object({
+          ...newConnectionFields,
+          type: z.literal('saml'),
+          settings: samlSettings,
+          client_secret: z.never({ message: 'a SAML connection has no client secret: give sp_private_key' }).optional(),
+          /** Our private key (PEM), for decrypting assertions and signing requests; sealed at rest. */
+          sp_private_key: z.string().min(1).max(10_000).optional(),
+        })
+        .strict(),
     ],
     { error: `type must be one of ${CONNECTION_TYPES.join(', ')}` },
   )
@@ -145,7 +192,8 @@ export const connectionUpdateSchema = z
   .strict()
   .meta({ id: 'ConnectionUpdate' });
 
-type ConnectionRow = ConnectionColumns & ({ type: 'oidc'; settings: OidcSettings } | { type: 'oauth2'; settings: OAuth2Settings });
+type ConnectionRow = ConnectionColumns &
+  ({ type: 'oidc'; settings: OidcSettings } | { type: 'oauth2'; settings: OAuth2Settings } | { type: 'saml'; settings: SamlSettings });
 
 interface ConnectionColumns {
   id: string;
@@ -186,7 +234,7 @@ function view(row: ConnectionRow): Connection {
 
 /** A connection's settings checked for its type (after an update merged new ones in). */
 function checkedSettings(type: ConnectionRow['type'], settings: Record<string, unknown>): ConnectionRow['settings'] {
-  const parsed = (type === 'oidc' ? oidcSettings : oauth2Settings).safeParse(settings);
+  const parsed = ({ oidc: oidcSettings, oauth2: oauth2Settings, saml: samlSettings } as const)[type].safeParse(settings);
   if (parsed.success) return parsed.data;
   throw new InvalidInputError(
     'Invalid input',
@@ -196,6 +244,7 @@ function checkedSettings(type: ConnectionRow['type'], settings: Record<string, u
 
 export type OidcConnection = Connection & { type: 'oidc' };
 export type OAuth2Connection = Connection & { type: 'oauth2' };
+export type SamlConnection = Connection & { type: 'saml' };
 
 const columns = (input: Partial<z.output<typeof connectionUpdateSchema>>) => ({
   ...(input.display_name !== undefined && { display_name: input.display_name }),
@@ -207,6 +256,9 @@ const columns = (input: Partial<z.output<typeof connectionUpdateSchema>>) => ({
   ...(input.claims_update !== undefined && { claims_update: input.claims_update }),
   ...(input.mapping !== undefined && { mapping: JSON.stringify(input.mapping) }),
 });
+
+/** What a new connection seals: an upstream client secret, or a SAML service provider's private key. */
+const secretOf = (data: z.output<typeof newConnectionSchema>) => ('sp_private_key' in data ? data.sp_private_key : data.client_secret);
 
 async function findRow(db: Db, id: string): Promise<ConnectionRow | undefined> {
   return db<ConnectionRow>('connections').where('id', id).first();
@@ -220,7 +272,7 @@ export async function createConnection(ctx: ServiceContext, box: SecretBox, inpu
       type: data.type,
       ...columns(data),
       settings: JSON.stringify(data.settings),
-      secret: data.client_secret ? box.seal(data.client_secret, secretContext(data.id)) : null,
+      secret: secretOf(data) ? box.seal(secretOf(data) as string, secretContext(data.id)) : null,
     };
     const [created] = (await trx('connections')
       .insert(row)

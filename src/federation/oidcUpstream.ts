@@ -84,6 +84,8 @@ export interface UpstreamChecks {
   state: string;
   nonce: string;
   codeVerifier: string;
+  /** SAML: the ID of our AuthnRequest, which the response must be InResponseTo. */
+  requestId?: string;
 }
 
 /** Where to send the browser, and what to check when it comes back. */

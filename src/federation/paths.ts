@@ -14,6 +14,9 @@ export const ACCOUNT_RETURN_KEY = 'a';
 const INTERACTION_STATE = /^i\.([\w-]{10,64})\.[\w-]{20,100}$/;
 const ACCOUNT_STATE = /^a\.[\w-]{20,100}$/;
 
+/** The interaction a state (or SAML RelayState) of a sign-in belongs to. */
+export const interactionOfState = (state: string): string | undefined => INTERACTION_STATE.exec(state)?.[1];
+
 /** Where a callback with this state goes on to (with its query), or undefined for a state Gatehouse never sent. */
 export function returnPathOf(state: string): string | undefined {
   const uid = INTERACTION_STATE.exec(state)?.[1];

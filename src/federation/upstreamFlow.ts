@@ -17,6 +17,7 @@ import {
   type UpstreamIdentity,
 } from './oidcUpstream.ts';
 import { finishOAuth2SignIn, oauth2Configuration, startOAuth2SignIn } from './oauth2Upstream.ts';
+import { startSamlSignIn } from './saml.ts';
 import { FEDERATION_CALLBACK_PATH } from './paths.ts';
 
 export interface UpstreamFlowDeps {
@@ -46,6 +47,13 @@ interface Protocol {
 
 async function protocolOf(deps: UpstreamFlowDeps, connection: Connection & { clientSecret?: string }): Promise<Protocol> {
   const upstream = { clientSecret: connection.clientSecret, allowHttp: deps.allowHttp };
+  if (connection.type === 'saml') {
+    // SAML comes back by POST to its own assertion consumer service (saml.ts), not to this callback.
+    return {
+      depart: (_redirectUri, state) => startSamlSignIn(deps, connection, state),
+      arrive: () => Promise.reject(new UpstreamError('invalid', 'A SAML response is posted to its assertion consumer service')),
+    };
+  }
   if (connection.type === 'oauth2') {
     const configuration = oauth2Configuration({ ...upstream, connection });
     return {
@@ -84,18 +92,37 @@ export async function departFor(
 export type Arrival =
   | { ok: true; connection: Connection; identity: UpstreamIdentity }
   /** stale: no trip waiting (used, expired, or a state that is not this trip's). */
-  | { ok: false; problem: 'stale' | 'gone' | UpstreamError['kind']; connection?: Connection };
+  | { ok: false; problem: 'stale' | 'gone' | UpstreamError['kind']; connection?: Connection; reason?: string };
 
 const sameState = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 /** The browser came back with `query` (the callback's query string): who the provider says it is. */
-export async function arriveFrom(deps: UpstreamFlowDeps, trip: Omit<UpstreamTrip, 'returnKey'>, query: string): Promise<Arrival> {
+/**
+ * The trip this state belongs to, used up (whatever happens next, it never serves twice), with
+ * its connection and what to check the answer against.
+ */
+export async function takeTrip(
+  deps: UpstreamFlowDeps,
+  trip: Omit<UpstreamTrip, 'returnKey'>,
+  state: string,
+): Promise<
+  { ok: true; connection: Connection & { clientSecret?: string }; checks: UpstreamChecks } | { ok: false; problem: 'stale' | 'gone' }
+> {
   const started = await takeChallenge(deps.db, trip.flow, trip.method);
-  const state = new URLSearchParams(query).get('state') ?? '';
   if (!started?.challenge || !sameState(state, started.challenge)) return { ok: false, problem: 'stale' };
   const connection = await connectionForSignIn(deps.db, deps.box, String(started.state.connection));
   if (!connection) return { ok: false, problem: 'gone' };
-  const checks = JSON.parse(deps.box.open(String(started.state.sealed), sealContext(trip.flow))) as UpstreamChecks;
+  return {
+    ok: true,
+    connection,
+    checks: JSON.parse(deps.box.open(String(started.state.sealed), sealContext(trip.flow))) as UpstreamChecks,
+  };
+}
+
+export async function arriveFrom(deps: UpstreamFlowDeps, trip: Omit<UpstreamTrip, 'returnKey'>, query: string): Promise<Arrival> {
+  const taken = await takeTrip(deps, trip, new URLSearchParams(query).get('state') ?? '');
+  if (!taken.ok) return taken;
+  const { connection, checks } = taken;
   try {
     const protocol = await protocolOf(deps, connection);
     const returned = new URL(callbackUrl(deps));
@@ -103,6 +130,47 @@ export async function arriveFrom(deps: UpstreamFlowDeps, trip: Omit<UpstreamTrip
     return { ok: true, connection, identity: await protocol.arrive(returned, checks) };
   } catch (error) {
     if (!(error instanceof UpstreamError)) throw error;
-    return { ok: false, problem: error.kind, connection };
+    return { ok: false, problem: error.kind, connection, reason: error.message };
   }
+}
+
+/**
+ * SAML comes back by a cross-site POST, which carries none of the sign-in's cookies (SameSite):
+ * the assertion consumer service checks the response, keeps what it found (sealed) under a
+ * one-time token, and sends the browser on by GET to the sign-in, which takes it here.
+ */
+export async function keepArrival(deps: UpstreamFlowDeps, flow: string, arrival: Arrival): Promise<string> {
+  const token = randomBytes(24).toString('base64url');
+  const kept = arrival.ok
+    ? { ok: true, connection: arrival.connection.id, identity: arrival.identity }
+    : { ok: false, connection: arrival.connection?.id, problem: arrival.problem, reason: arrival.reason };
+  await startVerification(deps.db, {
+    flow,
+    method: ARRIVAL,
+    challenge: token,
+    state: { sealed: deps.box.seal(JSON.stringify(kept), { table: 'verification_records', rowId: flow, purpose: 'arrival' }) },
+    lifetimeSeconds: 300,
+  });
+  return token;
+}
+
+const ARRIVAL = 'upstream_arrival';
+
+export async function takeArrival(deps: UpstreamFlowDeps, flow: string, token: string): Promise<Arrival> {
+  const record = await takeChallenge(deps.db, flow, ARRIVAL);
+  if (!record?.challenge || !sameState(token, record.challenge)) return { ok: false, problem: 'stale' };
+  const kept = JSON.parse(
+    deps.box.open(String(record.state.sealed), { table: 'verification_records', rowId: flow, purpose: 'arrival' }),
+  ) as {
+    ok: boolean;
+    connection?: string;
+    identity?: UpstreamIdentity;
+    problem?: Exclude<Arrival, { ok: true }>['problem'];
+    reason?: string;
+  };
+  const connection = kept.connection ? await connectionForSignIn(deps.db, deps.box, kept.connection) : undefined;
+  if (!connection) return { ok: false, problem: 'gone' };
+  return kept.ok && kept.identity
+    ? { ok: true, connection, identity: kept.identity }
+    : { ok: false, problem: kept.problem ?? 'invalid', connection, reason: kept.reason };
 }

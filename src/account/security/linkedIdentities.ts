@@ -34,7 +34,8 @@ async function startLink(ctx: Context, deps: AccountAreaDeps) {
   verifyAccountCsrf(ctx, field(ctx, '_csrf'));
   requireRecentSignIn(ctx, undefined, SECURITY_PATH);
   const connection = await connectionForSignIn(deps.db, deps.box, ctx.params.connection);
-  const offered = connection && (connection.clients === null || connection.clients.includes(ACCOUNT_CLIENT.clientId));
+  const offered =
+    connection && connection.type !== 'saml' && (connection.clients === null || connection.clients.includes(ACCOUNT_CLIENT.clientId));
   if (!connection || !offered) return backToSecurity(ctx, { problem: 'identity-unavailable' });
   try {
     // prompt=login: the provider asks who to link now, rather than handing over whoever is
@@ -98,8 +99,10 @@ export const linkedIdentitiesPart: SecurityPart = {
         linkedAt: shownDate(i.created_at),
         lastUsedAt: shownDate(i.last_used_at),
       })),
-      // Several identities of one provider may be linked (two Google accounts): every provider stays offered.
-      connections: offered.map((c) => ({ id: c.id, name: c.display_name })),
+      // Several identities of one provider may be linked (two Google accounts): every provider stays
+      // offered. SAML answers by POST to a sign-in's assertion consumer service only: those are
+      // linked by signing in through them (the identity_link prompt), not from here.
+      connections: offered.filter((c) => c.type !== 'saml').map((c) => ({ id: c.id, name: c.display_name })),
       identitiesPath: IDENTITIES_PATH,
     };
   },

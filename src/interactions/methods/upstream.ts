@@ -30,7 +30,7 @@ import { connectionForDomain, connectionForSignIn, connectionsOffered, type Conn
 import { UpstreamError } from '../../federation/oidcUpstream.ts';
 import { resolveFederatedUser } from '../../federation/accounts.ts';
 import { interactionReturnKey } from '../../federation/paths.ts';
-import { arriveFrom, departFor, type UpstreamFlowDeps } from '../../federation/upstreamFlow.ts';
+import { arriveFrom, departFor, takeArrival, type Arrival, type UpstreamFlowDeps } from '../../federation/upstreamFlow.ts';
 
 const METHOD = 'upstream';
 export const PENDING_LINK = 'upstream_link';
@@ -155,13 +155,27 @@ async function pickedConnection(deps: InteractionDeps, interaction: InteractionD
 async function comeBack(ctx: Context, deps: InteractionDeps) {
   const interaction = await loadInteraction(ctx, deps);
   requirePrompt(interaction, 'login');
-  const event = signInAudit(ctx, deps, interaction);
   const arrival = await arriveFrom(flowDeps(deps), { flow: interactionFlow(interaction.uid), method: METHOD }, ctx.querystring);
+  await settle(ctx, deps, interaction, arrival);
+}
+
+/** A SAML response was checked at the assertion consumer service (src/federation/samlRoutes.ts): what it said. */
+async function samlArrived(ctx: Context, deps: InteractionDeps) {
+  const interaction = await loadInteraction(ctx, deps);
+  requirePrompt(interaction, 'login');
+  const token = typeof ctx.query.t === 'string' ? ctx.query.t : '';
+  await settle(ctx, deps, interaction, await takeArrival(flowDeps(deps), interactionFlow(interaction.uid), token));
+}
+
+/** Goes on from what came back from the provider: a sign-in, a link to prove, or a screen that says what went wrong. */
+async function settle(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails, arrival: Arrival) {
+  const event = signInAudit(ctx, deps, interaction);
   if (!arrival.ok) {
     const { problem, connection } = arrival;
     if (problem === 'stale' || problem === 'gone' || !connection)
       return showUpstreamProblem(ctx, interaction, 'This sign-in was already used or has expired. Start again.', 'refused', 400);
-    await event('login.federated_refused', { details: { connection: connection.id, problem } });
+    // Why, in the provider's or the validator's words (no secret in them): what an operator needs.
+    await event('login.federated_refused', { details: { connection: connection.id, problem, reason: arrival.reason } });
     return showUpstreamProblem(
       ctx,
       interaction,
@@ -242,6 +256,7 @@ export const upstreamMethod: SignInMethod = {
       await finishInteraction(ctx, deps, { error: RP_ERRORS[kind], error_description: 'The upstream sign-in did not complete' });
     });
     router.get(`/interaction/:uid/${METHOD}/callback`, (ctx) => comeBack(ctx, deps));
+    router.get(`/interaction/:uid/${METHOD}/arrived`, (ctx) => samlArrived(ctx, deps));
     router.post(`/interaction/:uid/${METHOD}/:connection/start`, formBody, (ctx) => leaveForProvider(ctx, deps));
   },
 };

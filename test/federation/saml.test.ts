@@ -1,0 +1,189 @@
+// Signing in through an upstream SAML 2.0 IdP, with real peers: samlify as the IdP (signing with
+// its own key, validating with xmllint-wasm), @node-saml/node-saml in Gatehouse as the service
+// provider, openid-client as the relying party. A signed response to our request signs the
+// person in (JIT, mapped attributes); every forged or bent response is refused with a screen that
+// says so, and creates no user.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as client from 'openid-client';
+import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
+import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
+import { Browser, type Page } from '../helpers/browserForm.ts';
+import { createClient, operator } from '../helpers/fixtures.ts';
+import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
+import { createSamlIdp, decodeResponse, encodeResponse, type ResponseBend, type SamlIdp, type SamlPerson } from '../helpers/samlIdp.ts';
+import { createConnection } from '../../src/federation/index.ts';
+import { createSecretBox } from '../../src/secrets/secretBox.ts';
+
+const box = createSecretBox(TEST_SECRET_KEY);
+
+describe('federation: upstream SAML 2.0', () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let idp: SamlIdp;
+  let rp: client.Configuration;
+  let spMetadata: string;
+
+  before(async () => {
+    database = await createTestDatabase();
+    server = await startTestServer(database);
+    idp = createSamlIdp();
+    await createConnection(operator(database), box, {
+      id: 'acme-saml',
+      type: 'saml',
+      display_name: 'Acme (SAML)',
+      settings: { idp_entity_id: idp.entityId, sso_url: idp.ssoUrl, idp_certificates: [idp.cert], emails_verified: true },
+    });
+    const registered = await createClient(database, server.config, { name: 'SAML App' });
+    rp = await discover(server.issuer, registered.client_id, registered.client_secret);
+    spMetadata = await (await fetch(`${server.issuer}/federation/saml/acme-saml/metadata`)).text();
+  });
+
+  after(async () => {
+    await server?.close();
+    await database?.dispose();
+  });
+
+  const acs = () => `${server.issuer}/federation/saml/acme-saml/acs`;
+
+  /** Leaves the sign-in screen for the IdP; the redirect to it carries our AuthnRequest. */
+  async function startTrip() {
+    const browser = new Browser();
+    const request = await authorizationRequest(rp);
+    const login = await browser.navigate(request.url.toString());
+    const toIdp = await browser.submit(login, /\/upstream\/acme-saml\/start$/, {}, idp.ssoUrl);
+    assert.ok(toIdp.url.startsWith(idp.ssoUrl), `sent to the IdP: ${toIdp.url}`);
+    return { browser, request, requestUrl: toIdp.url, relayState: new URL(toIdp.url).searchParams.get('RelayState') as string };
+  }
+
+  /** The IdP's browser posts the Response to our ACS (a cross-site POST: none of our cookies go with it). */
+  async function postResponse(browser: Browser, samlResponse: string, relayState: string): Promise<Page> {
+    const response = await fetch(acs(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ SAMLResponse: samlResponse, RelayState: relayState }),
+      redirect: 'manual',
+    });
+    if (response.status !== 303) return { url: acs(), status: response.status, html: await response.text(), response };
+    return browser.navigate(new URL(response.headers.get('location') as string, server.issuer).href, {}, RP_REDIRECT);
+  }
+
+  async function toRelyingParty(browser: Browser, page: Page, request: AuthorizationRequest) {
+    const landed = page.html.includes('/consent"') ? await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : page;
+    assert.ok(landed.url.startsWith(RP_REDIRECT), `ended at ${landed.url}: ${landed.html.slice(0, 600)}`);
+    return exchangeCode(rp, landed.url, request);
+  }
+
+  const userCount = async () => Number((await database.db('users').count({ n: '*' }).first())?.n);
+
+  /** Posts a bent response; it must be refused on a screen, for `why` (as the audit records it), creating nobody. */
+  async function refused(person: SamlPerson, bend: ResponseBend | ((xml: string) => string), why: RegExp) {
+    const expected = /Signing in with Acme \(SAML\) did not work/;
+    const users = await userCount();
+    const trip = await startTrip();
+    const signed = typeof bend === 'function' ? undefined : await idp.respond(spMetadata, trip.requestUrl, person, bend);
+    const samlResponse =
+      typeof bend === 'function'
+        ? encodeResponse(bend(decodeResponse(await idp.respond(spMetadata, trip.requestUrl, person))))
+        : (signed as string);
+    const page = await postResponse(trip.browser, samlResponse, trip.relayState);
+    assert.equal(page.status, 400, page.html.slice(0, 500));
+    assert.match(page.html, expected);
+    assert.equal(await userCount(), users, 'no user created');
+    assert.equal(await database.db('federated_identities').where({ subject: person.nameId }).first(), undefined);
+    const audit = await database.db('audit_events').where('type', 'login.federated_refused').orderBy('id', 'desc').first();
+    assert.match(String(audit.details.reason), why);
+    return page;
+  }
+
+  it('serves its service provider metadata: entity id, ACS by HTTP-POST, signed assertions wanted', async () => {
+    assert.match(spMetadata, new RegExp(`entityID="${server.issuer}/federation/saml/acme-saml/metadata"`));
+    assert.match(spMetadata, /WantAssertionsSigned="true"/);
+    assert.match(spMetadata, new RegExp(`Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="${acs()}"`));
+  });
+
+  it('signs a person in from a signed response to our request, creating the user with the mapped attributes', async () => {
+    const trip = await startTrip();
+    const samlResponse = await idp.respond(spMetadata, trip.requestUrl, { nameId: 'emp-1001', email: 'ines@acme.test', givenName: 'Inès' });
+    const page = await postResponse(trip.browser, samlResponse, trip.relayState);
+    const tokens = await toRelyingParty(trip.browser, page, trip.request);
+    const userinfo = await client.fetchUserInfo(rp, tokens.access_token, tokens.claims()?.sub as string);
+    assert.equal(userinfo.email, 'ines@acme.test');
+    assert.equal(userinfo.email_verified, true, 'the connection vouches for its emails (emails_verified)');
+    assert.equal(userinfo.given_name, 'Inès');
+    assert.deepEqual(tokens.claims()?.amr, ['fed']);
+    const identity = await database.db('federated_identities').where({ connection_id: 'acme-saml', subject: 'emp-1001' }).first();
+    assert.equal(identity.user_id, tokens.claims()?.sub);
+
+    // Posting the same response again: the trip it answered is used up.
+    const replayed = await postResponse(trip.browser, samlResponse, trip.relayState);
+    assert.equal(replayed.status, 400);
+    assert.match(replayed.html, /This sign-in (was already used or )?has expired/);
+    assert.equal(
+      await database
+        .db('federated_identities')
+        .where({ subject: 'emp-1001' })
+        .count({ n: '*' })
+        .first()
+        .then((r) => Number(r?.n)),
+      1,
+    );
+  });
+
+  it('refuses an unsigned assertion', async () => {
+    await refused({ nameId: 'emp-unsigned', email: 'u@acme.test' }, { signer: 'nobody' }, /Invalid signature/);
+  });
+
+  it('refuses a response signed by a key the connection does not list', async () => {
+    await refused({ nameId: 'emp-stranger', email: 's@acme.test' }, { signer: 'stranger' }, /Invalid signature/);
+  });
+
+  it('refuses a response for another audience, an expired one, and one in response to another request', async () => {
+    await refused(
+      { nameId: 'emp-audience', email: 'a@acme.test' },
+      { audience: 'https://another-sp.example/metadata' },
+      /audience mismatch/,
+    );
+    await refused({ nameId: 'emp-expired', email: 'e@acme.test' }, { validForSeconds: -600 }, /No valid subject confirmation/);
+    await refused(
+      { nameId: 'emp-elsewhere', email: 'r@acme.test' },
+      { inResponseTo: '_a-request-we-never-sent' },
+      /InResponseTo is not valid/,
+    );
+  });
+
+  it('refuses a tampered NameID, a second unsigned assertion beside the signed one (signature wrapping), and XML with a DOCTYPE', async () => {
+    await refused({ nameId: 'emp-honest', email: 'h@acme.test' }, (xml) => xml.replace('>emp-honest<', '>emp-ceo<'), /Invalid signature/);
+    await refused(
+      { nameId: 'emp-wrapped', email: 'w@acme.test' },
+      (xml) => {
+        // An unsigned copy of the assertion with the attacker's NameID, placed before the signed one.
+        const assertion = /<saml:Assertion[\s\S]*<\/saml:Assertion>/.exec(xml)?.[0] as string;
+        const forged = assertion
+          .replace(/<ds:Signature[\s\S]*<\/ds:Signature>/, '')
+          .replace('>emp-wrapped<', '>emp-ceo<')
+          .replace(/ID="[^"]+"/, 'ID="_forged"');
+        return xml.replace('<saml:Assertion', `${forged}<saml:Assertion`);
+      },
+      /multiple assertions/,
+    );
+    await refused(
+      { nameId: 'emp-doctype', email: 'd@acme.test' },
+      (xml) => `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "emp-ceo">]>${xml.replace(/^<\?xml[^>]*\?>/, '')}`,
+      /contains a DOCTYPE, which is never accepted/,
+    );
+  });
+
+  it('refuses a response posted without our RelayState (IdP-initiated sign-in is off)', async () => {
+    const trip = await startTrip();
+    const samlResponse = await idp.respond(spMetadata, trip.requestUrl, { nameId: 'emp-unasked', email: 'x@acme.test' });
+    const response = await fetch(acs(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ SAMLResponse: samlResponse }),
+      redirect: 'manual',
+    });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /Start signing in from the application/);
+  });
+});

@@ -1,0 +1,143 @@
+// A real SAML 2.0 identity provider for federation tests, built with samlify (its schema
+// validator @authenio/samlify-xmllint-wasm): it reads our AuthnRequest from the redirect URL and
+// answers with a Response whose assertion it signs with its own key, as an IdP does. Tests may
+// bend what goes into the response before it is signed (audience, times, InResponseTo), sign it
+// with a key Gatehouse does not know, or not sign it at all, to see each refused.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import samlify from 'samlify';
+import * as validator from '@authenio/samlify-xmllint-wasm';
+
+samlify.setSchemaValidator(validator);
+
+const REDIRECT = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
+const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+
+/** A fresh RSA key and self-signed certificate (openssl, as an operator would make them). */
+export function keyPair(): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-saml-'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-sha256',
+      '-days',
+      '30',
+      '-subj',
+      '/CN=test-idp',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+  return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+}
+
+// The default login response of samlify, with an attribute statement for the person's details.
+const TEMPLATE =
+  '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0" IssueInstant="{IssueInstant}" Destination="{Destination}" InResponseTo="{InResponseTo}"><saml:Issuer>{Issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{StatusCode}"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{AssertionID}" Version="2.0" IssueInstant="{IssueInstant}"><saml:Issuer>{Issuer}</saml:Issuer><saml:Subject><saml:NameID Format="{NameIDFormat}">{NameID}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{SubjectConfirmationDataNotOnOrAfter}" Recipient="{SubjectRecipient}" InResponseTo="{InResponseTo}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{ConditionsNotBefore}" NotOnOrAfter="{ConditionsNotOnOrAfter}"><saml:AudienceRestriction><saml:Audience>{Audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{IssueInstant}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue xsi:type="xs:string">{Email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="given_name"><saml:AttributeValue xsi:type="xs:string">{GivenName}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>';
+
+export interface SamlPerson {
+  nameId: string;
+  email?: string;
+  givenName?: string;
+}
+
+/** What a test may change before the response is signed. */
+export interface ResponseBend {
+  audience?: string;
+  inResponseTo?: string;
+  /** Seconds from now when the assertion stops being valid (negative: already expired). */
+  validForSeconds?: number;
+  /** Sign with a key Gatehouse does not know, or not at all. */
+  signer?: 'idp' | 'stranger' | 'nobody';
+}
+
+export interface SamlIdp {
+  entityId: string;
+  ssoUrl: string;
+  cert: string;
+  /** Answers the AuthnRequest in `requestUrl` (our redirect to ssoUrl): the base64 SAMLResponse. */
+  respond(spMetadata: string, requestUrl: string, person: SamlPerson, bend?: ResponseBend): Promise<string>;
+}
+
+export function createSamlIdp(): SamlIdp {
+  const entityId = 'https://idp.example.test/metadata';
+  const ssoUrl = 'https://idp.example.test/sso';
+  const own = keyPair();
+  const stranger = keyPair();
+  const identityProvider = (pair: { key: string; cert: string }) =>
+    samlify.IdentityProvider({
+      entityID: entityId,
+      signingCert: pair.cert,
+      privateKey: pair.key,
+      singleSignOnService: [{ Binding: REDIRECT, Location: ssoUrl }],
+      nameIDFormat: [PERSISTENT],
+      loginResponseTemplate: { context: TEMPLATE, attributes: [] },
+    });
+  const idps = { idp: identityProvider(own), stranger: identityProvider(stranger) };
+
+  return {
+    entityId,
+    ssoUrl,
+    cert: own.cert,
+    async respond(spMetadata, requestUrl, person, bend = {}) {
+      const signer = bend.signer ?? 'idp';
+      const idp = idps[signer === 'stranger' ? 'stranger' : 'idp'];
+      const url = new URL(requestUrl);
+      const sp = samlify.ServiceProvider({ metadata: spMetadata });
+      const { extract } = await idp.parseLoginRequest(sp, 'redirect', { query: Object.fromEntries(url.searchParams) });
+      const now = new Date();
+      const until = new Date(now.getTime() + (bend.validForSeconds ?? 300) * 1000).toISOString();
+      const notBefore =
+        bend.validForSeconds !== undefined && bend.validForSeconds < 0
+          ? new Date(now.getTime() - 3600_000).toISOString()
+          : now.toISOString();
+      const response = await idp.createLoginResponse(sp, { extract }, 'post', { email: person.nameId }, (template: string) => {
+        const id = `_${crypto.randomUUID()}`;
+        const acs = (sp.entityMeta as { getAssertionConsumerService(binding: string): string }).getAssertionConsumerService(
+          'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
+        );
+        return {
+          id,
+          context: samlify.SamlLib.replaceTagsByValue(template, {
+            ID: id,
+            AssertionID: `_${crypto.randomUUID()}`,
+            Destination: acs,
+            Audience: bend.audience ?? sp.entityMeta.getEntityID(),
+            SubjectRecipient: acs,
+            Issuer: entityId,
+            IssueInstant: notBefore,
+            StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
+            ConditionsNotBefore: notBefore,
+            ConditionsNotOnOrAfter: until,
+            SubjectConfirmationDataNotOnOrAfter: until,
+            NameIDFormat: PERSISTENT,
+            NameID: person.nameId,
+            InResponseTo: bend.inResponseTo ?? String(extract.request?.id),
+            Email: person.email ?? '',
+            GivenName: person.givenName ?? '',
+          }),
+        };
+      });
+      // "Nobody" signs: every signature the IdP made is taken out again.
+      if (signer === 'nobody')
+        return encodeResponse(decodeResponse(response.context).replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/g, ''));
+      return response.context;
+    },
+  };
+}
+
+/** The XML of a base64 SAMLResponse, and back: for tests that tamper with a signed response. */
+export const decodeResponse = (base64: string) => Buffer.from(base64, 'base64').toString('utf8');
+export const encodeResponse = (xml: string) => Buffer.from(xml, 'utf8').toString('base64');
