@@ -11,7 +11,13 @@ import { recoveryCodesPart } from './recoveryCodes.ts';
 import { rememberedBrowsersPart } from './rememberedBrowsers.ts';
 import { linkedIdentitiesPart } from './linkedIdentities.ts';
 
-const PARTS: readonly SecurityPart[] = [passkeysPart, authenticatorAppPart, recoveryCodesPart, linkedIdentitiesPart, rememberedBrowsersPart];
+const PARTS: readonly SecurityPart[] = [
+  passkeysPart,
+  authenticatorAppPart,
+  recoveryCodesPart,
+  linkedIdentitiesPart,
+  rememberedBrowsersPart,
+];
 
 const messageOf = (ctx: Context, key: 'done' | 'problem') => {
   const value = ctx.query[key];
