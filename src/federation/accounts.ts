@@ -25,8 +25,9 @@ export type FederatedOutcome =
   | { kind: 'link_needed'; user: User; email: string }
   | { kind: 'refused'; reason: 'email_taken' | 'no_account' | 'no_email' };
 
-/** A claim by name, or by dotted path into an object claim. */
+/** A claim by name (SAML names such as urn:oid:2.5.4.42 hold dots), or by dotted path into an object claim. */
 function claimAt(claims: Record<string, unknown>, path: string): unknown {
+  if (path in claims) return claims[path];
   return path
     .split('.')
     .reduce<unknown>((value, key) => (value && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), claims);
