@@ -1,6 +1,6 @@
-// The admin REST API (/api/admin/v1): users, clients, APIs, keys and events over the same domain
-// services the CLI uses, opened by management-API access tokens; its OpenAPI document and a
-// browsable reference page are made from the operation declarations.
+// The admin REST API (/api/admin/v1): users, clients, APIs, connections, keys and events over the
+// same domain services the CLI uses, opened by management-API access tokens; its OpenAPI document
+// and a browsable reference page are made from the operation declarations.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { API_OPERATIONS } from './resources/apis.ts';
 import { KEY_OPERATIONS } from './resources/keys.ts';
 import { EVENT_OPERATIONS } from './resources/events.ts';
 import { CONSENT_OPERATIONS } from './resources/consents.ts';
+import { CONNECTION_OPERATIONS, IDENTITY_OPERATIONS } from './resources/connections.ts';
 
 export { ADMIN_BASE_PATH, managementApiIdentifier, MANAGEMENT_SCOPES } from '../apis/managementApi.ts';
 
@@ -32,6 +33,8 @@ export const ADMIN_OPERATIONS: readonly Operation[] = [
   ...KEY_OPERATIONS,
   ...EVENT_OPERATIONS,
   ...CONSENT_OPERATIONS,
+  ...IDENTITY_OPERATIONS,
+  ...CONNECTION_OPERATIONS,
 ];
 
 export function adminOpenApi(issuer: string) {

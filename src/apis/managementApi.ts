@@ -15,6 +15,8 @@ export const MANAGEMENT_SCOPES = {
   'clients:write': 'Register, change, delete clients and rotate their secrets',
   'apis:read': 'Read APIs and which clients may use them',
   'apis:write': 'Register and delete APIs; grant and revoke client access to them',
+  'connections:read': 'Read connections to upstream identity providers (never their secrets)',
+  'connections:write': 'Create, change and delete connections to upstream identity providers',
   'keys:read': 'List signing and cookie keys (never their secret parts)',
   'keys:write': 'Rotate signing and cookie keys',
   'events:read': 'Read domain events and audit records',

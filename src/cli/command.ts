@@ -16,6 +16,15 @@ export interface Command {
   positionals?: string[];
   /** Set when the command reads a secret from standard input (the CLI sends it along). */
   readsStdin?: (values: Values) => boolean;
+  /** What a terminal shows when it asks for that secret (default: "Password: "). */
+  stdinPrompt?: string;
+  /**
+   * Reads, in the operator's own process, what the command needs from there: a file, and the
+   * environment variables it names. A command handed to the running server (admin socket) runs
+   * with the server's working directory and environment, not the operator's. What this returns
+   * is given to run() as its stdin.
+   */
+  gatherInput?: (values: Values, positionals: string[], env: NodeJS.ProcessEnv) => Promise<string>;
   run(ctx: CommandContext, values: Values, positionals: string[], stdin: string): Promise<unknown>;
 }
 
@@ -28,4 +37,15 @@ export function required(values: Values, name: string): string {
   const value = str(values[name]);
   if (!value) throw new CommandError(`--${name} is required`);
   return value;
+}
+
+/** The input a command gets from the operator's process: what it gathers, or a secret from stdin. */
+export async function operatorInput(
+  parsed: { command: Command; values: Values; positionals: string[] },
+  readStdin: (prompt: string) => Promise<string>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
+  const { command, values, positionals } = parsed;
+  if (command.gatherInput) return command.gatherInput(values, positionals, env);
+  return command.readsStdin?.(values) ? readStdin(command.stdinPrompt ?? 'Password: ') : '';
 }

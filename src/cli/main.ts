@@ -8,12 +8,13 @@ import { logToStderr, setLogLevel } from '../http/logger.ts';
 import { commandContext, CommandError } from './context.ts';
 import { helpText, parseCommand } from './commands/index.ts';
 import { runCommand, type CommandOutcome } from './run.ts';
+import { operatorInput } from './command.ts';
 import { sendToServer } from './adminSocket.ts';
 import { promptSecret } from './promptSecret.ts';
 import { ensureManagementApi } from '../apis/managementApi.ts';
 
-async function readStdin(): Promise<string> {
-  if (process.stdin.isTTY) return promptSecret('Password: ');
+async function readStdin(prompt: string): Promise<string> {
+  if (process.stdin.isTTY) return promptSecret(prompt);
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
@@ -25,7 +26,7 @@ async function execute(argv: string[]): Promise<CommandOutcome> {
   logToStderr();
   setLogLevel('warn');
   const parsed = parseCommand(argv);
-  const stdin = parsed.command.readsStdin?.(parsed.values) ? await readStdin() : '';
+  const stdin = await operatorInput(parsed, readStdin);
   if (!config.databaseUrl && isDataDirLocked(config.dataDir)) {
     return sendToServer(config.dataDir, argv, stdin);
   }

@@ -8,8 +8,10 @@ import type { Db } from '../db/index.ts';
 import type { SecretBox, SealContext } from '../secrets/secretBox.ts';
 import type { SealedColumn } from '../secrets/sealedColumns.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
+import { assertVersion, type VersionCheck } from '../changes/versionTag.ts';
 import { ConflictError, InvalidInputError, NotFoundError, fieldProblems, parseInput } from '../errors/index.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
+import { parseIdpMetadata } from './samlMetadata.ts';
 
 export const CONNECTION_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
@@ -90,9 +92,11 @@ export const NAME_ID_FORMATS = [
  */
 const samlSettings = z
   .object({
-    idp_entity_id: z.string().min(1, 'idp_entity_id is required').max(1000),
-    sso_url: httpUrl('sso_url'),
-    idp_certificates: z.array(certificate).min(1, 'idp_certificates needs at least one certificate').max(10),
+    idp_entity_id: z.string().min(1).max(1000).optional(),
+    sso_url: httpUrl('sso_url').optional(),
+    idp_certificates: z.array(certificate).min(1, 'idp_certificates needs at least one certificate').max(10).optional(),
+    /** The IdP's metadata XML: fills (and replaces) idp_entity_id, sso_url and idp_certificates; not kept. */
+    idp_metadata_xml: z.string().max(500_000).optional(),
     name_id_format: z.enum(NAME_ID_FORMATS).default('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'),
     /** The attribute with the person's email (or the NameID itself, with the emailAddress format). */
     email_attribute: claimPath.default('email'),
@@ -106,9 +110,24 @@ const samlSettings = z
     allow_idp_initiated: z.boolean().default(false),
   })
   .strict()
-  .superRefine((settings, ctx) => {
+  .transform((input, ctx) => {
+    const { idp_metadata_xml: xml, ...given } = input;
+    let settings = given;
+    if (xml !== undefined) {
+      const read = parseIdpMetadata(xml);
+      if ('problem' in read) {
+        ctx.addIssue({ code: 'custom', path: ['idp_metadata_xml'], message: `idp_metadata_xml ${read.problem}` });
+        return z.NEVER;
+      }
+      settings = { ...given, ...read.metadata };
+    }
+    const { idp_entity_id, sso_url, idp_certificates } = settings;
+    for (const [field, value] of Object.entries({ idp_entity_id, sso_url, idp_certificates }))
+      if (!value) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required (or give idp_metadata_xml)` });
     if (settings.want_encrypted_assertions && !settings.sp_certificate)
       ctx.addIssue({ code: 'custom', path: ['sp_certificate'], message: 'sp_certificate is required for encrypted assertions' });
+    if (!idp_entity_id || !sso_url || !idp_certificates) return z.NEVER;
+    return { ...settings, idp_entity_id, sso_url, idp_certificates };
   });
 export type SamlSettings = z.output<typeof samlSettings>;
 
@@ -351,4 +370,33 @@ export async function connectionForDomain(db: Db, domain: string, clientId: stri
     .whereRaw('domains @> ?::jsonb', [JSON.stringify([domain.toLowerCase()])]);
   const offered = rows.filter((row) => row.client_ids === null || row.client_ids.includes(clientId));
   return offered.length ? view(offered[0]) : undefined;
+}
+
+// Changes made only if the connection is still the version the caller last read (the admin API's
+// If-Match): the row is locked first, so a concurrent change either committed before the check
+// (and the check sees it) or waits until this one commits; the change itself then runs inside
+// that transaction and writes its event and audit record as usual.
+async function lockConnection(trx: Db, id: string, check: VersionCheck): Promise<void> {
+  await trx('connections').where('id', id).forUpdate().first('id');
+  assertVersion(check.ifMatch, await getConnection(trx, id));
+}
+
+export async function updateConnectionAtVersion(
+  ctx: ServiceContext,
+  box: SecretBox,
+  id: string,
+  input: unknown,
+  check: VersionCheck = {},
+): Promise<Connection> {
+  return ctx.db.transaction(async (trx) => {
+    await lockConnection(trx, id, check);
+    return updateConnection({ ...ctx, db: trx }, box, id, input);
+  });
+}
+
+export async function deleteConnectionAtVersion(ctx: ServiceContext, id: string, check: VersionCheck = {}): Promise<void> {
+  await ctx.db.transaction(async (trx) => {
+    await lockConnection(trx, id, check);
+    await deleteConnection({ ...ctx, db: trx }, id);
+  });
 }

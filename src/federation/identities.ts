@@ -79,3 +79,31 @@ export async function unlinkIdentity(ctx: ServiceContext, userId: string, connec
     return { value: undefined, record: { type: 'user.identity_unlinked', subject: userId, userId, data: { connection: connectionId } } };
   });
 }
+
+/** A linked identity as the CLI and the admin API show it. */
+export interface LinkedIdentity {
+  connection_id: string;
+  display_name: string;
+  subject: string;
+  email: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+}
+
+export async function linkedUserCount(db: Db, connectionId: string): Promise<number> {
+  const [row] = (await db('federated_identities').where('connection_id', connectionId).countDistinct({ n: 'user_id' })) as {
+    n: string | number;
+  }[];
+  return Number(row?.n ?? 0);
+}
+
+export async function linkedIdentities(db: Db, userId: string): Promise<LinkedIdentity[]> {
+  return (await listIdentities(db, userId)).map(({ connection_id, display_name, subject, email, created_at, last_used_at }) => ({
+    connection_id,
+    display_name,
+    subject,
+    email,
+    created_at,
+    last_used_at,
+  }));
+}

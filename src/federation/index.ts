@@ -12,6 +12,7 @@ import compose from 'koa-compose';
 
 export * from './connections.ts';
 export * from './identities.ts';
+export * from './connectionImport.ts';
 export * from './paths.ts';
 
 function callbackRoutes(): Router {

@@ -170,6 +170,18 @@ describe('admin API: OpenAPI document and reference page', () => {
         await admin.call('PUT', `/apis/${encodeURIComponent('https://schema.api.test')}/clients/${app.body.client_id}`, { body: {} }),
       );
       check('get', '/apis/{identifier}', 200, await admin.call('GET', `/apis/${encodeURIComponent('https://schema.api.test')}`));
+      const idp = { id: 'schema-idp', type: 'oidc', display_name: 'Schema IdP', settings: { issuer: 'https://idp.test', client_id: 'c' } };
+      check('post', '/connections', 201, await admin.call('POST', '/connections', { body: { ...idp, client_secret: 'shh' } }));
+      check('post', '/connections', 409, await admin.call('POST', '/connections', { body: idp }));
+      check('get', '/connections', 200, await admin.call('GET', '/connections'));
+      check('get', '/connections/{connectionId}', 200, await admin.call('GET', '/connections/schema-idp'));
+      check(
+        'patch',
+        '/connections/{connectionId}',
+        200,
+        await admin.call('PATCH', '/connections/schema-idp', { body: { enabled: false } }),
+      );
+      check('get', '/users/{userId}/identities', 200, await admin.call('GET', `/users/${user.body.id}/identities`));
       check('get', '/keys', 200, await admin.call('GET', '/keys'));
       check('post', '/keys/rotate', 200, await admin.call('POST', '/keys/rotate', { body: { now: true } }));
       check('get', '/events', 200, await admin.call('GET', '/events?limit=200'));

@@ -110,7 +110,7 @@ describe('secrets rotate on the embedded database, through the running server', 
       'client_credentials',
     );
     const status = await cli('secrets', 'status');
-    assert.deepEqual(status.tables, { keys: { previous: 3 }, clients: { current: 1 }, mail_queue: {}, totp_factors: {} });
+    assert.deepEqual(status.tables, { keys: { previous: 3 }, clients: { current: 1 }, mail_queue: {}, totp_factors: {}, connections: {} });
     assert.equal(status.previousKeyNeeded, true);
     await stop();
 
@@ -129,8 +129,8 @@ describe('secrets rotate on the embedded database, through the running server', 
     await start(rotating);
     assert.deepEqual(await cli('secrets', 'rotate'), {
       keyId: secretKeyId(NEW_KEY),
-      resealed: { keys: 3, clients: 0, mail_queue: 0, totp_factors: 0, oidc_payloads: 0 },
-      unchanged: { keys: 0, clients: 1, mail_queue: 0, totp_factors: 0 },
+      resealed: { keys: 3, clients: 0, mail_queue: 0, totp_factors: 0, connections: 0, oidc_payloads: 0 },
+      unchanged: { keys: 0, clients: 1, mail_queue: 0, totp_factors: 0, connections: 0 },
     });
     assert.equal((await cli('secrets', 'status')).previousKeyNeeded, false);
     await stop();

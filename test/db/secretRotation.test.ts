@@ -129,7 +129,13 @@ describe('rotating SECRET_KEY', () => {
     assert.deepEqual(before, {
       keyId: ID_B,
       previousKeyIds: [ID_A],
-      tables: { keys: { previous: 3 }, clients: { previous: 1 }, mail_queue: { previous: 1 }, totp_factors: { previous: 1 } },
+      tables: {
+        keys: { previous: 3 },
+        clients: { previous: 1 },
+        mail_queue: { previous: 1 },
+        totp_factors: { previous: 1 },
+        connections: {},
+      },
       unreadable: [],
       rotateNeeded: true,
       previousKeyNeeded: true,
@@ -137,8 +143,8 @@ describe('rotating SECRET_KEY', () => {
 
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, oidc_payloads: 0 },
-      unchanged: { keys: 0, clients: 0, mail_queue: 0, totp_factors: 0 },
+      resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, connections: 0, oidc_payloads: 0 },
+      unchanged: { keys: 0, clients: 0, mail_queue: 0, totp_factors: 0, connections: 0 },
     });
     const [waiting] = await database.db('mail_queue').select('id', 'payload');
     assert.deepEqual(JSON.parse(createSecretBox(KEY_B).open(waiting.payload, payloadContext(waiting.id))), {});
@@ -149,23 +155,26 @@ describe('rotating SECRET_KEY', () => {
     const audited = await database.db('audit_events').where('type', 'secrets.rotated').first();
     assert.deepEqual(audited.details, {
       keyId: ID_B,
-      resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, oidc_payloads: 0 },
+      resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, connections: 0, oidc_payloads: 0 },
       actor: { type: 'cli' },
     });
     const event = await database.db('domain_events').where('type', 'gatehouse.secrets.rotated').first();
-    assert.deepEqual(event.data, { keyId: ID_B, resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, oidc_payloads: 0 } });
+    assert.deepEqual(event.data, {
+      keyId: ID_B,
+      resealed: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, connections: 0, oidc_payloads: 0 },
+    });
     const after = await cliJson(['secrets', 'status'], KEY_B, KEY_A);
     assert.equal(after.rotateNeeded, false);
     assert.equal(after.previousKeyNeeded, false);
     assert.deepEqual(await cliJson(['secrets', 'rotate'], KEY_B, KEY_A), {
       keyId: ID_B,
-      resealed: { keys: 0, clients: 0, mail_queue: 0, totp_factors: 0, oidc_payloads: 0 },
-      unchanged: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1 },
+      resealed: { keys: 0, clients: 0, mail_queue: 0, totp_factors: 0, connections: 0, oidc_payloads: 0 },
+      unchanged: { keys: 3, clients: 1, mail_queue: 1, totp_factors: 1, connections: 0 },
     });
     const human = await cli(['secrets', 'rotate'], KEY_B);
     assert.match(
       human.stdout,
-      /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0,"mail_queue":0,"totp_factors":0,"oidc_payloads":0\}\nunchanged: +\{"keys":3,"clients":1,"mail_queue":1,"totp_factors":1\}\n$/,
+      /^keyId: +[\w-]{12}\nresealed: +\{"keys":0,"clients":0,"mail_queue":0,"totp_factors":0,"connections":0,"oidc_payloads":0\}\nunchanged: +\{"keys":3,"clients":1,"mail_queue":1,"totp_factors":1,"connections":0\}\n$/,
     );
 
     await withServer(keyring(KEY_B), async (server) => {
@@ -187,7 +196,7 @@ describe('rotating SECRET_KEY', () => {
       KEY_B,
       KEY_A,
     );
-    assert.deepEqual(rotated.resealed, { keys: 3, clients: 0, mail_queue: 0, totp_factors: 0, oidc_payloads: 1 });
+    assert.deepEqual(rotated.resealed, { keys: 3, clients: 0, mail_queue: 0, totp_factors: 0, connections: 0, oidc_payloads: 1 });
     assert.deepEqual(rotated.dropped, { oidc_payloads: 1 });
     // With the new key alone, the session found by its uid still gives its value back.
     assert.equal((await sessions(KEY_B).findByUid('session-uid'))?.jti, 'session-value');
@@ -267,12 +276,14 @@ describe('rotating SECRET_KEY', () => {
       clients: { legacy: 1 },
       mail_queue: {},
       totp_factors: {},
+      connections: {},
     });
     assert.deepEqual((await cliJson(['secrets', 'rotate'], KEY_A)).resealed, {
       keys: 3,
       clients: 1,
       mail_queue: 0,
       totp_factors: 0,
+      connections: 0,
       oidc_payloads: 0,
     });
     assert.ok((await sealedValues()).every((v) => v.replace(/^enc:/, '').startsWith(`v2.${ID_A}.`)));

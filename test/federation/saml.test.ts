@@ -186,4 +186,61 @@ describe('federation: upstream SAML 2.0', () => {
     assert.equal(response.status, 400);
     assert.match(await response.text(), /Start signing in from the application/);
   });
+
+  it('reads the IdP’s metadata XML into a connection, and says what is missing from a bad one', async () => {
+    const created = await createConnection(operator(database), box, {
+      id: 'acme-from-metadata',
+      type: 'saml',
+      display_name: 'Acme (metadata)',
+      settings: { idp_metadata_xml: idp.metadata },
+    });
+    const settings = created.settings as { idp_entity_id: string; sso_url: string; idp_certificates: string[]; idp_metadata_xml?: string };
+    assert.equal(settings.idp_entity_id, idp.entityId);
+    assert.equal(settings.sso_url, idp.ssoUrl);
+    const bare = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
+    assert.deepEqual(settings.idp_certificates.map(bare), [bare(idp.cert)]);
+    assert.equal(settings.idp_metadata_xml, undefined, 'the XML itself is not kept');
+
+    for (const [xml, message] of [
+      [
+        '<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="x"/>',
+        'idp_metadata_xml describes no identity provider (IDPSSODescriptor)',
+      ],
+      ['<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>', 'idp_metadata_xml contains a DOCTYPE, which is never accepted'],
+      ['not xml at all <', 'idp_metadata_xml is not well-formed XML'],
+    ]) {
+      await assert.rejects(
+        createConnection(operator(database), box, {
+          id: 'acme-bad',
+          type: 'saml',
+          display_name: 'Bad',
+          settings: { idp_metadata_xml: xml },
+        }),
+        (error: { fields?: { path: string; message: string }[] }) => error.fields?.[0]?.message === message,
+      );
+    }
+    assert.equal(await database.db('connections').where({ id: 'acme-bad' }).first(), undefined);
+  });
+
+  it('accepts responses signed by any of the IdP’s listed certificates (a key rotation)', async () => {
+    await database
+      .db('connections')
+      .where({ id: 'acme-saml' })
+      .update({
+        settings: JSON.stringify({
+          ...(await database.db('connections').where({ id: 'acme-saml' }).first()).settings,
+          idp_certificates: [idp.cert, idp.strangerCert],
+        }),
+        updated_at: new Date(),
+      });
+    const trip = await startTrip();
+    const samlResponse = await idp.respond(
+      spMetadata,
+      trip.requestUrl,
+      { nameId: 'emp-rotated', email: 'rot@acme.test' },
+      { signer: 'stranger' },
+    );
+    const tokens = await toRelyingParty(trip.browser, await postResponse(trip.browser, samlResponse, trip.relayState), trip.request);
+    assert.ok(tokens.claims()?.sub);
+  });
 });

@@ -67,6 +67,10 @@ export interface SamlIdp {
   entityId: string;
   ssoUrl: string;
   cert: string;
+  /** The certificate of the key a response is signed with when bent with signer: 'stranger'. */
+  strangerCert: string;
+  /** The IdP's metadata XML, as it publishes it. */
+  metadata: string;
   /** Answers the AuthnRequest in `requestUrl` (our redirect to ssoUrl): the base64 SAMLResponse. */
   respond(spMetadata: string, requestUrl: string, person: SamlPerson, bend?: ResponseBend): Promise<string>;
 }
@@ -91,6 +95,8 @@ export function createSamlIdp(): SamlIdp {
     entityId,
     ssoUrl,
     cert: own.cert,
+    strangerCert: stranger.cert,
+    metadata: idps.idp.getMetadata(),
     async respond(spMetadata, requestUrl, person, bend = {}) {
       const signer = bend.signer ?? 'idp';
       const idp = idps[signer === 'stranger' ? 'stranger' : 'idp'];

@@ -8,6 +8,7 @@ import { SECRETS_COMMANDS } from './secrets.ts';
 import { CLIENTS_COMMANDS } from './clients.ts';
 import { USERS_COMMANDS } from './users.ts';
 import { APIS_COMMANDS } from './apis.ts';
+import { CONNECTIONS_COMMANDS } from './connections.ts';
 
 const MIGRATE: Command = {
   name: 'migrate',
@@ -25,6 +26,7 @@ export const COMMANDS: Command[] = [
   ...CLIENTS_COMMANDS,
   ...USERS_COMMANDS,
   ...APIS_COMMANDS,
+  ...CONNECTIONS_COMMANDS,
 ];
 
 export interface ParsedCommand {

@@ -22,6 +22,7 @@ import {
 } from '../../accounts/index.ts';
 import { getClient } from '../../clients/index.ts';
 import { factorSummary, resetSecondFactors } from '../../mfa/factors.ts';
+import { linkedIdentities } from '../../federation/index.ts';
 
 /** Operators may name a user by id or by email. */
 async function userNamed(ctx: CommandContext, who: string): Promise<User> {
@@ -136,12 +137,16 @@ export const USERS_COMMANDS: Command[] = [
   },
   {
     name: 'users show',
-    summary: 'Show a user by id or email',
+    summary: 'Show a user by id or email, with their second factors and linked identities',
     usage: 'users show ID_OR_EMAIL',
     positionals: ['ID_OR_EMAIL'],
     run: async (ctx, _values, [who]) => {
       const user = await userNamed(ctx, who);
-      return { ...publicUser(user), factors: await factorSummary(ctx.service.db, user.id) };
+      return {
+        ...publicUser(user),
+        factors: await factorSummary(ctx.service.db, user.id),
+        identities: await linkedIdentities(ctx.service.db, user.id),
+      };
     },
   },
   {
