@@ -34,6 +34,7 @@ export type AuditType =
   | 'user.identity_linked'
   | 'user.identity_unlinked'
   | 'login.federated_refused'
+  | 'login.federated'
   | 'client.deleted'
   | 'client.updated'
   | 'client.secret_rotated'

@@ -120,7 +120,14 @@ export async function resolveFederatedUser(
     if (user) {
       if (connection.claims_update === 'on_sign_in')
         await refreshClaims(ctx.db, user.id, mappedProfile(schema, connection, identity.claims));
-      await touchIdentity(ctx.db, connection.id, identity.subject, email);
+      // A sign-in through a linked identity is an event of its own (JIT creation and linking are theirs).
+      await commitChange(ctx, async (trx) => {
+        await touchIdentity(trx, connection.id, identity.subject, email);
+        return {
+          value: undefined,
+          record: { type: 'login.federated', subject: user.id, userId: user.id, data: { connection: connection.id } },
+        };
+      });
       return { kind: 'signed_in', user: (await findUserById(ctx.db, user.id)) as User, created: false };
     }
   }

@@ -128,6 +128,8 @@ describe('federation: upstream OpenID Connect', () => {
     assert.equal(await userCount(), users, 'no second account');
     const { profile } = await database.db('users').where('id', claims?.sub).first('profile');
     assert.equal(profile.given_name, 'Annie', 'mapped claims follow the provider (claims_update: on_sign_in)');
+    const signedIn = await database.db('domain_events').where({ type: 'gatehouse.login.federated', subject: claims?.sub }).first();
+    assert.deepEqual(signedIn.data, { connection: 'upstream-idp' });
   });
 
   it('carries the provider’s amr into the sign-in', async () => {
