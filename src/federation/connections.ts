@@ -20,10 +20,17 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 export const LINKING_POLICIES = ['verified_email_with_proof', 'never'] as const;
 export const CLAIMS_UPDATES = ['on_sign_in', 'never'] as const;
 
+/** Providers whose OpenID Connect settings are known: what a connection leaves out comes from here. */
+export const OIDC_PRESETS = {
+  generic: {},
+  google: { issuer: 'https://accounts.google.com' },
+} as const;
+
 const oidcSettings = z
   .object({
+    preset: z.enum(['generic', 'google']).default('generic'),
     /** The upstream's issuer: its discovery document is read from <issuer>/.well-known/openid-configuration. */
-    issuer: z.url({ protocol: /^https?$/, message: 'issuer must be an http or https URL' }),
+    issuer: z.url({ protocol: /^https?$/, message: 'issuer must be an http or https URL' }).optional(),
     client_id: z.string().min(1, 'client_id is required').max(500),
     scopes: z
       .array(z.string().regex(SCOPE_TOKEN, 'scopes must be scope tokens'))
@@ -32,7 +39,15 @@ const oidcSettings = z
       .default(['openid', 'email', 'profile']),
     token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
   })
-  .strict();
+  .strict()
+  .transform((settings, ctx) => {
+    const issuer = settings.issuer ?? (OIDC_PRESETS[settings.preset] as { issuer?: string }).issuer;
+    if (!issuer) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'issuer is required (or preset: google)' });
+      return z.NEVER;
+    }
+    return { ...settings, issuer };
+  });
 export type OidcSettings = z.output<typeof oidcSettings>;
 
 const httpUrl = (name: string) => z.url({ protocol: /^https?$/, message: `${name} must be an http or https URL` });
