@@ -91,6 +91,7 @@ describe('admin API: connections and linked identities', () => {
             client_id: 'gatehouse',
             scopes: ['openid', 'email'],
             token_endpoint_auth_method: 'client_secret_basic',
+            preset: 'generic',
           },
           has_client_secret: true,
           created_at: undefined,
@@ -148,6 +149,7 @@ describe('admin API: connections and linked identities', () => {
         client_id: 'gatehouse',
         scopes: ['openid', 'email'],
         token_endpoint_auth_method: 'client_secret_basic',
+        preset: 'generic',
       });
       assert.notEqual(changed.headers.get('etag'), etag);
 

@@ -112,6 +112,7 @@ describe('gatehouse connections', () => {
             client_id: 'gatehouse',
             scopes: ['openid', 'email', 'profile'],
             token_endpoint_auth_method: 'client_secret_basic',
+            preset: 'generic',
           },
           has_client_secret: true,
           linked_users: 0,
@@ -188,6 +189,7 @@ describe('gatehouse connections', () => {
             client_id: 'gh',
             scopes: ['openid', 'email'],
             token_endpoint_auth_method: 'client_secret_post',
+            preset: 'generic',
           },
           has_client_secret: true,
           created_at: undefined,
@@ -260,6 +262,7 @@ describe('gatehouse connections', () => {
         client_id: 'gatehouse',
         scopes: ['openid', 'email'],
         token_endpoint_auth_method: 'client_secret_post',
+        preset: 'generic',
       });
       assert.deepEqual(moved.clients, ['portal']);
       assert.equal(moved.has_client_secret, false);
