@@ -298,8 +298,17 @@ async function findRow(db: Db, id: string): Promise<ConnectionRow | undefined> {
   return db<ConnectionRow>('connections').where('id', id).first();
 }
 
+/** A client that does not authenticate at the provider's token endpoint has no secret to keep. */
+function refuseUnusedSecret(data: z.output<typeof newConnectionSchema>): void {
+  if (data.type !== 'saml' && data.settings.token_endpoint_auth_method === 'none' && data.client_secret)
+    throw new InvalidInputError('Invalid input', [
+      { path: 'client_secret', message: 'client_secret is not used with token_endpoint_auth_method none' },
+    ]);
+}
+
 export async function createConnection(ctx: ServiceContext, box: SecretBox, input: unknown): Promise<Connection> {
   const data = parseInput(newConnectionSchema, input);
+  refuseUnusedSecret(data);
   return commitChange(ctx, async (trx) => {
     const row = {
       id: data.id,

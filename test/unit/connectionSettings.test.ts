@@ -2,7 +2,9 @@
 // (Google's issuer; GitHub's endpoints, scopes and email list), and each type says what it lacks.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { newConnectionSchema } from '../../src/federation/connections.ts';
+import { createConnection, newConnectionSchema } from '../../src/federation/connections.ts';
+import { createSecretBox } from '../../src/secrets/secretBox.ts';
+import type { ServiceContext } from '../../src/changes/index.ts';
 
 const parse = (type: string, settings: Record<string, unknown>) =>
   newConnectionSchema.safeParse({ id: 'some-idp', type, display_name: 'Some IdP', settings });
@@ -49,5 +51,21 @@ describe('connection settings', () => {
     });
     assert.ok(!saml.success);
     assert.match(saml.error.issues.map((i) => i.message).join(' '), /a SAML connection has no client secret: give sp_private_key/);
+  });
+
+  it('refuses a client secret with a token endpoint method that sends none, before anything is written', async () => {
+    // No database: the refusal comes before the service would touch one.
+    const nowhere = {} as ServiceContext;
+    await assert.rejects(
+      createConnection(nowhere, createSecretBox('x'.repeat(40)), {
+        id: 'public-idp',
+        type: 'oidc',
+        display_name: 'Public',
+        settings: { issuer: 'https://idp.example', client_id: 'x', token_endpoint_auth_method: 'none' },
+        client_secret: 'pointless',
+      }),
+      (error: { fields?: { path: string; message: string }[] }) =>
+        error.fields?.[0]?.message === 'client_secret is not used with token_endpoint_auth_method none',
+    );
   });
 });
