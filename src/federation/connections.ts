@@ -38,6 +38,8 @@ const oidcSettings = z
       .refine((scopes) => scopes.includes('openid'), 'scopes must include openid')
       .default(['openid', 'email', 'profile']),
     token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+    /** form_post: the provider posts the code back (response_mode=form_post) instead of putting it in the URL. */
+    response_mode: z.enum(['query', 'form_post']).default('query'),
   })
   .strict()
   .transform((settings, ctx) => {

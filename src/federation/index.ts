@@ -7,7 +7,7 @@ import type Koa from 'koa';
 import type { Feature } from '../feature.ts';
 import { UserFacingError } from '../http/errors.ts';
 import { FEDERATION_CALLBACK_PATH, returnPathOf } from './paths.ts';
-import { samlRoutes } from './samlRoutes.ts';
+import { postedBackRoutes } from './postedBack.ts';
 import compose from 'koa-compose';
 
 export * from './connections.ts';
@@ -32,5 +32,5 @@ function callbackRoutes(): Router {
 export const federationFeature: Feature = {
   name: 'federation',
   paths: ['/federation/*'],
-  routes: (deps) => compose([callbackRoutes().routes(), samlRoutes(deps).routes()]) as Koa.Middleware,
+  routes: (deps) => compose([callbackRoutes().routes(), postedBackRoutes(deps).routes()]) as Koa.Middleware,
 };

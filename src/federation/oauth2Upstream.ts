@@ -96,7 +96,7 @@ const GITHUB_CLAIMS: Record<string, string> = { preferred_username: 'login', pic
 export async function finishOAuth2SignIn(
   configuration: client.Configuration,
   connection: OAuth2Connection,
-  callbackUrl: URL,
+  callbackUrl: URL | Request,
   checks: UpstreamChecks,
 ): Promise<UpstreamIdentity> {
   const { settings } = connection;

@@ -106,6 +106,8 @@ export async function startUpstreamSignIn(
     code_challenge_method: 'S256',
     state,
     nonce,
+    // The code comes back posted (Apple, and providers that keep it out of URLs and logs).
+    ...(connection.settings.response_mode === 'form_post' ? { response_mode: 'form_post' } : {}),
     ...extra,
   });
   return { url, checks: { state, nonce, codeVerifier } };
@@ -122,7 +124,7 @@ export interface UpstreamIdentity {
 /** Redeems the code the browser brought back to `callbackUrl` and reads who it is. */
 export async function finishUpstreamSignIn(
   configuration: client.Configuration,
-  callbackUrl: URL,
+  callbackUrl: URL | Request,
   checks: UpstreamChecks,
 ): Promise<UpstreamIdentity> {
   try {

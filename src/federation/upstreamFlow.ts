@@ -42,7 +42,8 @@ const callbackUrl = (deps: UpstreamFlowDeps) => `${deps.issuer}${FEDERATION_CALL
 /** The protocol of a connection: how to send the browser there, and how to read who came back. */
 interface Protocol {
   depart(redirectUri: string, state: string, extra: Record<string, string>): Promise<{ url: URL; checks: UpstreamChecks }>;
-  arrive(callbackUrl: URL, checks: UpstreamChecks): Promise<UpstreamIdentity>;
+  /** What came back: the callback URL with its query, or (form_post) the POST request to it. */
+  arrive(returned: URL | Request, checks: UpstreamChecks): Promise<UpstreamIdentity>;
 }
 
 async function protocolOf(deps: UpstreamFlowDeps, connection: Connection & { clientSecret?: string }): Promise<Protocol> {
@@ -119,14 +120,27 @@ export async function takeTrip(
   };
 }
 
-export async function arriveFrom(deps: UpstreamFlowDeps, trip: Omit<UpstreamTrip, 'returnKey'>, query: string): Promise<Arrival> {
-  const taken = await takeTrip(deps, trip, new URLSearchParams(query).get('state') ?? '');
+/**
+ * The browser came back with `params`: in the callback's query (GET), or posted to it
+ * (response_mode=form_post). Who the provider says it is.
+ */
+export async function arriveFrom(
+  deps: UpstreamFlowDeps,
+  trip: Omit<UpstreamTrip, 'returnKey'>,
+  params: URLSearchParams,
+  method: 'GET' | 'POST' = 'GET',
+): Promise<Arrival> {
+  const taken = await takeTrip(deps, trip, params.get('state') ?? '');
   if (!taken.ok) return taken;
   const { connection, checks } = taken;
   try {
     const protocol = await protocolOf(deps, connection);
-    const returned = new URL(callbackUrl(deps));
-    returned.search = query;
+    const url = new URL(callbackUrl(deps));
+    if (method === 'GET') url.search = params.toString();
+    const returned =
+      method === 'GET'
+        ? url
+        : new Request(url, { method: 'POST', body: params, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
     return { ok: true, connection, identity: await protocol.arrive(returned, checks) };
   } catch (error) {
     if (!(error instanceof UpstreamError)) throw error;

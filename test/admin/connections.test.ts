@@ -92,6 +92,7 @@ describe('admin API: connections and linked identities', () => {
             scopes: ['openid', 'email'],
             token_endpoint_auth_method: 'client_secret_basic',
             preset: 'generic',
+            response_mode: 'query',
           },
           has_client_secret: true,
           created_at: undefined,
@@ -150,6 +151,7 @@ describe('admin API: connections and linked identities', () => {
         scopes: ['openid', 'email'],
         token_endpoint_auth_method: 'client_secret_basic',
         preset: 'generic',
+        response_mode: 'query',
       });
       assert.notEqual(changed.headers.get('etag'), etag);
 

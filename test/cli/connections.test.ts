@@ -113,6 +113,7 @@ describe('gatehouse connections', () => {
             scopes: ['openid', 'email', 'profile'],
             token_endpoint_auth_method: 'client_secret_basic',
             preset: 'generic',
+            response_mode: 'query',
           },
           has_client_secret: true,
           linked_users: 0,
@@ -190,6 +191,7 @@ describe('gatehouse connections', () => {
             scopes: ['openid', 'email'],
             token_endpoint_auth_method: 'client_secret_post',
             preset: 'generic',
+            response_mode: 'query',
           },
           has_client_secret: true,
           created_at: undefined,
@@ -263,6 +265,7 @@ describe('gatehouse connections', () => {
         scopes: ['openid', 'email'],
         token_endpoint_auth_method: 'client_secret_post',
         preset: 'generic',
+        response_mode: 'query',
       });
       assert.deepEqual(moved.clients, ['portal']);
       assert.equal(moved.has_client_secret, false);

@@ -427,4 +427,23 @@ describe('federation: upstream OpenID Connect', () => {
       await new Promise<void>((resolve) => api.close(() => resolve()));
     }
   });
+
+  it('takes the code posted back (response_mode=form_post), as Apple sends it', async () => {
+    await createConnection(operator(database), box, {
+      id: 'posted-idp',
+      type: 'oidc',
+      display_name: 'Posted ID',
+      settings: { issuer: upstream.issuer, client_id: upstream.clientId, response_mode: 'form_post' },
+      client_secret: upstream.clientSecret,
+    });
+    upstream.people.hana = { email: 'hana@upstream.test', email_verified: true };
+    const { browser, request, page } = await leaveFor('posted-idp');
+    const posting = await signInUpstream(browser, page, 'hana');
+    // The provider's page posts the code to our callback (no code or state in any URL).
+    assert.match(posting.html, /action="http:\/\/localhost:\d+\/federation\/oidc\/callback"/);
+    const back = await browser.submit(posting, /\/federation\/oidc\/callback$/, {}, RP_REDIRECT);
+    const tokens = await toRelyingParty(browser, back, request);
+    const identity = await database.db('federated_identities').where({ connection_id: 'posted-idp', subject: 'hana' }).first();
+    assert.equal(tokens.claims()?.sub, identity.user_id);
+  });
 });

@@ -11,7 +11,7 @@ import { field, formBody } from '../../http/requestBodies.ts';
 import { ConflictError, NotFoundError } from '../../errors/index.ts';
 import { accountFlow } from '../../verifications/index.ts';
 import { ACCOUNT_CLIENT } from '../../oidc/builtInClients.ts';
-import { connectionForSignIn, connectionsOffered } from '../../federation/connections.ts';
+import { connectionForSignIn, connectionsOffered, type Connection } from '../../federation/connections.ts';
 import { findIdentity, listIdentities, unlinkIdentity } from '../../federation/identities.ts';
 import { linkProvenIdentity } from '../../federation/accounts.ts';
 import { UpstreamError } from '../../federation/oidcUpstream.ts';
@@ -29,6 +29,13 @@ const flowDeps = (deps: AccountAreaDeps): UpstreamFlowDeps => ({
   allowHttp: deps.config.env !== 'production',
 });
 const flowOf = (ctx: Context) => accountFlow(signedInAccount(ctx).session.id);
+
+/**
+ * Providers that answer by a cross-site POST (SAML, form_post) bring none of the account area's
+ * cookies back: their identities are linked by signing in through them (the identity_link prompt).
+ */
+const linkableHere = (connection: Connection) =>
+  connection.type !== 'saml' && !(connection.type === 'oidc' && connection.settings.response_mode === 'form_post');
 
 async function startLink(ctx: Context, deps: AccountAreaDeps) {
   verifyAccountCsrf(ctx, field(ctx, '_csrf'));
@@ -56,7 +63,7 @@ async function startLink(ctx: Context, deps: AccountAreaDeps) {
 
 async function finishLink(ctx: Context, deps: AccountAreaDeps) {
   const { user } = signedInAccount(ctx);
-  const arrival = await arriveFrom(flowDeps(deps), { flow: flowOf(ctx), method: METHOD }, ctx.querystring);
+  const arrival = await arriveFrom(flowDeps(deps), { flow: flowOf(ctx), method: METHOD }, new URLSearchParams(ctx.querystring));
   if (!arrival.ok) return backToSecurity(ctx, { problem: arrival.problem === 'refused' ? 'identity-cancelled' : 'identity-failed' });
   const { connection, identity } = arrival;
   const existing = await findIdentity(deps.db, connection.id, identity.subject);
@@ -102,7 +109,7 @@ export const linkedIdentitiesPart: SecurityPart = {
       // Several identities of one provider may be linked (two Google accounts): every provider stays
       // offered. SAML answers by POST to a sign-in's assertion consumer service only: those are
       // linked by signing in through them (the identity_link prompt), not from here.
-      connections: offered.filter((c) => c.type !== 'saml').map((c) => ({ id: c.id, name: c.display_name })),
+      connections: offered.filter(linkableHere).map((c) => ({ id: c.id, name: c.display_name })),
       identitiesPath: IDENTITIES_PATH,
     };
   },

@@ -155,11 +155,18 @@ async function pickedConnection(deps: InteractionDeps, interaction: InteractionD
 async function comeBack(ctx: Context, deps: InteractionDeps) {
   const interaction = await loadInteraction(ctx, deps);
   requirePrompt(interaction, 'login');
-  const arrival = await arriveFrom(flowDeps(deps), { flow: interactionFlow(interaction.uid), method: METHOD }, ctx.querystring);
+  const arrival = await arriveFrom(
+    flowDeps(deps),
+    { flow: interactionFlow(interaction.uid), method: METHOD },
+    new URLSearchParams(ctx.querystring),
+  );
   await settle(ctx, deps, interaction, arrival);
 }
 
-/** A SAML response was checked at the assertion consumer service (src/federation/samlRoutes.ts): what it said. */
+/**
+ * A response posted back without the sign-in's cookies (SAML at its assertion consumer service,
+ * an OpenID provider with form_post at the callback) was checked there: what it said.
+ */
 async function samlArrived(ctx: Context, deps: InteractionDeps) {
   const interaction = await loadInteraction(ctx, deps);
   requirePrompt(interaction, 'login');

@@ -1,8 +1,9 @@
-// The service provider's endpoints of a SAML connection: its metadata, and the assertion consumer
-// service the IdP posts the Response to. The ACS runs without the sign-in's cookies (a
-// cross-site POST carries none): the trip's RelayState finds the sign-in, the response is
-// checked against the trip's request (once: the trip is taken), and the browser goes on to the
-// sign-in by GET with a one-time token for what was found (upstreamFlow.ts: keepArrival).
+// What providers post back: a SAML Response to a connection's assertion consumer service, and
+// an OpenID provider's code with response_mode=form_post to the shared callback (with a SAML
+// connection's metadata beside them). A cross-site POST carries none of the sign-in's cookies
+// (SameSite): the state (RelayState) finds the sign-in, the answer is checked against the trip
+// (once: the trip is taken), and the browser goes on to the sign-in by GET with a one-time token
+// for what was found (upstreamFlow.ts: keepArrival).
 import Router from '@koa/router';
 import bodyParser from 'koa-bodyparser';
 import type { Context } from 'koa';
@@ -13,8 +14,9 @@ import { interactionFlow } from '../verifications/index.ts';
 import { connectionForSignIn } from './connections.ts';
 import { finishSamlSignIn, samlMetadata } from './saml.ts';
 import { UpstreamError } from './oidcUpstream.ts';
-import { interactionOfState } from './paths.ts';
-import { keepArrival, takeTrip, type Arrival, type UpstreamFlowDeps } from './upstreamFlow.ts';
+import { FEDERATION_CALLBACK_PATH, interactionOfState } from './paths.ts';
+import { arriveFrom, keepArrival, takeTrip, type Arrival, type UpstreamFlowDeps } from './upstreamFlow.ts';
+import { formBody } from '../http/requestBodies.ts';
 
 // A signed (and perhaps encrypted) Response with a few attributes is tens of kilobytes.
 const parseSamlPost = bodyParser({ enableTypes: ['form'], formLimit: '512kb', strict: true });
@@ -39,8 +41,7 @@ async function assertionConsumer(ctx: Context, deps: FeatureDeps) {
   const uid = interactionOfState(relayState);
   // Without our RelayState the response answers nothing we asked: IdP-initiated sign-in is off.
   if (!uid) throw new UserFacingError(400, 'This sign-in is not valid', 'Start signing in from the application.');
-  const flow = interactionFlow(uid);
-  const taken = await takeTrip(flowDeps(deps), { flow, method: 'upstream' }, relayState);
+  const taken = await takeTrip(flowDeps(deps), { flow: interactionFlow(uid), method: 'upstream' }, relayState);
   let arrival: Arrival;
   if (!taken.ok) arrival = taken;
   else if (taken.connection.type !== 'saml' || taken.connection.id !== ctx.params.connection) arrival = { ok: false, problem: 'stale' };
@@ -53,15 +54,32 @@ async function assertionConsumer(ctx: Context, deps: FeatureDeps) {
       arrival = { ok: false, problem: error.kind, connection: taken.connection, reason: error.message };
     }
   }
-  const token = await keepArrival(flowDeps(deps), flow, arrival);
+  await onToSignIn(ctx, deps, uid, arrival);
+}
+
+/** Keeps what was found for the sign-in and sends the browser on to it, by GET. */
+async function onToSignIn(ctx: Context, deps: FeatureDeps, uid: string, arrival: Arrival) {
+  const token = await keepArrival(flowDeps(deps), interactionFlow(uid), arrival);
   ctx.set('Cache-Control', 'no-store');
   ctx.status = 303;
   ctx.redirect(`/interaction/${uid}/upstream/arrived?t=${token}`);
 }
 
-export function samlRoutes(deps: FeatureDeps): Router {
+/** An OpenID provider posted the code back (response_mode=form_post). */
+async function formPostCallback(ctx: Context, deps: FeatureDeps) {
+  const posted = Object.entries(ctx.request.body as Record<string, unknown>).filter(
+    (entry): entry is [string, string] => typeof entry[1] === 'string',
+  );
+  const params = new URLSearchParams(posted);
+  const uid = interactionOfState(params.get('state') ?? '');
+  if (!uid) throw new UserFacingError(400, 'This sign-in link is not valid', 'Return to the application and start again.');
+  await onToSignIn(ctx, deps, uid, await arriveFrom(flowDeps(deps), { flow: interactionFlow(uid), method: 'upstream' }, params, 'POST'));
+}
+
+export function postedBackRoutes(deps: FeatureDeps): Router {
   const router = new Router();
   router.get('/federation/saml/:connection/metadata', (ctx) => metadata(ctx, deps));
   router.post('/federation/saml/:connection/acs', parseSamlPost, (ctx) => assertionConsumer(ctx, deps));
+  router.post(FEDERATION_CALLBACK_PATH, formBody, (ctx) => formPostCallback(ctx, deps));
   return router;
 }
