@@ -11,6 +11,7 @@ import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { assertVersion, type VersionCheck } from '../changes/versionTag.ts';
 import { ConflictError, InvalidInputError, NotFoundError, fieldProblems, parseInput } from '../errors/index.ts';
 import { isUniqueViolation } from '../db/constraints.ts';
+import { readCache } from '../db/readCache.ts';
 import { parseIdpMetadata } from './samlMetadata.ts';
 
 export const CONNECTION_ID = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -330,7 +331,7 @@ export async function createConnection(ctx: ServiceContext, box: SecretBox, inpu
       value: view(created),
       record: { type: 'connection.created', subject: data.id, data: { id: data.id, type: data.type, display_name: data.display_name } },
     };
-  });
+  }).finally(() => forgetConnections(ctx.db));
 }
 
 export async function updateConnection(ctx: ServiceContext, box: SecretBox, id: string, input: unknown): Promise<Connection> {
@@ -350,7 +351,7 @@ export async function updateConnection(ctx: ServiceContext, box: SecretBox, id: 
     const [updated] = (await trx('connections').where('id', id).update(changes).returning('*')) as ConnectionRow[];
     // Which fields changed, never the secret's value.
     return { value: view(updated), record: { type: 'connection.updated', subject: id, data: { changed: Object.keys(data) } } };
-  });
+  }).finally(() => forgetConnections(ctx.db));
 }
 
 export async function deleteConnection(ctx: ServiceContext, id: string): Promise<void> {
@@ -359,7 +360,7 @@ export async function deleteConnection(ctx: ServiceContext, id: string): Promise
     if (!deleted) throw new NotFoundError(`No connection ${id}`);
     // The users it linked keep their accounts; only the links go (with the rows, by cascade).
     return { value: undefined, record: { type: 'connection.deleted', subject: id, data: { id } } };
-  });
+  }).finally(() => forgetConnections(ctx.db));
 }
 
 export async function getConnection(db: Db, id: string): Promise<Connection> {
@@ -383,17 +384,30 @@ export async function connectionForSignIn(
   return { ...view(row), clientSecret: row.secret ? box.open(row.secret, secretContext(id)) : undefined };
 }
 
+// Every sign-in screen, every password post (home-realm discovery) and every prompt check of
+// the identity_link prompt asks which connections there are: the enabled ones are kept for a few
+// seconds (db/readCache.ts). A change forgets them once it has committed; one made inside a
+// caller's transaction (If-Match, import) or by another instance is seen within the cache's TTL.
+const ENABLED = 'enabled';
+const enabledConnections = async (db: Db): Promise<ConnectionRow[]> =>
+  (await readCache<ConnectionRow[]>(db, 'connections').get(ENABLED, () =>
+    db<ConnectionRow>('connections').where('enabled', true).orderBy('display_name'),
+  )) ?? [];
+const forgetConnections = (db: Db) => readCache(db, 'connections').clear();
+
+/** Whether any connection is enabled: without one, no federated sign-in can be under way. */
+export const anyConnections = async (db: Db): Promise<boolean> => (await enabledConnections(db)).length > 0;
+
 /** The enabled connections offered to a client's sign-in screen. */
 export async function connectionsOffered(db: Db, clientId: string): Promise<Connection[]> {
-  const rows = await db<ConnectionRow>('connections').where('enabled', true).orderBy('display_name');
+  const rows = await enabledConnections(db);
   return rows.filter((row) => row.client_ids === null || row.client_ids.includes(clientId)).map(view);
 }
 
 /** The enabled connection offered to this client whose home-realm domains include `domain`. */
 export async function connectionForDomain(db: Db, domain: string, clientId: string): Promise<Connection | undefined> {
-  const rows = await db<ConnectionRow>('connections')
-    .where('enabled', true)
-    .whereRaw('domains @> ?::jsonb', [JSON.stringify([domain.toLowerCase()])]);
+  const wanted = domain.toLowerCase();
+  const rows = (await enabledConnections(db)).filter((row) => row.domains.includes(wanted));
   const offered = rows.filter((row) => row.client_ids === null || row.client_ids.includes(clientId));
   return offered.length ? view(offered[0]) : undefined;
 }

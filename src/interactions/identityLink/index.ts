@@ -16,7 +16,7 @@ import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.
 import { interactionContext } from '../login/serviceContext.ts';
 import type { Db } from '../../db/index.ts';
 import { closeFlow, identityLinkFlow, verifiedRecords, type VerificationRecord } from '../../verifications/index.ts';
-import { getConnection } from '../../federation/connections.ts';
+import { anyConnections, getConnection } from '../../federation/connections.ts';
 import { linkProvenIdentity } from '../../federation/accounts.ts';
 import { PENDING_LINK } from '../methods/upstream.ts';
 
@@ -44,7 +44,8 @@ function linkPrompt({ db }: PromptDeps): interactionPolicy.Prompt {
   return new interactionPolicy.Prompt(
     { name: NAME, requestable: false },
     new interactionPolicy.Check('identity_link_pending', 'an upstream identity waits to be linked to this account', async (ctx) => {
-      if (ctx.oidc.prompts.has('none')) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      // No connection, no federated sign-in, nothing to link: every sign-in's cost, kept at nothing.
+      if (ctx.oidc.prompts.has('none') || !(await anyConnections(db))) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
       const pending = await pendingLink(db, ctx.oidc.entities.Interaction?.cid, ctx.oidc.session?.accountId);
       return pending ? interactionPolicy.Check.REQUEST_PROMPT : interactionPolicy.Check.NO_NEED_TO_PROMPT;
     }),
