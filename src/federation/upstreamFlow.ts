@@ -148,10 +148,13 @@ export async function arriveFrom(
   }
 }
 
+const ARRIVAL = 'upstream_arrival';
+const arrivalContext = (flow: string) => ({ table: 'verification_records', rowId: flow, purpose: 'arrival' });
+
 /**
- * SAML comes back by a cross-site POST, which carries none of the sign-in's cookies (SameSite):
- * the assertion consumer service checks the response, keeps what it found (sealed) under a
- * one-time token, and sends the browser on by GET to the sign-in, which takes it here.
+ * A SAML response, or a form_post code, comes back by a cross-site POST, which carries none of the
+ * sign-in's cookies (SameSite): the endpoint it reaches checks it, keeps what it found (sealed)
+ * under a one-time token, and sends the browser on by GET to the sign-in, which takes it here.
  */
 export async function keepArrival(deps: UpstreamFlowDeps, flow: string, arrival: Arrival): Promise<string> {
   const token = randomBytes(24).toString('base64url');
@@ -162,20 +165,16 @@ export async function keepArrival(deps: UpstreamFlowDeps, flow: string, arrival:
     flow,
     method: ARRIVAL,
     challenge: token,
-    state: { sealed: deps.box.seal(JSON.stringify(kept), { table: 'verification_records', rowId: flow, purpose: 'arrival' }) },
+    state: { sealed: deps.box.seal(JSON.stringify(kept), arrivalContext(flow)) },
     lifetimeSeconds: 300,
   });
   return token;
 }
 
-const ARRIVAL = 'upstream_arrival';
-
 export async function takeArrival(deps: UpstreamFlowDeps, flow: string, token: string): Promise<Arrival> {
   const record = await takeChallenge(deps.db, flow, ARRIVAL);
   if (!record?.challenge || !sameState(token, record.challenge)) return { ok: false, problem: 'stale' };
-  const kept = JSON.parse(
-    deps.box.open(String(record.state.sealed), { table: 'verification_records', rowId: flow, purpose: 'arrival' }),
-  ) as {
+  const kept = JSON.parse(deps.box.open(String(record.state.sealed), arrivalContext(flow))) as {
     ok: boolean;
     connection?: string;
     identity?: UpstreamIdentity;

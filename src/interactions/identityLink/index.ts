@@ -8,11 +8,10 @@
 import type { Context } from 'koa';
 import { interactionPolicy } from 'oidc-provider';
 import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps } from '../types.ts';
-import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
+import { csrfToken } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
-import { UserFacingError } from '../../http/errors.ts';
 import { finishInteraction } from '../finish.ts';
-import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
+import { formBody, signedInPromptForm } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
 import type { Db } from '../../db/index.ts';
 import { closeFlow, identityLinkFlow, verifiedRecords, type VerificationRecord } from '../../verifications/index.ts';
@@ -52,8 +51,6 @@ function linkPrompt({ db }: PromptDeps): interactionPolicy.Prompt {
   );
 }
 
-const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
-
 async function renderLink(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps) {
   const pending = await pendingLink(deps.db, interaction.cid, interaction.session?.accountId);
   // Gone meanwhile (another tab answered, or it expired): nothing to ask.
@@ -75,12 +72,7 @@ export const identityLinkStep: InteractionStep = {
   render: (ctx, interaction, deps) => renderLink(ctx, interaction, deps),
   routes(router, deps) {
     router.post(`/interaction/:uid/${NAME}`, formBody, async (ctx) => {
-      const interaction = await loadInteraction(ctx, deps);
-      requirePrompt(interaction, NAME);
-      const form = ctx.request.body as Record<string, unknown>;
-      verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
-      const accountId = interaction.session?.accountId;
-      if (!accountId) throw SIGN_IN_EXPIRED;
+      const { interaction, form, accountId } = await signedInPromptForm(ctx, deps, NAME);
       const pending = await pendingLink(deps.db, interaction.cid, accountId);
       await closeFlow(deps.db, identityLinkFlow(interaction.cid));
       if (pending && form.decision === 'link') {

@@ -14,13 +14,13 @@
 import type { Context } from 'koa';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps, ScreenState } from '../types.ts';
-import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
+import { csrfToken } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { UserFacingError } from '../../http/errors.ts';
 import { passkeyScripts } from '../../http/staticFiles.ts';
 import { finishInteraction } from '../finish.ts';
 import { rememberBrowser } from '../mfa/deviceMemory.ts';
-import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
+import { SIGN_IN_EXPIRED, formBody, signedInAccountOf, signedInPromptForm } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
 import { findUserById } from '../../accounts/index.ts';
 import { countPasskeys, listPasskeys, passkeyRegistrationOptions, registerPasskey } from '../../mfa/passkeys.ts';
@@ -51,16 +51,8 @@ function offerPrompt({ db }: PromptDeps): interactionPolicy.Prompt {
   );
 }
 
-const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
-
-function accountOf(interaction: InteractionDetails): string {
-  const accountId = interaction.session?.accountId;
-  if (!accountId) throw SIGN_IN_EXPIRED;
-  return accountId;
-}
-
 async function renderOffer(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen: ScreenState = {}) {
-  const accountId = accountOf(interaction);
+  const accountId = signedInAccountOf(interaction);
   // Offered once: from now on, not again for a while, whatever the answer.
   await deps
     .db('users')
@@ -77,12 +69,7 @@ async function renderOffer(ctx: Context, interaction: InteractionDetails, deps: 
   });
 }
 
-async function offerRequest(ctx: Context, deps: InteractionDeps) {
-  const interaction = await loadInteraction(ctx, deps);
-  requirePrompt(interaction, NAME);
-  verifyCsrf(ctx, `interaction:${interaction.uid}`, (ctx.request.body as Record<string, unknown>)._csrf);
-  return { interaction, accountId: accountOf(interaction), form: ctx.request.body as Record<string, unknown> };
-}
+const offerRequest = (ctx: Context, deps: InteractionDeps) => signedInPromptForm(ctx, deps, NAME);
 
 /** Goes on with the sign-in (the next prompt, or back to the application). */
 async function goOn(ctx: Context, deps: InteractionDeps, interaction: InteractionDetails) {

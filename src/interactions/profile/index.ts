@@ -9,12 +9,11 @@
 import type { Context } from 'koa';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps } from '../types.ts';
-import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
+import { csrfToken } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
-import { UserFacingError } from '../../http/errors.ts';
 import { preferredLanguages } from '../../http/language.ts';
 import { finishInteraction } from '../finish.ts';
-import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
+import { formBody, signedInAccountOf, signedInPromptForm } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
 import { PROFILE_CLAIMS } from '../../oidc/features/core.ts';
 import { asksAfterSignIn, dueAttributes, type DueAttribute } from '../../profile/rules.ts';
@@ -73,8 +72,6 @@ function profilePrompt(deps: PromptDeps): interactionPolicy.Prompt {
   );
 }
 
-const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
-
 /** What this interaction asks for, as attributes of the schema in force (one removed since is dropped). */
 function askedOf(interaction: InteractionDetails, deps: InteractionDeps): DueAttribute[] {
   const schema = deps.config.declarations.current().profile;
@@ -92,8 +89,7 @@ interface ProfileScreen {
 }
 
 async function renderProfile(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen: ProfileScreen = {}) {
-  const accountId = interaction.session?.accountId;
-  if (!accountId) throw SIGN_IN_EXPIRED;
+  const accountId = signedInAccountOf(interaction);
   const asked = askedOf(interaction, deps);
   const facts = await readProfileFacts(deps.db, accountId);
   const languages = preferredLanguages(ctx, interaction.params.ui_locales);
@@ -117,12 +113,7 @@ async function renderProfile(ctx: Context, interaction: InteractionDetails, deps
 }
 
 async function answer(ctx: Context, deps: InteractionDeps) {
-  const interaction = await loadInteraction(ctx, deps);
-  requirePrompt(interaction, NAME);
-  const form = ctx.request.body as Record<string, unknown>;
-  verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
-  const accountId = interaction.session?.accountId;
-  if (!accountId) throw SIGN_IN_EXPIRED;
+  const { interaction, form, accountId } = await signedInPromptForm(ctx, deps, NAME);
   const asked = askedOf(interaction, deps);
   const languages = preferredLanguages(ctx, interaction.params.ui_locales);
   const posted = Object.assign({}, ...asked.map(({ attribute }) => postedValues(attribute, form)));

@@ -18,11 +18,10 @@
 import type { Context } from 'koa';
 import { interactionPolicy, type KoaContextWithOIDC } from 'oidc-provider';
 import type { InteractionDeps, InteractionDetails, InteractionStep, PromptDeps } from '../types.ts';
-import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
+import { csrfToken } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
-import { UserFacingError } from '../../http/errors.ts';
 import { accessDenied, finishInteraction } from '../finish.ts';
-import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
+import { formBody, signedInAccountOf, signedInPromptForm } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
 import type { ServiceContext } from '../../changes/index.ts';
 import type { Db } from '../../db/index.ts';
@@ -85,14 +84,6 @@ function termsPrompt(deps: PromptDeps): interactionPolicy.Prompt {
   );
 }
 
-const SIGN_IN_EXPIRED = new UserFacingError(400, 'This sign-in has expired', 'Return to the application and start again.');
-
-function accountOf(interaction: InteractionDetails): string {
-  const accountId = interaction.session?.accountId;
-  if (!accountId) throw SIGN_IN_EXPIRED;
-  return accountId;
-}
-
 /** What the screen shows besides the questions: an error, its status, and what was ticked. */
 interface TermsScreen {
   error?: string;
@@ -106,7 +97,7 @@ interface Ticked {
 }
 
 async function showTerms(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps, screen: TermsScreen = {}) {
-  const questions = await questionsFor(deps.db, accountOf(interaction), deps.config.declarations.current().policies);
+  const questions = await questionsFor(deps.db, signedInAccountOf(interaction), deps.config.declarations.current().policies);
   // Answered meanwhile (another tab), or the file changed: nothing to ask, go on.
   if (!hasQuestions(questions)) return finishInteraction(ctx, deps, {});
   const languages = preferredLanguages(ctx, interaction.params.ui_locales);
@@ -153,11 +144,7 @@ function serviceContext(ctx: Context, deps: InteractionDeps, userId: string): Se
 const titleList = (titles: string[]) => (titles.length > 1 ? `${titles.slice(0, -1).join(', ')} and ${titles.at(-1)}` : titles[0]);
 
 async function answerTerms(ctx: Context, deps: InteractionDeps) {
-  const interaction = await loadInteraction(ctx, deps);
-  requirePrompt(interaction, NAME);
-  const form = ctx.request.body as Record<string, unknown>;
-  verifyCsrf(ctx, `interaction:${interaction.uid}`, form._csrf);
-  const userId = accountOf(interaction);
+  const { interaction, form, accountId: userId } = await signedInPromptForm(ctx, deps, NAME);
   const policies = deps.config.declarations.current().policies;
   const questions = await questionsFor(deps.db, userId, policies);
   const ticked = tickedIn(form, questions);
