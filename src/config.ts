@@ -55,6 +55,8 @@ const envSchema = z
     TRUST_PROXY: z.enum(['true', 'false'], { message: 'TRUST_PROXY must be true or false' }).default('false'),
     TRUST_PROXY_HOPS: integer('TRUST_PROXY_HOPS', 1, 10).default(1),
     SWEEP_INTERVAL_SECONDS: integer('SWEEP_INTERVAL_SECONDS', 1, 86400).default(300),
+    /** How long Gatehouse waits for each answer of an upstream identity provider before giving up. */
+    UPSTREAM_TIMEOUT_SECONDS: integer('UPSTREAM_TIMEOUT_SECONDS', 1, 60).default(10),
     SIGNUP_ENABLED: z.enum(['true', 'false'], { message: 'SIGNUP_ENABLED must be true or false' }).default('true'),
     PASSKEY_SIGNUP_ENABLED: z.enum(['true', 'false'], { message: 'PASSKEY_SIGNUP_ENABLED must be true or false' }).default('true'),
     REDIS_URL: z
@@ -176,6 +178,7 @@ export interface Config {
   /** How many proxies append to X-Forwarded-For; the client IP is that many entries from the right. */
   trustProxyHops: number;
   sweepIntervalSeconds: number;
+  upstreamTimeoutSeconds: number;
   /** Whether people may create their own accounts (each client may still turn it off for itself). */
   signupEnabled: boolean;
   /** Whether sign-up may use a passkey instead of a password (PASSKEY_SIGNUP_ENABLED). */
@@ -246,6 +249,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     trustProxy: env.TRUST_PROXY === 'true',
     trustProxyHops: env.TRUST_PROXY_HOPS,
     sweepIntervalSeconds: env.SWEEP_INTERVAL_SECONDS,
+    upstreamTimeoutSeconds: env.UPSTREAM_TIMEOUT_SECONDS,
     signupEnabled: env.SIGNUP_ENABLED === 'true',
     passkeySignupEnabled: env.PASSKEY_SIGNUP_ENABLED === 'true',
     redisUrl: env.REDIS_URL,

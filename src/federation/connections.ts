@@ -3,6 +3,7 @@
 // is offered it (clients, email domains for home-realm discovery), what its sign-ins may do (JIT
 // provisioning, linking, claim updates) and how upstream claims map to the profile. Its secret is
 // sealed with SECRET_KEY and never shown again. Each change writes its audit record and event.
+import { createPrivateKey } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import type { SecretBox, SealContext } from '../secrets/secretBox.ts';
@@ -21,37 +22,91 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 export const LINKING_POLICIES = ['verified_email_with_proof', 'never'] as const;
 export const CLAIMS_UPDATES = ['on_sign_in', 'never'] as const;
 
-/** Providers whose OpenID Connect settings are known: what a connection leaves out comes from here. */
-export const OIDC_PRESETS = {
-  generic: {},
-  google: { issuer: 'https://accounts.google.com' },
-} as const;
+/** Microsoft Entra ID's tenants: common (work, school and personal accounts), organizations, consumers, or one directory. */
+const ENTRA_TENANT = /^(common|organizations|consumers|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]+(\.[a-z0-9-]+)+)$/;
+const ENTRA_TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Apple's team and key identifiers (Certificates, Identifiers & Profiles). */
+const APPLE_ID = /^[A-Z0-9]{10}$/;
+
+export const OIDC_PRESETS = ['generic', 'google', 'microsoft', 'apple'] as const;
+export type OidcPreset = (typeof OIDC_PRESETS)[number];
+
+/** The issuer of a preset (its discovery document is read from <issuer>/.well-known/openid-configuration). */
+function presetIssuer(preset: OidcPreset, tenant: string): string | undefined {
+  if (preset === 'google') return 'https://accounts.google.com';
+  if (preset === 'apple') return 'https://appleid.apple.com';
+  if (preset === 'microsoft') return `https://login.microsoftonline.com/${tenant}/v2.0`;
+  return undefined;
+}
+
+/** The settings only one preset has: given with another, they would silently do nothing. */
+const PRESET_ONLY: Record<string, OidcPreset> = { tenant: 'microsoft', allowed_tenants: 'microsoft', team_id: 'apple', key_id: 'apple' };
 
 const oidcSettings = z
   .object({
-    preset: z.enum(['generic', 'google']).default('generic'),
-    /** The upstream's issuer: its discovery document is read from <issuer>/.well-known/openid-configuration. */
+    preset: z.enum(OIDC_PRESETS).default('generic'),
+    /** The upstream's issuer (generic preset): its discovery document is read from <issuer>/.well-known/openid-configuration. */
     issuer: z.url({ protocol: /^https?$/, message: 'issuer must be an http or https URL' }).optional(),
     client_id: z.string().min(1, 'client_id is required').max(500),
     scopes: z
       .array(z.string().regex(SCOPE_TOKEN, 'scopes must be scope tokens'))
       .max(50)
       .refine((scopes) => scopes.includes('openid'), 'scopes must include openid')
-      .default(['openid', 'email', 'profile']),
-    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).default('client_secret_basic'),
+      .optional(),
+    token_endpoint_auth_method: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
     /** form_post: the provider posts the code back (response_mode=form_post) instead of putting it in the URL. */
-    response_mode: z.enum(['query', 'form_post']).default('query'),
+    response_mode: z.enum(['query', 'form_post']).optional(),
+    /** Microsoft: the tenant signed in against (common, organizations, consumers, or a directory's id or domain). */
+    tenant: z.string().trim().toLowerCase().regex(ENTRA_TENANT, 'tenant must be common, organizations, consumers, a tenant id or a domain').optional(),
+    /** Microsoft, multi-tenant: the directories (tenant ids) whose people may sign in; none given: every directory. */
+    allowed_tenants: z
+      .array(z.string().trim().toLowerCase().regex(ENTRA_TENANT_ID, 'allowed_tenants must be tenant ids (GUIDs)'))
+      .min(1)
+      .max(500)
+      .optional(),
+    /** Apple: the developer team id, the iss of the client secret Gatehouse signs. */
+    team_id: z.string().regex(APPLE_ID, 'team_id must be the 10-character Apple team id').optional(),
+    /** Apple: the id of the Sign in with Apple key (the .p8 file, given as the client secret). */
+    key_id: z.string().regex(APPLE_ID, 'key_id must be the 10-character id of the Sign in with Apple key').optional(),
   })
   .strict()
-  .transform((settings, ctx) => {
-    const issuer = settings.issuer ?? (OIDC_PRESETS[settings.preset] as { issuer?: string }).issuer;
-    if (!issuer) {
-      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'issuer is required (or preset: google)' });
-      return z.NEVER;
+  .superRefine((settings, ctx) => {
+    for (const [field, preset] of Object.entries(PRESET_ONLY))
+      if (settings[field as keyof typeof settings] !== undefined && settings.preset !== preset)
+        ctx.addIssue({ code: 'custom', path: [field], message: `${field} is a setting of preset: ${preset}` });
+    const derived = presetIssuer(settings.preset, settings.tenant ?? 'common');
+    if (!derived && !settings.issuer)
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'issuer is required (or a preset: google, microsoft, apple)' });
+    // A stored preset connection read back may carry the issuer it was shown with; another one is a mistake.
+    if (derived && settings.issuer && settings.issuer !== derived)
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: `issuer comes from preset: ${settings.preset} (${derived}); leave it out` });
+    if (settings.preset === 'apple') {
+      for (const field of ['team_id', 'key_id'] as const)
+        if (!settings[field]) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required for preset: apple` });
+      // Apple posts the code back whenever it is asked for a name or email, and takes its client secret in the body.
+      if (settings.response_mode === 'query')
+        ctx.addIssue({ code: 'custom', path: ['response_mode'], message: 'Apple answers with response_mode form_post' });
+      if (settings.token_endpoint_auth_method && settings.token_endpoint_auth_method !== 'client_secret_post')
+        ctx.addIssue({ code: 'custom', path: ['token_endpoint_auth_method'], message: 'Apple takes its client secret by client_secret_post' });
     }
-    return { ...settings, issuer };
+  })
+  .transform(({ issuer, ...settings }) => {
+    const apple = settings.preset === 'apple';
+    return {
+      ...settings,
+      // A preset's issuer is worked out where it is used (oidcIssuer), so a changed tenant changes it.
+      ...(settings.preset === 'generic' && { issuer }),
+      ...(settings.preset === 'microsoft' && { tenant: settings.tenant ?? 'common' }),
+      scopes: settings.scopes ?? (apple ? ['openid', 'email', 'name'] : ['openid', 'email', 'profile']),
+      token_endpoint_auth_method: settings.token_endpoint_auth_method ?? (apple ? 'client_secret_post' : 'client_secret_basic'),
+      response_mode: settings.response_mode ?? (apple ? 'form_post' : 'query'),
+    };
   });
 export type OidcSettings = z.output<typeof oidcSettings>;
+
+/** Where an OpenID Connect connection's provider is: its own issuer, or its preset's. */
+export const oidcIssuer = (settings: OidcSettings): string =>
+  settings.issuer ?? (presetIssuer(settings.preset, settings.tenant ?? 'common') as string);
 
 const httpUrl = (name: string) => z.url({ protocol: /^https?$/, message: `${name} must be an http or https URL` });
 const claimPath = z.string().regex(/^[\w:/.#-]{1,200}$/, 'must be a claim name or a dotted path');
@@ -266,7 +321,9 @@ export const SEALED_CONNECTION_SECRETS: SealedColumn = {
 
 function view(row: ConnectionRow): Connection {
   const { secret, client_ids, ...rest } = row;
-  return { ...rest, clients: client_ids, has_client_secret: Boolean(secret) } as Connection;
+  // A preset's issuer is shown as it is used; it is not stored (see oidcIssuer).
+  const settings = row.type === 'oidc' ? { ...row.settings, issuer: oidcIssuer(row.settings) } : row.settings;
+  return { ...rest, settings, clients: client_ids, has_client_secret: Boolean(secret) } as Connection;
 }
 
 /** A connection's settings checked for its type (after an update merged new ones in). */
@@ -301,17 +358,37 @@ async function findRow(db: Db, id: string): Promise<ConnectionRow | undefined> {
   return db<ConnectionRow>('connections').where('id', id).first();
 }
 
-/** A client that does not authenticate at the provider's token endpoint has no secret to keep. */
-function refuseUnusedSecret(data: z.output<typeof newConnectionSchema>): void {
-  if (data.type !== 'saml' && data.settings.token_endpoint_auth_method === 'none' && data.client_secret)
-    throw new InvalidInputError('Invalid input', [
-      { path: 'client_secret', message: 'client_secret is not used with token_endpoint_auth_method none' },
-    ]);
+/**
+ * The secret must be one the connection can use: none for a client that does not authenticate at
+ * the token endpoint, and for Apple the Sign in with Apple key (.p8, a P-256 private key) from
+ * which each client secret is signed.
+ */
+function checkSecretFits(type: ConnectionRow['type'], settings: ConnectionRow['settings'], secret: string | null | undefined): void {
+  if (type === 'saml') return;
+  const problem = (message: string) => new InvalidInputError('Invalid input', [{ path: 'client_secret', message }]);
+  const oidc = type === 'oidc' ? (settings as OidcSettings) : undefined;
+  if (oidc?.preset === 'apple') {
+    if (!secret) throw problem('client_secret is required for preset: apple: the Sign in with Apple key (.p8 file)');
+    if (!isP256PrivateKey(secret)) throw problem('client_secret must be the Sign in with Apple key: a .p8 file (PEM, BEGIN PRIVATE KEY)');
+    return;
+  }
+  if ((settings as OidcSettings | OAuth2Settings).token_endpoint_auth_method === 'none' && secret)
+    throw problem('client_secret is not used with token_endpoint_auth_method none');
+}
+
+function isP256PrivateKey(pem: string): boolean {
+  if (!pem.includes('-----BEGIN PRIVATE KEY-----')) return false;
+  try {
+    const key = createPrivateKey(pem);
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
+  } catch {
+    return false;
+  }
 }
 
 export async function createConnection(ctx: ServiceContext, box: SecretBox, input: unknown): Promise<Connection> {
   const data = parseInput(newConnectionSchema, input);
-  refuseUnusedSecret(data);
+  checkSecretFits(data.type, data.settings, secretOf(data));
   return commitChange(ctx, async (trx) => {
     const row = {
       id: data.id,
@@ -340,6 +417,10 @@ export async function updateConnection(ctx: ServiceContext, box: SecretBox, id: 
     const current = await trx<ConnectionRow>('connections').where('id', id).forUpdate().first();
     if (!current) throw new NotFoundError(`No connection ${id}`);
     const settings = data.settings ? checkedSettings(current.type, { ...current.settings, ...data.settings }) : undefined;
+    if (settings || data.client_secret !== undefined) {
+      const secret = data.client_secret !== undefined ? data.client_secret : current.secret && box.open(current.secret, secretContext(id));
+      checkSecretFits(current.type, settings ?? current.settings, secret);
+    }
     const changes = {
       ...columns(data),
       ...(settings && { settings: JSON.stringify(settings) }),

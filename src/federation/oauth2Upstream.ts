@@ -7,12 +7,11 @@ import * as client from 'openid-client';
 import type { OAuth2Connection } from './connections.ts';
 import { UpstreamError, upstreamError, type UpstreamChecks, type UpstreamIdentity } from './oidcUpstream.ts';
 
-const UPSTREAM_TIMEOUT_SECONDS = 10;
-
 interface OAuth2Upstream {
   connection: OAuth2Connection;
   clientSecret?: string;
   allowHttp: boolean;
+  timeoutSeconds: number;
 }
 
 function auth(upstream: OAuth2Upstream): client.ClientAuth {
@@ -42,7 +41,7 @@ export function oauth2Configuration(upstream: OAuth2Upstream): client.Configurat
     undefined,
     auth(upstream),
   );
-  configuration.timeout = UPSTREAM_TIMEOUT_SECONDS;
+  configuration.timeout = upstream.timeoutSeconds;
   if (plainHttp) client.allowInsecureRequests(configuration);
   return configuration;
 }

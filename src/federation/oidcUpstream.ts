@@ -4,10 +4,8 @@
 // three errors the screens can word: the person or the provider said no, the provider did not
 // answer (in time), or what came back does not hold.
 import * as client from 'openid-client';
-import type { OidcConnection } from './connections.ts';
-
-/** Each request to the provider: a slow upstream ends the sign-in instead of holding it. */
-const UPSTREAM_TIMEOUT_SECONDS = 10;
+import { oidcIssuer, type OidcConnection } from './connections.ts';
+import { appleClientSecret, presetChecks, presetClaims } from './oidcPresets.ts';
 /** Discovery documents change rarely; a connection changed by an operator is read again at once. */
 const DISCOVERY_TTL_MS = 60 * 60 * 1000;
 
@@ -26,12 +24,24 @@ export interface UpstreamConnection {
   clientSecret?: string;
   /** Plain-http issuers are accepted outside production only (a provider in a test, a laptop). */
   allowHttp: boolean;
+  /** Each request to the provider: a slow upstream ends the sign-in instead of holding it. */
+  timeoutSeconds: number;
 }
 
 const discovered = new Map<string, { configuration: client.Configuration; at: number }>();
 
 function clientAuthentication(upstream: UpstreamConnection): client.ClientAuth {
-  const { token_endpoint_auth_method: method } = upstream.connection.settings;
+  const { settings } = upstream.connection;
+  const { token_endpoint_auth_method: method } = settings;
+  if (settings.preset === 'apple' && upstream.clientSecret) {
+    const key = upstream.clientSecret;
+    // A fresh client secret (a short-lived JWT signed with the .p8 key) for each token request.
+    // openid-client's type says void; oauth4webapi awaits what a client authentication returns.
+    return (async (_as: client.ServerMetadata, metadata: client.ClientMetadata, body: URLSearchParams) => {
+      body.set('client_id', metadata.client_id);
+      body.set('client_secret', await appleClientSecret(settings, key));
+    }) as unknown as client.ClientAuth;
+  }
   if (method === 'none' || !upstream.clientSecret) return client.None();
   return method === 'client_secret_post' ? client.ClientSecretPost(upstream.clientSecret) : client.ClientSecretBasic(upstream.clientSecret);
 }
@@ -46,10 +56,13 @@ export function upstreamError(error: unknown): UpstreamError {
     );
   }
   const name = (error as Error)?.name;
-  const cause = (error as { cause?: { code?: string } })?.cause;
+  const cause = (error as { cause?: { code?: string; name?: string } })?.cause;
   if (
     name === 'TimeoutError' ||
     name === 'AbortError' ||
+    // openid-client wraps the aborted fetch: ClientError OAUTH_TIMEOUT, cause TimeoutError.
+    (error as { code?: string })?.code === 'OAUTH_TIMEOUT' ||
+    cause?.name === 'TimeoutError' ||
     (error instanceof TypeError && /fetch failed/.test(error.message)) ||
     cause?.code === 'ECONNREFUSED'
   )
@@ -63,13 +76,16 @@ export async function upstreamConfiguration(upstream: UpstreamConnection): Promi
   const key = `${connection.id}@${new Date(connection.updated_at).getTime()}`;
   const cached = discovered.get(key);
   if (cached && Date.now() - cached.at < DISCOVERY_TTL_MS) return cached.configuration;
-  const issuer = new URL(connection.settings.issuer);
+  const issuer = new URL(oidcIssuer(connection.settings));
   if (issuer.protocol === 'http:' && !upstream.allowHttp)
     throw new UpstreamError('invalid', 'The identity provider must be reached over https');
   try {
+    // For Microsoft's multi-tenant issuers ({tenantid} in the discovered issuer), openid-client
+    // checks each ID token's iss against the template filled with the token's own tid.
     const configuration = await client.discovery(issuer, connection.settings.client_id, undefined, clientAuthentication(upstream), {
-      timeout: UPSTREAM_TIMEOUT_SECONDS,
-      execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
+      timeout: upstream.timeoutSeconds,
+      // Outside production, a provider's endpoints may be plain http (a provider in a test, a laptop).
+      execute: upstream.allowHttp ? [client.allowInsecureRequests] : [],
     });
     for (const old of discovered.keys()) if (old.startsWith(`${connection.id}@`)) discovered.delete(old);
     discovered.set(key, { configuration, at: Date.now() });
@@ -121,11 +137,16 @@ export interface UpstreamIdentity {
   acr?: string;
 }
 
-/** Redeems the code the browser brought back to `callbackUrl` and reads who it is. */
+/**
+ * Redeems the code the browser brought back to `callbackUrl` and reads who it is; `posted` is what
+ * a form_post answer held besides the code (Apple's `user`).
+ */
 export async function finishUpstreamSignIn(
   configuration: client.Configuration,
+  connection: OidcConnection,
   callbackUrl: URL | Request,
   checks: UpstreamChecks,
+  posted?: URLSearchParams,
 ): Promise<UpstreamIdentity> {
   try {
     const tokens = await client.authorizationCodeGrant(configuration, callbackUrl, {
@@ -139,10 +160,11 @@ export async function finishUpstreamSignIn(
     const userinfo = configuration.serverMetadata().userinfo_endpoint
       ? await client.fetchUserInfo(configuration, tokens.access_token, idToken.sub)
       : {};
+    presetChecks(connection.settings, idToken);
     const amr = Array.isArray(idToken.amr) ? idToken.amr.filter((v): v is string => typeof v === 'string') : [];
     return {
       subject: idToken.sub,
-      claims: { ...userinfo, ...idToken },
+      claims: presetClaims(connection.settings, { ...userinfo, ...idToken }, posted),
       amr,
       acr: typeof idToken.acr === 'string' ? idToken.acr : undefined,
     };

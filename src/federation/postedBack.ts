@@ -15,7 +15,7 @@ import { connectionForSignIn } from './connections.ts';
 import { finishSamlSignIn, samlMetadata } from './saml.ts';
 import { UpstreamError } from './oidcUpstream.ts';
 import { FEDERATION_CALLBACK_PATH, interactionOfState } from './paths.ts';
-import { arriveFrom, keepArrival, takeTrip, type Arrival, type UpstreamFlowDeps } from './upstreamFlow.ts';
+import { arriveFrom, keepArrival, takeTrip, type Arrival, type UpstreamFlowDeps, upstreamFlowDeps } from './upstreamFlow.ts';
 import { formBody } from '../http/requestBodies.ts';
 
 // A signed (and perhaps encrypted) Response with a few attributes is tens of kilobytes.
@@ -23,9 +23,7 @@ const parseSamlPost = bodyParser({ enableTypes: ['form'], formLimit: '512kb', st
 
 const NOT_SAML = new UserFacingError(404, 'Not found', 'There is no SAML connection here.');
 
-function flowDeps(deps: FeatureDeps): UpstreamFlowDeps {
-  return { db: deps.database.db, box: deps.box, issuer: deps.config.issuer, allowHttp: deps.config.env !== 'production' };
-}
+const flowDeps = (deps: FeatureDeps): UpstreamFlowDeps => upstreamFlowDeps(deps.config, deps.database.db, deps.box);
 
 async function metadata(ctx: Context, deps: FeatureDeps) {
   const connection = await connectionForSignIn(deps.database.db, deps.box, ctx.params.connection);

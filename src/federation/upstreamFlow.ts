@@ -4,6 +4,7 @@
 // (one conditional update: a replayed or forged callback finds nothing), checks the state in
 // constant time and redeems the code.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config.ts';
 import type { Db } from '../db/index.ts';
 import type { SecretBox } from '../secrets/secretBox.ts';
 import { startVerification, takeChallenge } from '../verifications/index.ts';
@@ -26,7 +27,18 @@ export interface UpstreamFlowDeps {
   issuer: string;
   /** Plain-http providers outside production only. */
   allowHttp: boolean;
+  /** How long each request to a provider may take (UPSTREAM_TIMEOUT_SECONDS). */
+  timeoutSeconds: number;
 }
+
+/** What a trip needs, from the server's configuration. */
+export const upstreamFlowDeps = (config: Config, db: Db, box: SecretBox): UpstreamFlowDeps => ({
+  db,
+  box,
+  issuer: config.issuer,
+  allowHttp: config.env !== 'production',
+  timeoutSeconds: config.upstreamTimeoutSeconds,
+});
 
 export interface UpstreamTrip {
   /** The caller's verification flow (interaction:<uid>, account:<session>). */
@@ -42,12 +54,12 @@ const callbackUrl = (deps: UpstreamFlowDeps) => `${deps.issuer}${FEDERATION_CALL
 /** The protocol of a connection: how to send the browser there, and how to read who came back. */
 interface Protocol {
   depart(redirectUri: string, state: string, extra: Record<string, string>): Promise<{ url: URL; checks: UpstreamChecks }>;
-  /** What came back: the callback URL with its query, or (form_post) the POST request to it. */
-  arrive(returned: URL | Request, checks: UpstreamChecks): Promise<UpstreamIdentity>;
+  /** What came back: the callback URL with its query, or (form_post) the POST request to it and what it posted. */
+  arrive(returned: URL | Request, checks: UpstreamChecks, posted?: URLSearchParams): Promise<UpstreamIdentity>;
 }
 
 async function protocolOf(deps: UpstreamFlowDeps, connection: Connection & { clientSecret?: string }): Promise<Protocol> {
-  const upstream = { clientSecret: connection.clientSecret, allowHttp: deps.allowHttp };
+  const upstream = { clientSecret: connection.clientSecret, allowHttp: deps.allowHttp, timeoutSeconds: deps.timeoutSeconds };
   if (connection.type === 'saml') {
     // SAML comes back by POST to its own assertion consumer service (saml.ts), not to this callback.
     return {
@@ -65,7 +77,7 @@ async function protocolOf(deps: UpstreamFlowDeps, connection: Connection & { cli
   const configuration = await upstreamConfiguration({ ...upstream, connection });
   return {
     depart: (redirectUri, state, extra) => startUpstreamSignIn(configuration, connection, redirectUri, state, extra),
-    arrive: (callbackUrl, checks) => finishUpstreamSignIn(configuration, callbackUrl, checks),
+    arrive: (callbackUrl, checks, posted) => finishUpstreamSignIn(configuration, connection, callbackUrl, checks, posted),
   };
 }
 
@@ -141,7 +153,7 @@ export async function arriveFrom(
       method === 'GET'
         ? url
         : new Request(url, { method: 'POST', body: params, headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    return { ok: true, connection, identity: await protocol.arrive(returned, checks) };
+    return { ok: true, connection, identity: await protocol.arrive(returned, checks, method === 'POST' ? params : undefined) };
   } catch (error) {
     if (!(error instanceof UpstreamError)) throw error;
     return { ok: false, problem: error.kind, connection, reason: error.message };

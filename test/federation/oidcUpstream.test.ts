@@ -44,7 +44,8 @@ describe('federation: upstream OpenID Connect', () => {
 
   before(async () => {
     database = await createTestDatabase();
-    server = await startTestServer(database);
+    // A provider that hangs is given up on after 2 s here (10 s by default).
+    server = await startTestServer(database, { UPSTREAM_TIMEOUT_SECONDS: '2' });
     upstream = await startUpstreamProvider(`${server.issuer}/federation/oidc/callback`);
     await createConnection(operator(database), box, {
       id: 'upstream-idp',
@@ -273,6 +274,26 @@ describe('federation: upstream OpenID Connect', () => {
     assert.match(page.html, /Gone ID is not available right now/);
     const back = await browser.submit(page, /\/upstream\/give-up$/, {}, RP_REDIRECT);
     assert.equal(new URL(back.url).searchParams.get('error'), 'temporarily_unavailable');
+  });
+
+  it('gives up on a provider that accepts the connection and never answers, and the relying party gets temporarily_unavailable', async () => {
+    await createConnection(operator(database), box, {
+      id: 'hanging-idp',
+      type: 'oidc',
+      display_name: 'Hanging ID',
+      settings: { issuer: upstream.issuer, client_id: upstream.clientId },
+      client_secret: upstream.clientSecret,
+    });
+    upstream.down = true;
+    try {
+      const { browser, page } = await leaveFor('hanging-idp');
+      assert.equal(page.status, 503);
+      assert.match(page.html, /Hanging ID is not available right now/);
+      const back = await browser.submit(page, /\/upstream\/give-up$/, {}, RP_REDIRECT);
+      assert.equal(new URL(back.url).searchParams.get('error'), 'temporarily_unavailable');
+    } finally {
+      upstream.down = false;
+    }
   });
 
   it('refuses to unlink the last way a user has to sign in', async () => {

@@ -2,10 +2,17 @@
 // at 127.0.0.1 (a different host from Gatehouse's localhost, so the two never share cookies),
 // with its development sign-in screens: any login name signs in as that account. The accounts'
 // claims are what the test sets in `people`; its cookies have their own names besides.
-import { createServer, type Server } from 'node:http';
+//
+// It can also stand in for a provider with a preset (Microsoft Entra ID, Apple), which this
+// machine cannot reach: it then says it is that provider (its issuer), and routeProviderHost
+// answers the discovery request Gatehouse sends to the provider's real host from this one. Apple's
+// way of authenticating the client (a client secret signed with the team's key) is checked here
+// as Apple checks it.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { KeyObject } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import type { Browser, Page } from './browserForm.ts';
 
 export interface UpstreamPerson {
@@ -18,7 +25,10 @@ export interface UpstreamPerson {
 }
 
 export interface UpstreamProvider {
+  /** The issuer it says it is (its own address unless it stands in for a provider). */
   issuer: string;
+  /** Where it is reached. */
+  origin: string;
   clientId: string;
   clientSecret: string;
   /** Claims by login name; change them between sign-ins as a provider's data changes. */
@@ -27,20 +37,34 @@ export interface UpstreamProvider {
   amr: string[];
   /** Stops answering (as a provider that is down) while true. */
   down: boolean;
+  /** With appleKey: for each token request, whether its client secret held. */
+  appleSecretsSeen: boolean[];
   close(): Promise<void>;
 }
 
-export async function startUpstreamProvider(redirectUri: string): Promise<UpstreamProvider> {
+export interface UpstreamOptions {
+  /** The issuer to say it is (a real provider's, with routeProviderHost), instead of its own address. */
+  issuer?: string;
+  /** Claims of the openid scope besides sub and amr (Microsoft's tid). */
+  openidClaims?: string[];
+  /** Apple: the token endpoint takes only a client secret signed with this key, as Apple's does. */
+  appleKey?: { publicKey: KeyObject; teamId: string; keyId: string };
+}
+
+export async function startUpstreamProvider(redirectUri: string, options: UpstreamOptions = {}): Promise<UpstreamProvider> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const issuer = options.issuer ?? origin;
   const upstream: UpstreamProvider = {
     issuer,
+    origin,
     clientId: 'gatehouse',
     clientSecret: 'upstream-client-secret-0123456789',
     people: {},
     amr: [],
     down: false,
+    appleSecretsSeen: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
@@ -53,9 +77,10 @@ export async function startUpstreamProvider(redirectUri: string): Promise<Upstre
         redirect_uris: [redirectUri],
         grant_types: ['authorization_code'],
         response_types: ['code'],
+        ...(options.appleKey && { token_endpoint_auth_method: 'client_secret_post' }),
       },
     ],
-    claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name', 'given_name', 'family_name', 'locale'] },
+    claims: { openid: ['sub', 'amr', ...(options.openidClaims ?? [])], email: ['email', 'email_verified'], profile: ['name', 'given_name', 'family_name', 'locale'] },
     cookies: {
       keys: ['upstream-cookie-key-0123456789'],
       names: { session: 'up_session', interaction: 'up_interaction', resume: 'up_resume' },
@@ -73,6 +98,10 @@ export async function startUpstreamProvider(redirectUri: string): Promise<Upstre
       // Accepts the connection and never answers: a provider that hangs.
       return;
     }
+    if (options.appleKey && req.method === 'POST' && req.url === '/token') {
+      appleClientAuthentication(req, options.appleKey, upstream).then(() => callback(req, res));
+      return;
+    }
     callback(req, res);
   });
   server.on('connection', (socket) => socket.unref());
@@ -87,6 +116,61 @@ export async function startUpstreamProvider(redirectUri: string): Promise<Upstre
       options,
     );
   return upstream;
+}
+
+/**
+ * Apple's token endpoint takes as client secret a JWT the client signs with its Sign in with Apple
+ * key (ES256; iss the team, sub the client, aud Apple, kid the key). Checked here, then handed to
+ * oidc-provider as the registered secret when it holds, or as a wrong one when it does not.
+ */
+async function appleClientAuthentication(
+  req: IncomingMessage & { body?: Record<string, string> },
+  key: NonNullable<UpstreamOptions['appleKey']>,
+  upstream: UpstreamProvider,
+): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const params = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  let valid = false;
+  try {
+    const { protectedHeader } = await jwtVerify(params.get('client_secret') ?? '', key.publicKey, {
+      issuer: key.teamId,
+      subject: upstream.clientId,
+      audience: 'https://appleid.apple.com',
+      algorithms: ['ES256'],
+    });
+    valid = protectedHeader.kid === key.keyId;
+  } catch {
+    valid = false;
+  }
+  upstream.appleSecretsSeen.push(valid);
+  params.set('client_secret', valid ? upstream.clientSecret : 'not-the-secret');
+  // oidc-provider takes an already read body from req.body.
+  req.body = Object.fromEntries(params);
+}
+
+/**
+ * Answers what Gatehouse asks a provider's real host (`host`, such as https://appleid.apple.com)
+ * from the stand-in: the request goes to the stand-in's address, and `discovery` may rewrite the
+ * discovery document on the way (Microsoft's multi-tenant issuer template). Everything else is
+ * fetched as usual. Returns what undoes it, and the URLs it routed.
+ */
+export function routeProviderHost(
+  host: string,
+  upstream: UpstreamProvider,
+  discovery: (document: Record<string, unknown>) => Record<string, unknown> = (document) => document,
+): { routed: string[]; restore: () => void } {
+  const realFetch = globalThis.fetch;
+  const routed: string[] = [];
+  globalThis.fetch = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.origin !== host) return realFetch(input, init);
+    routed.push(url.href);
+    const answer = await realFetch(`${upstream.origin}/.well-known/openid-configuration`, { headers: init?.headers });
+    if (!url.pathname.endsWith('/.well-known/openid-configuration') || !answer.ok) return new Response('not found', { status: 404 });
+    return Response.json(discovery((await answer.json()) as Record<string, unknown>));
+  };
+  return { routed, restore: () => (globalThis.fetch = realFetch) };
 }
 
 /**

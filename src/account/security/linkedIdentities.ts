@@ -16,18 +16,13 @@ import { findIdentity, listIdentities, unlinkIdentity } from '../../federation/i
 import { linkProvenIdentity } from '../../federation/accounts.ts';
 import { UpstreamError } from '../../federation/oidcUpstream.ts';
 import { ACCOUNT_LINK_CALLBACK_PATH, ACCOUNT_RETURN_KEY } from '../../federation/paths.ts';
-import { arriveFrom, departFor, type UpstreamFlowDeps } from '../../federation/upstreamFlow.ts';
+import { arriveFrom, departFor, type UpstreamFlowDeps, upstreamFlowDeps } from '../../federation/upstreamFlow.ts';
 import { SECURITY_PATH, backToSecurity, shownDate, type SecurityPart } from './part.ts';
 
 const IDENTITIES_PATH = `${SECURITY_PATH}/identities`;
 const METHOD = 'upstream_account_link';
 
-const flowDeps = (deps: AccountAreaDeps): UpstreamFlowDeps => ({
-  db: deps.db,
-  box: deps.box,
-  issuer: deps.config.issuer,
-  allowHttp: deps.config.env !== 'production',
-});
+const flowDeps = (deps: AccountAreaDeps): UpstreamFlowDeps => upstreamFlowDeps(deps.config, deps.db, deps.box);
 const flowOf = (ctx: Context) => accountFlow(signedInAccount(ctx).session.id);
 
 /**

@@ -30,17 +30,12 @@ import { connectionForDomain, connectionForSignIn, connectionsOffered, type Conn
 import { UpstreamError } from '../../federation/oidcUpstream.ts';
 import { resolveFederatedUser } from '../../federation/accounts.ts';
 import { interactionReturnKey } from '../../federation/paths.ts';
-import { arriveFrom, departFor, takeArrival, type Arrival, type UpstreamFlowDeps } from '../../federation/upstreamFlow.ts';
+import { arriveFrom, departFor, takeArrival, type Arrival, type UpstreamFlowDeps, upstreamFlowDeps } from '../../federation/upstreamFlow.ts';
 
 const METHOD = 'upstream';
 export const PENDING_LINK = 'upstream_link';
 
-const flowDeps = (deps: InteractionDeps): UpstreamFlowDeps => ({
-  db: deps.db,
-  box: deps.accounts.box,
-  issuer: deps.config.issuer,
-  allowHttp: deps.config.env !== 'production',
-});
+const flowDeps = (deps: InteractionDeps): UpstreamFlowDeps => upstreamFlowDeps(deps.config, deps.db, deps.accounts.box);
 
 /** What the person sees when the provider said no, did not answer, or sent what does not hold. */
 const UPSTREAM_MESSAGES: Record<UpstreamError['kind'], (name: string) => string> = {
