@@ -3,7 +3,7 @@
 // is offered it (clients, email domains for home-realm discovery), what its sign-ins may do (JIT
 // provisioning, linking, claim updates) and how upstream claims map to the profile. Its secret is
 // sealed with SECRET_KEY and never shown again. Each change writes its audit record and event.
-import { createPrivateKey } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey } from 'node:crypto';
 import { z } from 'zod';
 import type { Db } from '../db/index.ts';
 import type { SecretBox, SealContext } from '../secrets/secretBox.ts';
@@ -279,6 +279,8 @@ export const connectionUpdateSchema = z
     settings: z.record(z.string(), z.unknown()),
     /** A new upstream client secret; null removes it. */
     client_secret: z.string().min(1).max(2000).nullable(),
+    /** SAML: a new service provider private key (PEM); null removes it. */
+    sp_private_key: z.string().min(1).max(10_000).nullable(),
   })
   .partial()
   .strict()
@@ -364,7 +366,7 @@ async function findRow(db: Db, id: string): Promise<ConnectionRow | undefined> {
  * which each client secret is signed.
  */
 function checkSecretFits(type: ConnectionRow['type'], settings: ConnectionRow['settings'], secret: string | null | undefined): void {
-  if (type === 'saml') return;
+  if (type === 'saml') return checkSpKeyFits(settings as SamlSettings, secret);
   const problem = (message: string) => new InvalidInputError('Invalid input', [{ path: 'client_secret', message }]);
   const oidc = type === 'oidc' ? (settings as OidcSettings) : undefined;
   if (oidc?.preset === 'apple') {
@@ -374,6 +376,21 @@ function checkSecretFits(type: ConnectionRow['type'], settings: ConnectionRow['s
   }
   if ((settings as OidcSettings | OAuth2Settings).token_endpoint_auth_method === 'none' && secret)
     throw problem('client_secret is not used with token_endpoint_auth_method none');
+}
+
+/** A SAML connection's key: needed to decrypt assertions, and the key of our certificate. */
+function checkSpKeyFits(settings: SamlSettings, key: string | null | undefined): void {
+  const problem = (message: string) => new InvalidInputError('Invalid input', [{ path: 'sp_private_key', message }]);
+  if (settings.want_encrypted_assertions && !key) throw problem('sp_private_key is required for encrypted assertions');
+  if (!key) return;
+  let publicOfKey: string;
+  try {
+    publicOfKey = createPublicKey(createPrivateKey(key)).export({ type: 'spki', format: 'pem' }) as string;
+  } catch {
+    throw problem('sp_private_key must be a PEM private key');
+  }
+  if (settings.sp_certificate && new X509Certificate(settings.sp_certificate).publicKey.export({ type: 'spki', format: 'pem' }) !== publicOfKey)
+    throw problem('sp_private_key is not the key of sp_certificate');
 }
 
 function isP256PrivateKey(pem: string): boolean {
@@ -411,22 +428,31 @@ export async function createConnection(ctx: ServiceContext, box: SecretBox, inpu
   }).finally(() => forgetConnections(ctx.db));
 }
 
+/** The secret an update sets (null: removes): a SAML connection's is its sp_private_key, any other's its client_secret. */
+function secretChange(type: ConnectionRow['type'], data: z.output<typeof connectionUpdateSchema>): string | null | undefined {
+  const [given, other] = type === 'saml' ? (['sp_private_key', 'client_secret'] as const) : (['client_secret', 'sp_private_key'] as const);
+  if (data[other] !== undefined)
+    throw new InvalidInputError('Invalid input', [
+      { path: other, message: type === 'saml' ? 'a SAML connection has no client secret: give sp_private_key' : 'sp_private_key is for SAML connections' },
+    ]);
+  return data[given];
+}
+
 export async function updateConnection(ctx: ServiceContext, box: SecretBox, id: string, input: unknown): Promise<Connection> {
   const data = parseInput(connectionUpdateSchema, input);
   return commitChange(ctx, async (trx) => {
     const current = await trx<ConnectionRow>('connections').where('id', id).forUpdate().first();
     if (!current) throw new NotFoundError(`No connection ${id}`);
     const settings = data.settings ? checkedSettings(current.type, { ...current.settings, ...data.settings }) : undefined;
-    if (settings || data.client_secret !== undefined) {
-      const secret = data.client_secret !== undefined ? data.client_secret : current.secret && box.open(current.secret, secretContext(id));
+    const newSecret = secretChange(current.type, data);
+    if (settings || newSecret !== undefined) {
+      const secret = newSecret !== undefined ? newSecret : current.secret && box.open(current.secret, secretContext(id));
       checkSecretFits(current.type, settings ?? current.settings, secret);
     }
     const changes = {
       ...columns(data),
       ...(settings && { settings: JSON.stringify(settings) }),
-      ...(data.client_secret !== undefined && {
-        secret: data.client_secret === null ? null : box.seal(data.client_secret, secretContext(id)),
-      }),
+      ...(newSecret !== undefined && { secret: newSecret === null ? null : box.seal(newSecret, secretContext(id)) }),
       updated_at: trx.fn.now(),
     };
     const [updated] = (await trx('connections').where('id', id).update(changes).returning('*')) as ConnectionRow[];

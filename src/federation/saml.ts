@@ -4,11 +4,14 @@
 // certificates), the IdP as issuer, our entity id as audience, our ACS as recipient and
 // destination, the time conditions within a small clock skew, and InResponseTo our own request —
 // the one this trip made, and only once (the trip is a verification record taken once). XML with
-// a DOCTYPE (entity expansion) is refused before any parsing.
+// a DOCTYPE (entity expansion) is refused before any parsing. A connection that wants encrypted
+// assertions gets them encrypted to its sp_certificate (advertised in our metadata) and decrypted
+// with its sealed key; a plain one is then refused, and the decrypted assertion must be signed.
 //
 //   GET  /federation/saml/<connection>/metadata   our SP metadata (entity id = this URL)
 //   POST /federation/saml/<connection>/acs        the IdP posts the Response here
-import { SAML, ValidateInResponseTo, type CacheProvider, type Profile } from '@node-saml/node-saml';
+import { DOMParser } from '@xmldom/xmldom';
+import { SAML, ValidateInResponseTo, type CacheProvider, type Profile, type SamlConfig } from '@node-saml/node-saml';
 import type { SamlConnection } from './connections.ts';
 import { UpstreamError, type UpstreamChecks, type UpstreamIdentity } from './oidcUpstream.ts';
 
@@ -39,7 +42,24 @@ function tripCache(requestId?: string): CacheProvider & { saved?: string } {
   return cache;
 }
 
-function samlOf(deps: SamlDeps, connection: SamlConnection & { clientSecret?: string }, cache: CacheProvider): SAML {
+type SealedSamlConnection = SamlConnection & { clientSecret?: string };
+
+/**
+ * Our private key (the connection's sealed secret), for what it serves here: signing our requests
+ * once our certificate is there to publish beside it, and decrypting assertions when they are
+ * wanted encrypted. node-saml's metadata insists on a certificate for each use its key is given,
+ * so the key is given for a use only when the connection has that use.
+ */
+function spKeys(connection: SealedSamlConnection): Pick<SamlConfig, 'privateKey' | 'decryptionPvk'> {
+  const { clientSecret: key, settings } = connection;
+  if (!key) return {};
+  return {
+    ...(settings.sp_certificate && { privateKey: key }),
+    ...(settings.want_encrypted_assertions && { decryptionPvk: key }),
+  };
+}
+
+function samlOf(deps: SamlDeps, connection: SealedSamlConnection, cache: CacheProvider): SAML {
   const { settings } = connection;
   const spEntityId = samlEntityId(deps.issuer, connection.id);
   return new SAML({
@@ -58,14 +78,14 @@ function samlOf(deps: SamlDeps, connection: SamlConnection & { clientSecret?: st
     cacheProvider: cache,
     identifierFormat: settings.name_id_format,
     disableRequestedAuthnContext: true,
-    ...(connection.clientSecret ? { privateKey: connection.clientSecret, decryptionPvk: connection.clientSecret } : {}),
+    ...spKeys(connection),
   });
 }
 
 /** Where to send the browser: the IdP's SSO URL with our AuthnRequest; its ID is kept with the trip. */
 export async function startSamlSignIn(
   deps: SamlDeps,
-  connection: SamlConnection & { clientSecret?: string },
+  connection: SealedSamlConnection,
   relayState: string,
 ): Promise<{ url: URL; checks: UpstreamChecks }> {
   const cache = tripCache();
@@ -74,17 +94,57 @@ export async function startSamlSignIn(
   return { url: new URL(url), checks: { state: relayState, nonce: '', codeVerifier: '', requestId: cache.saved } };
 }
 
-/** The service provider metadata an IdP is given (entity id, ACS, our certificate when we have one). */
-export function samlMetadata(deps: SamlDeps, connection: SamlConnection & { clientSecret?: string }): string {
+/**
+ * The service provider metadata an IdP is given: entity id, ACS, and our certificate for each use
+ * its key has (signing requests; encryption, which tells the IdP to encrypt assertions to it).
+ */
+export function samlMetadata(deps: SamlDeps, connection: SealedSamlConnection): string {
   const certificate = connection.settings.sp_certificate ?? null;
+  const keys = spKeys(connection);
   return samlOf(deps, connection, tripCache()).generateServiceProviderMetadata(
-    connection.settings.want_encrypted_assertions ? certificate : null,
-    connection.clientSecret ? certificate : null,
+    keys.decryptionPvk ? certificate : null,
+    keys.privateKey ? certificate : null,
   );
 }
 
 // A DOCTYPE is where entity expansion and external entities live; a SAML message never needs one.
 const DOCTYPE = /<!DOCTYPE|<!ENTITY/i;
+
+/** The little of the DOM the assertion check reads (the project's TypeScript has no DOM library). */
+interface XmlNode {
+  nodeType: number;
+  localName: string | null;
+  childNodes: ArrayLike<XmlNode>;
+}
+const ELEMENT_NODE = 1;
+
+/** The local names of the elements right under the Response: where node-saml takes its assertion from. */
+function responseChildren(xml: string): string[] {
+  let wellFormed = true;
+  const spoilt = () => {
+    wellFormed = false;
+  };
+  const document = new DOMParser({ errorHandler: { error: spoilt, fatalError: spoilt } }).parseFromString(xml, 'text/xml');
+  const root = document?.documentElement as unknown as XmlNode | null;
+  if (!wellFormed || !root) throw new UpstreamError('invalid', 'The SAML response is not well-formed XML');
+  return Array.from(root.childNodes)
+    .filter((node) => node.nodeType === ELEMENT_NODE)
+    .map((node) => node.localName ?? '');
+}
+
+/**
+ * A connection that wants encrypted assertions takes no plain one: node-saml, given our key,
+ * decrypts an EncryptedAssertion but accepts a plain Assertion just as well, so the choice
+ * would be the sender's. Looked for where node-saml looks (right under the Response, by local
+ * name), so an EncryptedAssertion elsewhere in the XML cannot vouch for a plain one.
+ */
+function refusePlainAssertion(connection: SealedSamlConnection, xml: string): void {
+  if (!connection.settings.want_encrypted_assertions) return;
+  if (!spKeys(connection).decryptionPvk)
+    throw new UpstreamError('invalid', 'The connection wants encrypted assertions but has no service provider key to decrypt them');
+  if (responseChildren(xml).includes('Assertion'))
+    throw new UpstreamError('invalid', 'The SAML assertion is not encrypted, and this connection accepts only encrypted assertions');
+}
 
 const profileValue = (profile: Profile, name: string): unknown => {
   const value = (profile as Record<string, unknown>)[name] ?? (profile.attributes as Record<string, unknown> | undefined)?.[name];
@@ -94,13 +154,14 @@ const profileValue = (profile: Profile, name: string): unknown => {
 /** Checks the posted Response against the trip's request; who the IdP says it is. */
 export async function finishSamlSignIn(
   deps: SamlDeps,
-  connection: SamlConnection & { clientSecret?: string },
+  connection: SealedSamlConnection,
   checks: UpstreamChecks,
   posted: { SAMLResponse?: unknown; RelayState?: unknown },
 ): Promise<UpstreamIdentity> {
   if (typeof posted.SAMLResponse !== 'string' || !posted.SAMLResponse) throw new UpstreamError('invalid', 'No SAML response was posted');
   const xml = Buffer.from(posted.SAMLResponse, 'base64').toString('utf8');
   if (DOCTYPE.test(xml)) throw new UpstreamError('invalid', 'The SAML response contains a DOCTYPE, which is never accepted');
+  refusePlainAssertion(connection, xml);
   let profile: Profile | null;
   try {
     ({ profile } = await samlOf(deps, connection, tripCache(checks.requestId)).validatePostResponseAsync({

@@ -5,6 +5,7 @@
 // identities are listed and unlinked, except the last way in. Every answer fits the OpenAPI document.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { keyPair } from '../helpers/samlIdp.ts';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -206,6 +207,40 @@ describe('admin API: connections and linked identities', () => {
       assert.equal((await call(admin, 'GET', '/connections/gamma')).body.settings.issuer, 'https://gamma.idp.example');
       isProblem(await call(admin, 'PATCH', '/connections/nope', { body: { enabled: false } }), 404, 'not-found');
       isProblem(await call(admin, 'GET', '/connections/nope'), 404, 'not-found');
+    });
+
+    it('changes a SAML connection’s key as sp_private_key, only to the key of its certificate, and turns encryption on only with a key', async () => {
+      const ours = keyPair();
+      const created = await call(admin, 'POST', '/connections', {
+        body: {
+          id: 'zeta-saml',
+          type: 'saml',
+          display_name: 'Zeta',
+          settings: {
+            idp_entity_id: 'https://idp.zeta.example',
+            sso_url: 'https://idp.zeta.example/sso',
+            idp_certificates: [keyPair().cert],
+            sp_certificate: ours.cert,
+          },
+        },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const encryptWithoutKey = await call(admin, 'PATCH', '/connections/zeta-saml', { body: { settings: { want_encrypted_assertions: true } } });
+      isProblem(encryptWithoutKey, 400, 'invalid-input');
+      assert.deepEqual(encryptWithoutKey.body.errors, [{ path: 'sp_private_key', message: 'sp_private_key is required for encrypted assertions' }]);
+      const asClientSecret = await call(admin, 'PATCH', '/connections/zeta-saml', { body: { client_secret: ours.key } });
+      isProblem(asClientSecret, 400, 'invalid-input');
+      assert.deepEqual(asClientSecret.body.errors, [{ path: 'client_secret', message: 'a SAML connection has no client secret: give sp_private_key' }]);
+      const wrongKey = await call(admin, 'PATCH', '/connections/zeta-saml', { body: { sp_private_key: keyPair().key } });
+      assert.deepEqual(wrongKey.body.errors, [{ path: 'sp_private_key', message: 'sp_private_key is not the key of sp_certificate' }]);
+      assert.equal((await database.db('connections').where('id', 'zeta-saml').first()).secret, null, 'nothing changed');
+      const encrypted = await call(admin, 'PATCH', '/connections/zeta-saml', {
+        body: { sp_private_key: ours.key, settings: { want_encrypted_assertions: true } },
+      });
+      assert.equal(encrypted.status, 200, JSON.stringify(encrypted.body));
+      assert.equal(encrypted.body.has_client_secret, true);
+      assert.equal(encrypted.body.settings.want_encrypted_assertions, true);
+      assert.ok(!JSON.stringify(encrypted.body).includes('PRIVATE KEY'), 'the key is never shown');
     });
 
     it('lets connections:read read but not change, and keeps other tokens out (403)', async () => {

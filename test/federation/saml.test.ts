@@ -2,20 +2,38 @@
 // its own key, validating with xmllint-wasm), @node-saml/node-saml in Gatehouse as the service
 // provider, openid-client as the relying party. A signed response to our request signs the
 // person in (JIT, mapped attributes); every forged or bent response is refused with a screen that
-// says so, and creates no user.
+// says so, and creates no user. A second connection wants its assertions encrypted to its own
+// certificate: samlify encrypts them, node-saml decrypts them with the connection's sealed key.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
+import samlify from 'samlify';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { Browser, type Page } from '../helpers/browserForm.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
 import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
-import { createSamlIdp, decodeResponse, encodeResponse, type ResponseBend, type SamlIdp, type SamlPerson } from '../helpers/samlIdp.ts';
+import {
+  createSamlIdp,
+  decodeResponse,
+  encodeResponse,
+  keyPair,
+  type ResponseBend,
+  type SamlIdp,
+  type SamlPerson,
+} from '../helpers/samlIdp.ts';
 import { createConnection } from '../../src/federation/index.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 
 const box = createSecretBox(TEST_SECRET_KEY);
+
+/** The connections signed in through: one taking signed assertions, one wanting them encrypted too. */
+const PLAIN = { id: 'acme-saml', displayName: 'Acme (SAML)' };
+const ENCRYPTED = { id: 'acme-encrypted', displayName: 'Acme (encrypted)' };
+type Via = typeof PLAIN;
+
+const bareCertificate = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('federation: upstream SAML 2.0', () => {
   let database: TestDatabase;
@@ -23,6 +41,9 @@ describe('federation: upstream SAML 2.0', () => {
   let idp: SamlIdp;
   let rp: client.Configuration;
   let spMetadata: string;
+  /** Our certificate and key for the connection that wants encrypted assertions. */
+  let encryptionPair: { key: string; cert: string };
+  let encryptedSpMetadata: string;
 
   before(async () => {
     database = await createTestDatabase();
@@ -36,7 +57,23 @@ describe('federation: upstream SAML 2.0', () => {
     });
     const registered = await createClient(database, server.config, { name: 'SAML App' });
     rp = await discover(server.issuer, registered.client_id, registered.client_secret);
+    encryptionPair = keyPair();
+    await createConnection(operator(database), box, {
+      id: ENCRYPTED.id,
+      type: 'saml',
+      display_name: ENCRYPTED.displayName,
+      settings: {
+        idp_entity_id: idp.entityId,
+        sso_url: idp.ssoUrl,
+        idp_certificates: [idp.cert],
+        emails_verified: true,
+        want_encrypted_assertions: true,
+        sp_certificate: encryptionPair.cert,
+      },
+      sp_private_key: encryptionPair.key,
+    });
     spMetadata = await (await fetch(`${server.issuer}/federation/saml/acme-saml/metadata`)).text();
+    encryptedSpMetadata = await (await fetch(`${server.issuer}/federation/saml/${ENCRYPTED.id}/metadata`)).text();
   });
 
   after(async () => {
@@ -44,27 +81,28 @@ describe('federation: upstream SAML 2.0', () => {
     await database?.dispose();
   });
 
-  const acs = () => `${server.issuer}/federation/saml/acme-saml/acs`;
+  const acs = (via: Via = PLAIN) => `${server.issuer}/federation/saml/${via.id}/acs`;
+  const metadataOf = (via: Via) => (via === ENCRYPTED ? encryptedSpMetadata : spMetadata);
 
   /** Leaves the sign-in screen for the IdP; the redirect to it carries our AuthnRequest. */
-  async function startTrip() {
+  async function startTrip(via: Via = PLAIN) {
     const browser = new Browser();
     const request = await authorizationRequest(rp);
     const login = await browser.navigate(request.url.toString());
-    const toIdp = await browser.submit(login, /\/upstream\/acme-saml\/start$/, {}, idp.ssoUrl);
+    const toIdp = await browser.submit(login, new RegExp(`/upstream/${via.id}/start$`), {}, idp.ssoUrl);
     assert.ok(toIdp.url.startsWith(idp.ssoUrl), `sent to the IdP: ${toIdp.url}`);
     return { browser, request, requestUrl: toIdp.url, relayState: new URL(toIdp.url).searchParams.get('RelayState') as string };
   }
 
   /** The IdP's browser posts the Response to our ACS (a cross-site POST: none of our cookies go with it). */
-  async function postResponse(browser: Browser, samlResponse: string, relayState: string): Promise<Page> {
-    const response = await fetch(acs(), {
+  async function postResponse(browser: Browser, samlResponse: string, relayState: string, via: Via = PLAIN): Promise<Page> {
+    const response = await fetch(acs(via), {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
       body: new URLSearchParams({ SAMLResponse: samlResponse, RelayState: relayState }),
       redirect: 'manual',
     });
-    if (response.status !== 303) return { url: acs(), status: response.status, html: await response.text(), response };
+    if (response.status !== 303) return { url: acs(via), status: response.status, html: await response.text(), response };
     return browser.navigate(new URL(response.headers.get('location') as string, server.issuer).href, {}, RP_REDIRECT);
   }
 
@@ -77,16 +115,16 @@ describe('federation: upstream SAML 2.0', () => {
   const userCount = async () => Number((await database.db('users').count({ n: '*' }).first())?.n);
 
   /** Posts a bent response; it must be refused on a screen, for `why` (as the audit records it), creating nobody. */
-  async function refused(person: SamlPerson, bend: ResponseBend | ((xml: string) => string), why: RegExp) {
-    const expected = /Signing in with Acme \(SAML\) did not work/;
+  async function refused(person: SamlPerson, bend: ResponseBend | ((xml: string) => string), why: RegExp, via: Via = PLAIN) {
+    const expected = new RegExp(`Signing in with ${escapeRegExp(via.displayName)} did not work`);
     const users = await userCount();
-    const trip = await startTrip();
-    const signed = typeof bend === 'function' ? undefined : await idp.respond(spMetadata, trip.requestUrl, person, bend);
+    const trip = await startTrip(via);
+    const signed = typeof bend === 'function' ? undefined : await idp.respond(metadataOf(via), trip.requestUrl, person, bend);
     const samlResponse =
       typeof bend === 'function'
-        ? encodeResponse(bend(decodeResponse(await idp.respond(spMetadata, trip.requestUrl, person))))
+        ? encodeResponse(bend(decodeResponse(await idp.respond(metadataOf(via), trip.requestUrl, person))))
         : (signed as string);
-    const page = await postResponse(trip.browser, samlResponse, trip.relayState);
+    const page = await postResponse(trip.browser, samlResponse, trip.relayState, via);
     assert.equal(page.status, 400, page.html.slice(0, 500));
     assert.match(page.html, expected);
     assert.equal(await userCount(), users, 'no user created');
@@ -197,8 +235,7 @@ describe('federation: upstream SAML 2.0', () => {
     const settings = created.settings as { idp_entity_id: string; sso_url: string; idp_certificates: string[]; idp_metadata_xml?: string };
     assert.equal(settings.idp_entity_id, idp.entityId);
     assert.equal(settings.sso_url, idp.ssoUrl);
-    const bare = (pem: string) => pem.replace(/-----[^-]+-----|\s/g, '');
-    assert.deepEqual(settings.idp_certificates.map(bare), [bare(idp.cert)]);
+    assert.deepEqual(settings.idp_certificates.map(bareCertificate), [bareCertificate(idp.cert)]);
     assert.equal(settings.idp_metadata_xml, undefined, 'the XML itself is not kept');
 
     for (const [xml, message] of [
@@ -242,5 +279,83 @@ describe('federation: upstream SAML 2.0', () => {
     );
     const tokens = await toRelyingParty(trip.browser, await postResponse(trip.browser, samlResponse, trip.relayState), trip.request);
     assert.ok(tokens.claims()?.sub);
+  });
+
+  describe('with encrypted assertions wanted', () => {
+    it('advertises our certificate for encryption in the metadata, and only where encryption is wanted', async () => {
+      assert.match(encryptedSpMetadata, /<KeyDescriptor use="encryption">/);
+      // What an IdP reads from it: our certificate, to encrypt to.
+      const read = samlify.ServiceProvider({ metadata: encryptedSpMetadata }).entityMeta.getX509Certificate('encryption');
+      assert.equal(bareCertificate(String(read)), bareCertificate(encryptionPair.cert));
+      assert.doesNotMatch(spMetadata, /use="encryption"/);
+
+      // A connection with a key of its own that wants no encryption: its certificate is for signing requests only.
+      await createConnection(operator(database), box, {
+        id: 'acme-signing',
+        type: 'saml',
+        display_name: 'Acme (signed requests)',
+        settings: { idp_entity_id: idp.entityId, sso_url: idp.ssoUrl, idp_certificates: [idp.cert], sp_certificate: encryptionPair.cert },
+        sp_private_key: encryptionPair.key,
+      });
+      const signing = await fetch(`${server.issuer}/federation/saml/acme-signing/metadata`);
+      assert.equal(signing.status, 200);
+      const signingMetadata = await signing.text();
+      assert.match(signingMetadata, /<KeyDescriptor use="signing">/);
+      assert.doesNotMatch(signingMetadata, /use="encryption"/);
+    });
+
+    it('signs a person in from an assertion signed by the IdP and encrypted to our certificate', async () => {
+      const trip = await startTrip(ENCRYPTED);
+      const samlResponse = await idp.respond(
+        encryptedSpMetadata,
+        trip.requestUrl,
+        { nameId: 'emp-2001', email: 'noor@acme.test', givenName: 'Noor' },
+        { encryptTo: 'sp' },
+      );
+      const posted = decodeResponse(samlResponse);
+      assert.match(posted, /<saml:EncryptedAssertion/);
+      assert.doesNotMatch(posted, /emp-2001|noor@acme\.test/, 'who it is travels encrypted');
+      const page = await postResponse(trip.browser, samlResponse, trip.relayState, ENCRYPTED);
+      const tokens = await toRelyingParty(trip.browser, page, trip.request);
+      const userinfo = await client.fetchUserInfo(rp, tokens.access_token, tokens.claims()?.sub as string);
+      assert.equal(userinfo.email, 'noor@acme.test');
+      assert.equal(userinfo.given_name, 'Noor');
+      const identity = await database.db('federated_identities').where({ connection_id: ENCRYPTED.id, subject: 'emp-2001' }).first();
+      assert.equal(identity.user_id, tokens.claims()?.sub);
+    });
+
+    it('refuses a plain assertion, though signed, also when an EncryptedAssertion sits where node-saml does not read one', async () => {
+      const notEncrypted = /The SAML assertion is not encrypted, and this connection accepts only encrypted assertions/;
+      await refused({ nameId: 'emp-plain', email: 'p@acme.test' }, {}, notEncrypted, ENCRYPTED);
+      await refused(
+        { nameId: 'emp-dressed', email: 'd@acme.test' },
+        // An EncryptedAssertion where node-saml does not look for one (in the Extensions), the signed plain assertion where it does.
+        (xml) =>
+          xml.replace(
+            '<samlp:Status>',
+            '<samlp:Extensions><saml:EncryptedAssertion><xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"/></saml:EncryptedAssertion></samlp:Extensions><samlp:Status>',
+          ),
+        notEncrypted,
+        ENCRYPTED,
+      );
+    });
+
+    it('refuses an assertion encrypted to a key that is not ours', async () => {
+      await refused(
+        { nameId: 'emp-misdirected', email: 'm@acme.test' },
+        { encryptTo: 'stranger' },
+        /was refused: .*oaep decoding error/,
+        ENCRYPTED,
+      );
+    });
+
+    it('refuses an encrypted assertion that is not signed', async () => {
+      await refused(
+        { nameId: 'emp-sealed-unsigned', email: 'su@acme.test' },
+        { signer: 'nobody', encryptTo: 'sp' },
+        /Invalid signature from encrypted assertion/,
+        ENCRYPTED,
+      );
+    });
   });
 });

@@ -2,7 +2,9 @@
 // validator @authenio/samlify-xmllint-wasm): it reads our AuthnRequest from the redirect URL and
 // answers with a Response whose assertion it signs with its own key, as an IdP does. Tests may
 // bend what goes into the response before it is signed (audience, times, InResponseTo), sign it
-// with a key Gatehouse does not know, or not sign it at all, to see each refused.
+// with a key Gatehouse does not know, or not sign it at all, to see each refused. Asked to, it
+// encrypts the assertion as samlify does for an SP that wants it: after signing, to the encryption
+// certificate in the SP's metadata (or to a key that is not the SP's).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -61,6 +63,8 @@ export interface ResponseBend {
   validForSeconds?: number;
   /** Sign with a key Gatehouse does not know, or not at all. */
   signer?: 'idp' | 'stranger' | 'nobody';
+  /** Encrypt the assertion: to the SP (its metadata's encryption certificate), or to a key that is not its own. */
+  encryptTo?: 'sp' | 'stranger';
 }
 
 export interface SamlIdp {
@@ -80,7 +84,7 @@ export function createSamlIdp(): SamlIdp {
   const ssoUrl = 'https://idp.example.test/sso';
   const own = keyPair();
   const stranger = keyPair();
-  const identityProvider = (pair: { key: string; cert: string }) =>
+  const identityProvider = (pair: { key: string; cert: string }, isAssertionEncrypted = false) =>
     samlify.IdentityProvider({
       entityID: entityId,
       signingCert: pair.cert,
@@ -88,8 +92,14 @@ export function createSamlIdp(): SamlIdp {
       singleSignOnService: [{ Binding: REDIRECT, Location: ssoUrl }],
       nameIDFormat: [PERSISTENT],
       loginResponseTemplate: { context: TEMPLATE, attributes: [] },
+      isAssertionEncrypted,
     });
   const idps = { idp: identityProvider(own), stranger: identityProvider(stranger) };
+  // samlify encrypts inside createLoginResponse, after signing; done here as a step of its own (the
+  // same samlify call), so that a response whose signatures were taken out can be encrypted too.
+  const encrypter = identityProvider(own, true);
+  // A service provider whose encryption key is not Gatehouse's: what an assertion meant for it looks like.
+  const elsewhere = samlify.ServiceProvider({ entityID: 'https://elsewhere.example.test/metadata', encryptCert: stranger.cert });
 
   return {
     entityId,
@@ -136,10 +146,11 @@ export function createSamlIdp(): SamlIdp {
           }),
         };
       });
+      let xml = decodeResponse(response.context);
       // "Nobody" signs: every signature the IdP made is taken out again.
-      if (signer === 'nobody')
-        return encodeResponse(decodeResponse(response.context).replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/g, ''));
-      return response.context;
+      if (signer === 'nobody') xml = xml.replace(/<ds:Signature[\s\S]*?<\/ds:Signature>/g, '');
+      if (!bend.encryptTo) return encodeResponse(xml);
+      return samlify.SamlLib.encryptAssertion(encrypter, bend.encryptTo === 'sp' ? sp : elsewhere, xml);
     },
   };
 }

@@ -8,7 +8,7 @@
 // answers the discovery request Gatehouse sends to the provider's real host from this one. Apple's
 // way of authenticating the client (a client secret signed with the team's key) is checked here
 // as Apple checks it.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import Provider, { type Configuration } from 'oidc-provider';
@@ -49,6 +49,8 @@ export interface UpstreamOptions {
   openidClaims?: string[];
   /** Apple: the token endpoint takes only a client secret signed with this key, as Apple's does. */
   appleKey?: { publicKey: KeyObject; teamId: string; keyId: string };
+  /** Leaves the iss parameter (RFC 9207) out of its redirects back, as Microsoft Entra ID does. */
+  noIssParameter?: boolean;
 }
 
 export async function startUpstreamProvider(redirectUri: string, options: UpstreamOptions = {}): Promise<UpstreamProvider> {
@@ -98,6 +100,7 @@ export async function startUpstreamProvider(redirectUri: string, options: Upstre
       // Accepts the connection and never answers: a provider that hangs.
       return;
     }
+    if (options.noIssParameter) withoutIssParameter(res);
     if (options.appleKey && req.method === 'POST' && req.url === '/token') {
       appleClientAuthentication(req, options.appleKey, upstream).then(() => callback(req, res));
       return;
@@ -116,6 +119,18 @@ export async function startUpstreamProvider(redirectUri: string, options: Upstre
       options,
     );
   return upstream;
+}
+
+/** Takes the iss parameter out of the redirects this response sends. */
+function withoutIssParameter(res: ServerResponse): void {
+  const setHeader = res.setHeader.bind(res);
+  res.setHeader = (name, value) => {
+    // Only the redirects back to the client are absolute (its own screens are paths).
+    if (String(name).toLowerCase() !== 'location' || typeof value !== 'string' || !URL.canParse(value)) return setHeader(name, value);
+    const location = new URL(value);
+    location.searchParams.delete('iss');
+    return setHeader(name, location.href);
+  };
 }
 
 /**

@@ -7,6 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createConnection, newConnectionSchema, oidcIssuer, type OidcSettings } from '../../src/federation/connections.ts';
 import { presetChecks, presetClaims } from '../../src/federation/oidcPresets.ts';
 import { UpstreamError } from '../../src/federation/oidcUpstream.ts';
+import { keyPair } from '../helpers/samlIdp.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 import type { ServiceContext } from '../../src/changes/index.ts';
 
@@ -104,6 +105,30 @@ describe('connection settings', () => {
     });
     assert.ok(!saml.success);
     assert.match(saml.error.issues.map((i) => i.message).join(' '), /a SAML connection has no client secret: give sp_private_key/);
+  });
+
+  it('asks a SAML connection that wants encrypted assertions for its key, and takes only the key of its certificate', async () => {
+    const nowhere = {} as ServiceContext;
+    const ours = keyPair();
+    const samlConnection = (sp_private_key?: string) =>
+      createConnection(nowhere, createSecretBox('x'.repeat(40)), {
+        id: 'acme-saml',
+        type: 'saml',
+        display_name: 'Acme',
+        settings: {
+          idp_entity_id: 'https://idp.acme.example',
+          sso_url: 'https://idp.acme.example/sso',
+          idp_certificates: [keyPair().cert],
+          want_encrypted_assertions: true,
+          sp_certificate: ours.cert,
+        },
+        ...(sp_private_key && { sp_private_key }),
+      });
+    const refusedWith = (message: string) => (error: { fields?: { path: string; message: string }[] }) =>
+      error.fields?.[0]?.path === 'sp_private_key' && error.fields[0].message === message;
+    await assert.rejects(samlConnection(), refusedWith('sp_private_key is required for encrypted assertions'));
+    await assert.rejects(samlConnection(keyPair().key), refusedWith('sp_private_key is not the key of sp_certificate'));
+    await assert.rejects(samlConnection('not a key'), refusedWith('sp_private_key must be a PEM private key'));
   });
 
   it('refuses a client secret with a token endpoint method that sends none, before anything is written', async () => {
