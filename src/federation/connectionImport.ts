@@ -92,9 +92,16 @@ function checkEntry(entry: unknown, variables: SecretVariables): { connection: N
   const secret = variables[variable.data];
   if (secret === undefined)
     return { problems: [{ path: 'client_secret_env', message: `environment variable ${variable.data} is not set` }] };
-  const withSecret = newConnectionSchema.safeParse({ ...fields, client_secret: secret });
+  // The variable holds a SAML connection's private key, or any other connection's client secret.
+  const secretField = fields.type === 'saml' ? 'sp_private_key' : 'client_secret';
+  const withSecret = newConnectionSchema.safeParse({ ...fields, [secretField]: secret });
   if (!withSecret.success)
-    return { problems: [{ path: 'client_secret_env', message: `environment variable ${variable.data} must hold 1 to 2000 characters` }] };
+    return {
+      problems: fieldProblems(withSecret.error).map((problem) => ({
+        path: 'client_secret_env',
+        message: `environment variable ${variable.data}: ${problem.message}`,
+      })),
+    };
   return { connection: withSecret.data };
 }
 
@@ -166,7 +173,9 @@ export async function importConnections(
       try {
         if (existing.has(connection.id)) {
           const { id, type: _type, ...fields } = connection;
-          await updateConnection(within, box, id, fields);
+          // The entry is the whole connection: its settings replace the stored ones (a setting
+          // left out takes its default again) rather than being merged into them.
+          await updateConnection(within, box, id, fields, { replaceSettings: true });
           outcome.updated.push(id);
         } else {
           await createConnection(within, box, connection);

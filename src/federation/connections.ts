@@ -438,12 +438,24 @@ function secretChange(type: ConnectionRow['type'], data: z.output<typeof connect
   return data[given];
 }
 
-export async function updateConnection(ctx: ServiceContext, box: SecretBox, id: string, input: unknown): Promise<Connection> {
+/**
+ * Changes what `input` names. Its settings are merged into the stored ones (an operator changes
+ * one), or with `replaceSettings` take their place (an import, whose entry is the whole connection).
+ */
+export async function updateConnection(
+  ctx: ServiceContext,
+  box: SecretBox,
+  id: string,
+  input: unknown,
+  { replaceSettings = false } = {},
+): Promise<Connection> {
   const data = parseInput(connectionUpdateSchema, input);
   return commitChange(ctx, async (trx) => {
     const current = await trx<ConnectionRow>('connections').where('id', id).forUpdate().first();
     if (!current) throw new NotFoundError(`No connection ${id}`);
-    const settings = data.settings ? checkedSettings(current.type, { ...current.settings, ...data.settings }) : undefined;
+    const settings = data.settings
+      ? checkedSettings(current.type, replaceSettings ? data.settings : { ...current.settings, ...data.settings })
+      : undefined;
     const newSecret = secretChange(current.type, data);
     if (settings || newSecret !== undefined) {
       const secret = newSecret !== undefined ? newSecret : current.secret && box.open(current.secret, secretContext(id));
