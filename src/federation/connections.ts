@@ -23,7 +23,8 @@ export const LINKING_POLICIES = ['verified_email_with_proof', 'never'] as const;
 export const CLAIMS_UPDATES = ['on_sign_in', 'never'] as const;
 
 /** Microsoft Entra ID's tenants: common (work, school and personal accounts), organizations, consumers, or one directory. */
-const ENTRA_TENANT = /^(common|organizations|consumers|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]+(\.[a-z0-9-]+)+)$/;
+const ENTRA_TENANT =
+  /^(common|organizations|consumers|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[a-z0-9-]+(\.[a-z0-9-]+)+)$/;
 const ENTRA_TENANT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Apple's team and key identifiers (Certificates, Identifiers & Profiles). */
 const APPLE_ID = /^[A-Z0-9]{10}$/;
@@ -57,7 +58,12 @@ const oidcSettings = z
     /** form_post: the provider posts the code back (response_mode=form_post) instead of putting it in the URL. */
     response_mode: z.enum(['query', 'form_post']).optional(),
     /** Microsoft: the tenant signed in against (common, organizations, consumers, or a directory's id or domain). */
-    tenant: z.string().trim().toLowerCase().regex(ENTRA_TENANT, 'tenant must be common, organizations, consumers, a tenant id or a domain').optional(),
+    tenant: z
+      .string()
+      .trim()
+      .toLowerCase()
+      .regex(ENTRA_TENANT, 'tenant must be common, organizations, consumers, a tenant id or a domain')
+      .optional(),
     /** Microsoft, multi-tenant: the directories (tenant ids) whose people may sign in; none given: every directory. */
     allowed_tenants: z
       .array(z.string().trim().toLowerCase().regex(ENTRA_TENANT_ID, 'allowed_tenants must be tenant ids (GUIDs)'))
@@ -79,7 +85,11 @@ const oidcSettings = z
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'issuer is required (or a preset: google, microsoft, apple)' });
     // A stored preset connection read back may carry the issuer it was shown with; another one is a mistake.
     if (derived && settings.issuer && settings.issuer !== derived)
-      ctx.addIssue({ code: 'custom', path: ['issuer'], message: `issuer comes from preset: ${settings.preset} (${derived}); leave it out` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: `issuer comes from preset: ${settings.preset} (${derived}); leave it out`,
+      });
     if (settings.preset === 'apple') {
       for (const field of ['team_id', 'key_id'] as const)
         if (!settings[field]) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required for preset: apple` });
@@ -87,7 +97,11 @@ const oidcSettings = z
       if (settings.response_mode === 'query')
         ctx.addIssue({ code: 'custom', path: ['response_mode'], message: 'Apple answers with response_mode form_post' });
       if (settings.token_endpoint_auth_method && settings.token_endpoint_auth_method !== 'client_secret_post')
-        ctx.addIssue({ code: 'custom', path: ['token_endpoint_auth_method'], message: 'Apple takes its client secret by client_secret_post' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['token_endpoint_auth_method'],
+          message: 'Apple takes its client secret by client_secret_post',
+        });
     }
   })
   .transform(({ issuer, ...settings }) => {
@@ -366,7 +380,10 @@ async function findRow(db: Db, id: string): Promise<ConnectionRow | undefined> {
  * which each client secret is signed.
  */
 function checkSecretFits(type: ConnectionRow['type'], settings: ConnectionRow['settings'], secret: string | null | undefined): void {
-  if (type === 'saml') return checkSpKeyFits(settings as SamlSettings, secret);
+  if (type === 'saml') {
+    checkSpKeyFits(settings as SamlSettings, secret);
+    return;
+  }
   const problem = (message: string) => new InvalidInputError('Invalid input', [{ path: 'client_secret', message }]);
   const oidc = type === 'oidc' ? (settings as OidcSettings) : undefined;
   if (oidc?.preset === 'apple') {
@@ -389,7 +406,10 @@ function checkSpKeyFits(settings: SamlSettings, key: string | null | undefined):
   } catch {
     throw problem('sp_private_key must be a PEM private key');
   }
-  if (settings.sp_certificate && new X509Certificate(settings.sp_certificate).publicKey.export({ type: 'spki', format: 'pem' }) !== publicOfKey)
+  if (
+    settings.sp_certificate &&
+    new X509Certificate(settings.sp_certificate).publicKey.export({ type: 'spki', format: 'pem' }) !== publicOfKey
+  )
     throw problem('sp_private_key is not the key of sp_certificate');
 }
 
@@ -433,7 +453,10 @@ function secretChange(type: ConnectionRow['type'], data: z.output<typeof connect
   const [given, other] = type === 'saml' ? (['sp_private_key', 'client_secret'] as const) : (['client_secret', 'sp_private_key'] as const);
   if (data[other] !== undefined)
     throw new InvalidInputError('Invalid input', [
-      { path: other, message: type === 'saml' ? 'a SAML connection has no client secret: give sp_private_key' : 'sp_private_key is for SAML connections' },
+      {
+        path: other,
+        message: type === 'saml' ? 'a SAML connection has no client secret: give sp_private_key' : 'sp_private_key is for SAML connections',
+      },
     ]);
   return data[given];
 }

@@ -44,11 +44,7 @@ export function presetChecks(settings: OidcSettings, idToken: Record<string, unk
 const isTrue = (value: unknown) => value === true || value === 'true' || value === 1 || value === '1';
 
 /** The upstream claims, with what the preset's provider says its own way put the standard way. */
-export function presetClaims(
-  settings: OidcSettings,
-  claims: Record<string, unknown>,
-  posted?: URLSearchParams,
-): Record<string, unknown> {
+export function presetClaims(settings: OidcSettings, claims: Record<string, unknown>, posted?: URLSearchParams): Record<string, unknown> {
   if (settings.preset === 'microsoft') return { ...claims, email_verified: isTrue(claims.xms_edov) };
   if (settings.preset === 'apple') return { ...appleName(posted?.get('user')), ...claims, email_verified: isTrue(claims.email_verified) };
   return claims;

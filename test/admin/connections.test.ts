@@ -225,12 +225,18 @@ describe('admin API: connections and linked identities', () => {
         },
       });
       assert.equal(created.status, 201, JSON.stringify(created.body));
-      const encryptWithoutKey = await call(admin, 'PATCH', '/connections/zeta-saml', { body: { settings: { want_encrypted_assertions: true } } });
+      const encryptWithoutKey = await call(admin, 'PATCH', '/connections/zeta-saml', {
+        body: { settings: { want_encrypted_assertions: true } },
+      });
       isProblem(encryptWithoutKey, 400, 'invalid-input');
-      assert.deepEqual(encryptWithoutKey.body.errors, [{ path: 'sp_private_key', message: 'sp_private_key is required for encrypted assertions' }]);
+      assert.deepEqual(encryptWithoutKey.body.errors, [
+        { path: 'sp_private_key', message: 'sp_private_key is required for encrypted assertions' },
+      ]);
       const asClientSecret = await call(admin, 'PATCH', '/connections/zeta-saml', { body: { client_secret: ours.key } });
       isProblem(asClientSecret, 400, 'invalid-input');
-      assert.deepEqual(asClientSecret.body.errors, [{ path: 'client_secret', message: 'a SAML connection has no client secret: give sp_private_key' }]);
+      assert.deepEqual(asClientSecret.body.errors, [
+        { path: 'client_secret', message: 'a SAML connection has no client secret: give sp_private_key' },
+      ]);
       const wrongKey = await call(admin, 'PATCH', '/connections/zeta-saml', { body: { sp_private_key: keyPair().key } });
       assert.deepEqual(wrongKey.body.errors, [{ path: 'sp_private_key', message: 'sp_private_key is not the key of sp_certificate' }]);
       assert.equal((await database.db('connections').where('id', 'zeta-saml').first()).secret, null, 'nothing changed');

@@ -10,7 +10,7 @@ import { keyPair } from '../helpers/samlIdp.ts';
 import { TEST_SECRET_KEY } from '../helpers/server.ts';
 import { getConnection, importConnections } from '../../src/federation/index.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
-import { InvalidInputError } from '../../src/errors/index.ts';
+import type { InvalidInputError } from '../../src/errors/index.ts';
 
 const box = createSecretBox(TEST_SECRET_KEY);
 const TENANT = '11111111-2222-4333-8444-555555555555';
@@ -38,15 +38,27 @@ describe('connections import', () => {
 
   it('replaces the settings of a connection that exists: a setting the file drops takes its default again', async () => {
     const variables = { ENTRA_SECRET: 'entra-secret-value' };
-    await importConnections(operator(database), box, microsoft({ tenant: 'organizations', allowed_tenants: [TENANT] }, 'ENTRA_SECRET'), variables);
+    await importConnections(
+      operator(database),
+      box,
+      microsoft({ tenant: 'organizations', allowed_tenants: [TENANT] }, 'ENTRA_SECRET'),
+      variables,
+    );
     const first = await getConnection(database.db, 'entra');
-    assert.deepEqual([first.settings.tenant, (first.settings as { allowed_tenants?: string[] }).allowed_tenants], ['organizations', [TENANT]]);
+    assert.deepEqual(
+      [first.settings.tenant, (first.settings as { allowed_tenants?: string[] }).allowed_tenants],
+      ['organizations', [TENANT]],
+    );
 
     const outcome = await importConnections(operator(database), box, microsoft({ scopes: ['openid', 'email'] }), {});
     assert.deepEqual(outcome, { created: [], updated: ['entra'] });
     const second = await getConnection(database.db, 'entra');
     assert.equal(second.settings.tenant, 'common', 'tenant back to its default');
-    assert.equal((second.settings as { allowed_tenants?: string[] }).allowed_tenants, undefined, 'the restriction the file dropped is gone');
+    assert.equal(
+      (second.settings as { allowed_tenants?: string[] }).allowed_tenants,
+      undefined,
+      'the restriction the file dropped is gone',
+    );
     assert.deepEqual(second.settings.scopes, ['openid', 'email']);
     assert.equal(second.has_client_secret, true, 'no variable given: the stored secret stays');
   });
@@ -73,7 +85,9 @@ describe('connections import', () => {
     await assert.rejects(
       importConnections(operator(database), box, saml('ACME_SP_KEY'), { ACME_SP_KEY: keyPair().key }),
       (error: InvalidInputError) =>
-        error.fields.some((f) => f.path === 'connections[0] (acme-saml): sp_private_key' && f.message === 'sp_private_key is not the key of sp_certificate'),
+        error.fields.some(
+          (f) => f.path === 'connections[0] (acme-saml): sp_private_key' && f.message === 'sp_private_key is not the key of sp_certificate',
+        ),
     );
     assert.equal(await database.db('connections').where('id', 'acme-saml').first(), undefined, 'nothing imported');
     await importConnections(operator(database), box, saml('ACME_SP_KEY'), { ACME_SP_KEY: ours.key });

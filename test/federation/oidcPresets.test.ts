@@ -13,7 +13,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { Browser, type Page } from '../helpers/browserForm.ts';
@@ -134,7 +134,11 @@ describe('federation: the Microsoft Entra ID and Apple presets', () => {
   });
 
   it('Microsoft: an email no domain owner vouches for is not verified, so it never links to the account that has it', async () => {
-    await createUser(operator(database), { email: 'boss@contoso.test', password: 'a long and unguessable passphrase', email_verified: true }, 4);
+    await createUser(
+      operator(database),
+      { email: 'boss@contoso.test', password: 'a long and unguessable passphrase', email_verified: true },
+      4,
+    );
     // Any directory's admin can type any address into a user's email (the "nOAuth" takeover).
     entra.people.mallory = { tid: CONTOSO, email: 'boss@contoso.test', email_verified: true };
     const { browser, page } = await leaveFor('entra');
@@ -151,7 +155,9 @@ describe('federation: the Microsoft Entra ID and Apple presets', () => {
     assert.equal(refused.status, 400);
     assert.match(refused.html, /Signing in with Microsoft \(entra-fabrikam\) was cancelled or refused/);
     assert.equal(await userByEmail('carl@contoso.test'), undefined);
-    assert.ok((await failureReasons()).some((reason) => reason.includes(`The Microsoft directory ${CONTOSO} is not one this connection allows`)));
+    assert.ok(
+      (await failureReasons()).some((reason) => reason.includes(`The Microsoft directory ${CONTOSO} is not one this connection allows`)),
+    );
     const back = await browser.submit(refused, /\/upstream\/give-up$/, {}, RP_REDIRECT);
     assert.equal(new URL(back.url).searchParams.get('error'), 'access_denied');
   });
@@ -187,7 +193,11 @@ describe('federation: the Microsoft Entra ID and Apple presets', () => {
 
     const again = await leaveFor('apple');
     const secondPost = await signInUpstream(again.browser, again.page, '001234.apple');
-    const secondTokens = await toRelyingParty(again.browser, await again.browser.submit(secondPost, /\/federation\/oidc\/callback$/, {}, RP_REDIRECT), again.request);
+    const secondTokens = await toRelyingParty(
+      again.browser,
+      await again.browser.submit(secondPost, /\/federation\/oidc\/callback$/, {}, RP_REDIRECT),
+      again.request,
+    );
     assert.equal(secondTokens.claims()?.sub, created.id);
     const later = await userByEmail('ann@privaterelay.appleid.com');
     assert.equal(later.profile.given_name, 'Ann', 'the name stays when Apple no longer sends it');

@@ -82,7 +82,11 @@ export async function startUpstreamProvider(redirectUri: string, options: Upstre
         ...(options.appleKey && { token_endpoint_auth_method: 'client_secret_post' }),
       },
     ],
-    claims: { openid: ['sub', 'amr', ...(options.openidClaims ?? [])], email: ['email', 'email_verified'], profile: ['name', 'given_name', 'family_name', 'locale'] },
+    claims: {
+      openid: ['sub', 'amr', ...(options.openidClaims ?? [])],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'given_name', 'family_name', 'locale'],
+    },
     cookies: {
       keys: ['upstream-cookie-key-0123456789'],
       names: { session: 'up_session', interaction: 'up_interaction', resume: 'up_resume' },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { createConnection, newConnectionSchema, oidcIssuer, type OidcSettings } from '../../src/federation/connections.ts';
 import { presetChecks, presetClaims } from '../../src/federation/oidcPresets.ts';
-import { UpstreamError } from '../../src/federation/oidcUpstream.ts';
+import type { UpstreamError } from '../../src/federation/oidcUpstream.ts';
 import { keyPair } from '../helpers/samlIdp.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 import type { ServiceContext } from '../../src/changes/index.ts';
@@ -31,7 +31,10 @@ describe('connection settings', () => {
       ['settings.issuer: issuer is required (or a preset: google, microsoft, apple)'],
     );
     const otherIssuer = parse('oidc', { preset: 'google', client_id: 'x', issuer: 'https://evil.example' });
-    assert.match(otherIssuer.error?.issues[0].message ?? '', /issuer comes from preset: google \(https:\/\/accounts.google.com\); leave it out/);
+    assert.match(
+      otherIssuer.error?.issues[0].message ?? '',
+      /issuer comes from preset: google \(https:\/\/accounts.google.com\); leave it out/,
+    );
   });
 
   it('gives Apple’s defaults (form_post, client_secret_post, name and email scopes) and refuses what Apple does not do', () => {
@@ -42,7 +45,12 @@ describe('connection settings', () => {
     assert.equal(settings.response_mode, 'form_post');
     assert.equal(settings.token_endpoint_auth_method, 'client_secret_post');
     assert.deepEqual(settings.scopes, ['openid', 'email', 'name']);
-    const wrong = parse('oidc', { preset: 'apple', client_id: 'x', response_mode: 'query', token_endpoint_auth_method: 'client_secret_basic' });
+    const wrong = parse('oidc', {
+      preset: 'apple',
+      client_id: 'x',
+      response_mode: 'query',
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
     assert.deepEqual(
       wrong.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
       [
@@ -172,15 +180,21 @@ describe('what the presets’ providers say their own way', () => {
     assert.doesNotThrow(() => presetChecks(microsoft, { tid: allowed }));
     assert.throws(
       () => presetChecks(microsoft, { tid: '22222222-2222-2222-2222-222222222222' }),
-      (error: UpstreamError) => error.kind === 'refused' && /22222222-2222-2222-2222-222222222222 is not one this connection allows/.test(error.message),
+      (error: UpstreamError) =>
+        error.kind === 'refused' && /22222222-2222-2222-2222-222222222222 is not one this connection allows/.test(error.message),
     );
-    assert.throws(() => presetChecks(microsoft, {}), (error: UpstreamError) => error.kind === 'invalid');
+    assert.throws(
+      () => presetChecks(microsoft, {}),
+      (error: UpstreamError) => error.kind === 'invalid',
+    );
     assert.doesNotThrow(() => presetChecks(settings('google'), {}));
   });
 
   it('Apple: "true" as a string is a verified email; the name comes from the posted user, never the email', () => {
     const apple = settings('apple');
-    const posted = new URLSearchParams({ user: JSON.stringify({ name: { firstName: 'Ann', lastName: 'Appleseed' }, email: 'other@evil.example' }) });
+    const posted = new URLSearchParams({
+      user: JSON.stringify({ name: { firstName: 'Ann', lastName: 'Appleseed' }, email: 'other@evil.example' }),
+    });
     const claims = presetClaims(apple, { sub: '001', email: 'ann@privaterelay.appleid.com', email_verified: 'true' }, posted);
     assert.deepEqual(claims, {
       given_name: 'Ann',
