@@ -60,6 +60,8 @@ export interface Operation<P = unknown, Q = unknown, B = unknown> {
   versioned?: boolean;
   /** Creates: an Idempotency-Key makes a retry return the first answer instead of creating twice. */
   idempotent?: boolean;
+  /** The largest body it takes, in KB (default 64): a connection's IdP metadata may be far larger. */
+  maxBodyKb?: number;
   /** Error statuses this operation may answer besides 401/403 (documented as problem+json). */
   errors: number[];
   /**

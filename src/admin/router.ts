@@ -14,12 +14,22 @@ import { withIdempotency } from './idempotency.ts';
 import { ADMIN_BASE_PATH } from '../apis/managementApi.ts';
 import type { AdminDeps, Operation, OperationResult } from './operation.ts';
 
-const parseJson = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb', strict: true });
+const DEFAULT_BODY_KB = 64;
+const jsonParsers = new Map<number, ReturnType<typeof bodyParser>>();
+/** One JSON parser per body limit the operations declare. */
+function jsonParser(limitKb: number): ReturnType<typeof bodyParser> {
+  let parser = jsonParsers.get(limitKb);
+  if (!parser) {
+    parser = bodyParser({ enableTypes: ['json'], jsonLimit: `${limitKb}kb`, strict: true });
+    jsonParsers.set(limitKb, parser);
+  }
+  return parser;
+}
 
 /** /users/{userId} -> /users/:userId */
 const routePath = (path: string) => ADMIN_BASE_PATH + path.replace(/\{(\w+)\}/g, ':$1');
 
-async function readBody(ctx: Context): Promise<unknown> {
+async function readBody(ctx: Context, limitKb: number): Promise<unknown> {
   if (!ctx.is('application/json')) {
     respondProblem(ctx, {
       type: PROBLEM_TYPES.unsupportedMediaType,
@@ -30,7 +40,7 @@ async function readBody(ctx: Context): Promise<unknown> {
     return undefined;
   }
   try {
-    await parseJson(ctx, async () => {});
+    await jsonParser(limitKb)(ctx, async () => {});
   } catch (error) {
     const e = error as { status?: number; type?: string };
     if (e.status === 413 || e.type === 'entity.too.large')
@@ -38,7 +48,7 @@ async function readBody(ctx: Context): Promise<unknown> {
         type: PROBLEM_TYPES.payloadTooLarge,
         title: 'Request too large',
         status: 413,
-        detail: 'The body is larger than 64 KB',
+        detail: `The body is larger than ${limitKb >= 1024 ? `${limitKb / 1024} MB` : `${limitKb} KB`}`,
       });
     else
       respondProblem(ctx, {
@@ -80,7 +90,7 @@ function handler(op: Operation, deps: AdminDeps) {
       const query = op.query ? parseInput(op.query, ctx.query) : undefined;
       let body: unknown;
       if (op.body) {
-        body = await readBody(ctx);
+        body = await readBody(ctx, op.maxBodyKb ?? DEFAULT_BODY_KB);
         if (body === undefined) return;
         body = parseInput(op.body, body);
       }

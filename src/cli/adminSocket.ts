@@ -11,7 +11,8 @@ import { commandContext } from './context.ts';
 import { runCommand, type CommandOutcome } from './run.ts';
 import { logger } from '../http/logger.ts';
 
-const MAX_REQUEST_BYTES = 64 * 1024;
+/** A command and what the operator's process read for it (an IdP's metadata: up to 1 MB). */
+const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 
 export const adminSocketPath = (dataDir: string) => join(dataDir, 'admin.sock');
 
@@ -40,8 +41,14 @@ export async function startAdminSocket(
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > MAX_REQUEST_BYTES) return void res.writeHead(413).end();
-      chunks.push(chunk as Buffer);
+      // Past the limit the rest is read and dropped (only this OS user can send it): closing on a
+      // half-read body could lose the answer below on the way to the CLI.
+      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk as Buffer);
+    }
+    if (size > MAX_REQUEST_BYTES) {
+      // Answered as any outcome, which the CLI prints.
+      const tooLarge: CommandOutcome = { exitCode: 1, stdout: '', stderr: 'The command and its input are larger than 4 MB\n' };
+      return void res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify(tooLarge));
     }
     let outcome: CommandOutcome;
     try {

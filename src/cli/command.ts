@@ -19,12 +19,13 @@ export interface Command {
   /** What a terminal shows when it asks for that secret (default: "Password: "). */
   stdinPrompt?: string;
   /**
-   * Reads, in the operator's own process, what the command needs from there: a file, and the
-   * environment variables it names. A command handed to the running server (admin socket) runs
-   * with the server's working directory and environment, not the operator's. What this returns
-   * is given to run() as its stdin.
+   * Reads, in the operator's own process, what the command needs from there: files, URLs, the
+   * environment variables it names, standard input (through readStdin, which asks with
+   * stdinPrompt at a terminal; readsStdin is then not consulted). A command handed to the running
+   * server (admin socket) runs with the server's working directory and environment, not the
+   * operator's. What this returns is given to run() as its stdin.
    */
-  gatherInput?: (values: Values, positionals: string[], env: NodeJS.ProcessEnv) => Promise<string>;
+  gatherInput?: (values: Values, positionals: string[], env: NodeJS.ProcessEnv, readStdin: () => Promise<string>) => Promise<string>;
   run(ctx: CommandContext, values: Values, positionals: string[], stdin: string): Promise<unknown>;
 }
 
@@ -46,6 +47,7 @@ export async function operatorInput(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<string> {
   const { command, values, positionals } = parsed;
-  if (command.gatherInput) return command.gatherInput(values, positionals, env);
-  return command.readsStdin?.(values) ? readStdin(command.stdinPrompt ?? 'Password: ') : '';
+  const stdin = () => readStdin(command.stdinPrompt ?? 'Password: ');
+  if (command.gatherInput) return command.gatherInput(values, positionals, env, stdin);
+  return command.readsStdin?.(values) ? stdin() : '';
 }

@@ -183,7 +183,7 @@ const samlSettings = z
     sso_url: httpUrl('sso_url').optional(),
     idp_certificates: z.array(certificate).min(1, 'idp_certificates needs at least one certificate').max(10).optional(),
     /** The IdP's metadata XML: fills (and replaces) idp_entity_id, sso_url and idp_certificates; not kept. */
-    idp_metadata_xml: z.string().max(500_000).optional(),
+    idp_metadata_xml: z.string().max(1_048_576, 'idp_metadata_xml is larger than 1 MB').optional(),
     name_id_format: z.enum(NAME_ID_FORMATS).default('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'),
     /** The attribute with the person's email (or the NameID itself, with the emailAddress format). */
     email_attribute: claimPath.default('email'),

@@ -5,7 +5,7 @@
 // identities are listed and unlinked, except the last way in. Every answer fits the OpenAPI document.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { keyPair } from '../helpers/samlIdp.ts';
+import { createSamlIdp, keyPair } from '../helpers/samlIdp.ts';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
@@ -247,6 +247,24 @@ describe('admin API: connections and linked identities', () => {
       assert.equal(encrypted.body.has_client_secret, true);
       assert.equal(encrypted.body.settings.want_encrypted_assertions, true);
       assert.ok(!JSON.stringify(encrypted.body).includes('PRIVATE KEY'), 'the key is never shown');
+    });
+
+    it('takes IdP metadata far larger than the usual 64 KB body, and refuses a body over its limit with 413', async () => {
+      const { metadata } = createSamlIdp();
+      // Large metadata (an AD FS federation document runs to hundreds of KB) padded the way
+      // theirs are, with descriptors and extensions we do not read: here, a long comment.
+      const large = metadata.replace(/(<\/[\w:]*EntityDescriptor>)\s*$/, `<!-- ${'role descriptors '.repeat(20_000)} -->$1`);
+      assert.ok(large.length > 300_000, `${large.length}`);
+      const created = await call(admin, 'POST', '/connections', {
+        body: { id: 'eta-saml', type: 'saml', display_name: 'Eta', settings: { idp_metadata_xml: large } },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body).slice(0, 500));
+      assert.equal(created.body.settings.idp_entity_id, 'https://idp.example.test/metadata');
+      const tooLarge = await call(admin, 'POST', '/connections', {
+        body: { id: 'theta-saml', type: 'saml', display_name: 'Theta', settings: { idp_metadata_xml: 'x'.repeat(1_700_000) } },
+      });
+      isProblem(tooLarge, 413, 'payload-too-large');
+      assert.equal(tooLarge.body.detail, 'The body is larger than 1.5 MB');
     });
 
     it('lets connections:read read but not change, and keeps other tokens out (403)', async () => {

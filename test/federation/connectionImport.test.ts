@@ -9,6 +9,7 @@ import { operator } from '../helpers/fixtures.ts';
 import { keyPair } from '../helpers/samlIdp.ts';
 import { TEST_SECRET_KEY } from '../helpers/server.ts';
 import { getConnection, importConnections } from '../../src/federation/index.ts';
+import type { OidcSettings } from '../../src/federation/connections.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 import type { InvalidInputError } from '../../src/errors/index.ts';
 
@@ -44,22 +45,16 @@ describe('connections import', () => {
       microsoft({ tenant: 'organizations', allowed_tenants: [TENANT] }, 'ENTRA_SECRET'),
       variables,
     );
-    const first = await getConnection(database.db, 'entra');
-    assert.deepEqual(
-      [first.settings.tenant, (first.settings as { allowed_tenants?: string[] }).allowed_tenants],
-      ['organizations', [TENANT]],
-    );
+    const first = (await getConnection(database.db, 'entra')).settings as OidcSettings;
+    assert.deepEqual([first.tenant, first.allowed_tenants], ['organizations', [TENANT]]);
 
     const outcome = await importConnections(operator(database), box, microsoft({ scopes: ['openid', 'email'] }), {});
     assert.deepEqual(outcome, { created: [], updated: ['entra'] });
     const second = await getConnection(database.db, 'entra');
-    assert.equal(second.settings.tenant, 'common', 'tenant back to its default');
-    assert.equal(
-      (second.settings as { allowed_tenants?: string[] }).allowed_tenants,
-      undefined,
-      'the restriction the file dropped is gone',
-    );
-    assert.deepEqual(second.settings.scopes, ['openid', 'email']);
+    const settings = second.settings as OidcSettings;
+    assert.equal(settings.tenant, 'common', 'tenant back to its default');
+    assert.equal(settings.allowed_tenants, undefined, 'the restriction the file dropped is gone');
+    assert.deepEqual(settings.scopes, ['openid', 'email']);
     assert.equal(second.has_client_secret, true, 'no variable given: the stored secret stays');
   });
 

@@ -55,6 +55,8 @@ const identitySchema = z
 
 const connectionParams = z.object({ connectionId: identifierParam('connection id') }).strict();
 const TAG = 'Connections';
+/** An IdP's metadata XML may be up to about a megabyte (idp_metadata_xml). */
+const CONNECTION_BODY_KB = 1536;
 
 export const CONNECTION_OPERATIONS: Operation[] = [
   operation({
@@ -66,6 +68,8 @@ export const CONNECTION_OPERATIONS: Operation[] = [
     tag: TAG,
     scope: 'connections:write',
     body: newConnectionSchema,
+    // A SAML IdP's metadata XML (many certificates, many endpoints) can pass the usual 64 KB.
+    maxBodyKb: CONNECTION_BODY_KB,
     response: connectionSchema,
     status: 201,
     versioned: true,
@@ -110,6 +114,7 @@ export const CONNECTION_OPERATIONS: Operation[] = [
     scope: 'connections:write',
     params: connectionParams,
     body: connectionUpdateSchema,
+    maxBodyKb: CONNECTION_BODY_KB,
     response: connectionSchema,
     versioned: true,
     errors: [400, 404, 412, 415],

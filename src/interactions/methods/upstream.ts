@@ -30,7 +30,14 @@ import { connectionForDomain, connectionForSignIn, connectionsOffered, type Conn
 import { UpstreamError } from '../../federation/oidcUpstream.ts';
 import { resolveFederatedUser } from '../../federation/accounts.ts';
 import { interactionReturnKey } from '../../federation/paths.ts';
-import { arriveFrom, departFor, takeArrival, type Arrival, type UpstreamFlowDeps, upstreamFlowDeps } from '../../federation/upstreamFlow.ts';
+import {
+  arriveFrom,
+  departFor,
+  takeArrival,
+  type Arrival,
+  type UpstreamFlowDeps,
+  upstreamFlowDeps,
+} from '../../federation/upstreamFlow.ts';
 
 const METHOD = 'upstream';
 export const PENDING_LINK = 'upstream_link';
