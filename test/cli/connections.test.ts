@@ -31,11 +31,17 @@ import { createUser } from '../../src/accounts/index.ts';
 import { insertIdentity } from '../../src/federation/index.ts';
 
 const EXAMPLE_FILE = fileURLToPath(new URL('../../config/connections.example.yaml', import.meta.url));
+/** Sign in with Apple's key: the .p8 file is a P-256 private key (PKCS#8 PEM). */
+const APPLE_SIGN_IN_KEY = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
 const EXAMPLE_SECRETS = {
   ACME_CLIENT_SECRET: 'acme-s3cret-value',
   GOOGLE_CLIENT_SECRET: 'google-s3cret-value',
+  MICROSOFT_CLIENT_SECRET: 'microsoft-s3cret-value',
+  APPLE_SIGN_IN_KEY,
+  GITHUB_CLIENT_SECRET: 'github-s3cret-value',
   PARTNER_CLIENT_SECRET: 'partner-s3cret-value',
 };
+const EXAMPLE_IDS = ['acme-idp', 'google', 'microsoft', 'apple', 'github', 'partner-sso'];
 const SECRET = 'upstream-client-s3cret';
 /** A connection as `show --json` prints it. */
 type Shown = Record<string, unknown> & { settings: Record<string, unknown> };
@@ -1027,8 +1033,8 @@ describe('gatehouse connections', () => {
     it('imports the shipped example with its secrets from the environment, then updates on a second import', async () => {
       const first = await asOperator(['connections', 'import', EXAMPLE_FILE, '--json'], EXAMPLE_SECRETS);
       assert.equal(first.exitCode, 0, first.stdout + first.stderr);
-      assert.deepEqual(JSON.parse(first.stdout), { created: ['acme-idp', 'google', 'partner-sso'], updated: [] });
-      assert.ok(!first.stdout.includes('s3cret'));
+      assert.deepEqual(JSON.parse(first.stdout), { created: EXAMPLE_IDS, updated: [] });
+      assert.ok(!first.stdout.includes('s3cret') && !first.stdout.includes('PRIVATE KEY'));
       const partner = await json(['connections', 'show', 'partner-sso']);
       assert.deepEqual(
         [partner.clients, partner.domains, partner.jit, partner.claims_update, partner.has_client_secret],
@@ -1038,7 +1044,14 @@ describe('gatehouse connections', () => {
       const rows = await database.db('connections').orderBy('id').select('id', 'secret');
       assert.deepEqual(
         rows.map((r) => ctx.box.open(r.secret, { table: 'connections', rowId: r.id, purpose: 'secret' })),
-        ['acme-s3cret-value', 'google-s3cret-value', 'partner-s3cret-value'],
+        [
+          'acme-s3cret-value',
+          APPLE_SIGN_IN_KEY,
+          'github-s3cret-value',
+          'google-s3cret-value',
+          'microsoft-s3cret-value',
+          'partner-s3cret-value',
+        ],
       );
       for (const table of ['connections', 'domain_events', 'audit_events']) assert.equal(await rowsMentioning(table, 's3cret'), 0, table);
 
@@ -1066,7 +1079,7 @@ describe('gatehouse connections', () => {
         [google.display_name, google.settings.client_id, google.domains, google.has_client_secret],
         ['Google Workspace', 'other-id', ['example.com'], true],
       );
-      assert.deepEqual(await connectionIds(), ['acme-idp', 'google', 'okta', 'partner-sso']);
+      assert.deepEqual(await connectionIds(), ['acme-idp', 'apple', 'github', 'google', 'microsoft', 'okta', 'partner-sso']);
     });
 
     it('reads the file and its variables in the operator’s process when the running server runs the command', async () => {
@@ -1077,14 +1090,16 @@ describe('gatehouse connections', () => {
         const argv = ['connections', 'import', EXAMPLE_FILE, '--json'];
         const outcome = await sendToServer(dir, argv, await operatorInput(parseCommand(argv), async () => '', EXAMPLE_SECRETS));
         assert.equal(outcome.exitCode, 0, outcome.stdout + outcome.stderr);
-        assert.deepEqual(JSON.parse(outcome.stdout), { created: ['acme-idp', 'google', 'partner-sso'], updated: [] });
+        assert.deepEqual(JSON.parse(outcome.stdout), { created: EXAMPLE_IDS, updated: [] });
         const missing = await sendToServer(dir, argv, await operatorInput(parseCommand(argv), async () => '', {}));
         assert.equal(missing.exitCode, 1);
-        assert.deepEqual(JSON.parse(missing.stdout).problems, [
-          'connections[0] (acme-idp): client_secret_env: environment variable ACME_CLIENT_SECRET is not set',
-          'connections[1] (google): client_secret_env: environment variable GOOGLE_CLIENT_SECRET is not set',
-          'connections[2] (partner-sso): client_secret_env: environment variable PARTNER_CLIENT_SECRET is not set',
-        ]);
+        assert.deepEqual(
+          JSON.parse(missing.stdout).problems,
+          Object.keys(EXAMPLE_SECRETS).map(
+            (variable, index) =>
+              `connections[${index}] (${EXAMPLE_IDS[index]}): client_secret_env: environment variable ${variable} is not set`,
+          ),
+        );
       } finally {
         await socket.close();
       }
