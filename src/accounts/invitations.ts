@@ -12,6 +12,7 @@ import type { Db } from '../db/index.ts';
 import { emailSchema, findUserByEmail, publicUser, type PublicUser, type User } from './users.ts';
 import { consumeToken, issueToken, revokeTokens, type TokenRefusal } from './oneTimeTokens.ts';
 import { type AccountDeps, TOKEN_LIFETIME_SECONDS, hashPasswordForLink, linkTo, queueMail } from './selfServiceDeps.ts';
+import { dropUnprovenWaysIn } from './passwordReset.ts';
 
 export const invitationSchema = z
   .object({
@@ -120,6 +121,8 @@ export async function acceptInvitation(ctx: ServiceContext, deps: AccountDeps, t
   return commitChange<AcceptOutcome>(ctx, async (trx) => {
     const used = await consumeToken(trx, 'invitation', token);
     if (!used.ok) return { value: used, record: null };
+    // The invitee's row may be one a federated sign-in made on their unverified address.
+    const dropped = await dropUnprovenWaysIn(trx, used.token.user_id, false);
     const [user] = (await trx('users')
       .where('id', used.token.user_id)
       .update({ password_hash: passwordHash, email_verified: true, updated_at: trx.fn.now() })
@@ -128,7 +131,7 @@ export async function acceptInvitation(ctx: ServiceContext, deps: AccountDeps, t
     const ticket = await issueToken(trx, deps.box, { purpose: 'sign_in', userId: user.id, ttlSeconds: TOKEN_LIFETIME_SECONDS.sign_in });
     return {
       value: { ok: true, user, clientId, signInTicket: ticket.token },
-      record: { type: 'user.invitation_accepted', subject: user.id, userId: user.id, clientId, data: {} },
+      record: { type: 'user.invitation_accepted', subject: user.id, userId: user.id, clientId, data: { ...dropped } },
     };
   });
 }

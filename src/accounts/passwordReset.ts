@@ -55,7 +55,7 @@ export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, toke
     // Whoever made an account on an address they never proved may have added their own passkey
     // or authenticator to it, to be let in once the real owner takes it over by this reset: the
     // factors of an unproved account go with its old password.
-    const dropped = before.email_verified ? 0 : await dropSecondFactors(trx, used.token.user_id);
+    const dropped = await dropUnprovenWaysIn(trx, used.token.user_id, before.email_verified);
     const [user] = (await trx('users')
       .where('id', used.token.user_id)
       .update({ password_hash: passwordHash, email_verified: true, locked_until: null, updated_at: trx.fn.now() })
@@ -70,7 +70,7 @@ export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, toke
         type: 'user.password_reset',
         subject: user.id,
         userId: user.id,
-        data: { revoked_artefacts: revoked, ...(dropped ? { factors_removed: dropped } : {}) },
+        data: { revoked_artefacts: revoked, ...dropped },
       },
     };
   });
@@ -78,12 +78,26 @@ export async function resetPassword(ctx: ServiceContext, deps: AccountDeps, toke
   return outcome;
 }
 
-/** Removes every passkey, authenticator app, recovery code and remembered browser of the user. */
-async function dropSecondFactors(trx: Db, userId: string): Promise<number> {
-  let removed = 0;
-  for (const table of ['passkeys', 'totp_factors', 'recovery_codes', 'known_devices'])
-    removed += await trx(table).where('user_id', userId).delete();
-  return removed;
+/**
+ * What proving the mailbox (a reset, an accepted invitation) takes away. An account whose email
+ * was never proven may have been made or fitted out by someone who typed the address first:
+ * every passkey, authenticator app, recovery code, remembered browser and linked identity goes.
+ * On any account, an identity linked at a JIT creation on an email its provider did not verify
+ * goes too: its holder never proved the mailbox this proves.
+ */
+export async function dropUnprovenWaysIn(
+  trx: Db,
+  userId: string,
+  emailWasVerified: boolean,
+): Promise<{ factors_removed?: number; identities_unlinked?: number }> {
+  let factors = 0;
+  if (!emailWasVerified)
+    for (const table of ['passkeys', 'totp_factors', 'recovery_codes', 'known_devices'])
+      factors += await trx(table).where('user_id', userId).delete();
+  const linked = trx('federated_identities').where('user_id', userId);
+  const identities = await (emailWasVerified ? linked.where('proven', false) : linked).delete();
+  // For the audit record: only what was there to remove.
+  return { ...(factors && { factors_removed: factors }), ...(identities && { identities_unlinked: identities }) };
 }
 
 /**

@@ -91,7 +91,10 @@ async function provision(
     );
     const user = inserted.rows[0] as User | undefined;
     if (!user) return { value: undefined, record: null };
-    if (!(await insertIdentity(trx, { connectionId: connection.id, subject: identity.subject, userId: user.id, email })))
+    // Proven only when the provider verified the email: otherwise its holder may not own the
+    // address, and a reset by the address's owner removes the link (passwordReset.ts).
+    const proven = user.email_verified;
+    if (!(await insertIdentity(trx, { connectionId: connection.id, subject: identity.subject, userId: user.id, email, proven })))
       throw new Error('upstream identity linked by a parallel sign-in');
     await markConfirmed(trx, user.id, Object.keys(profile));
     return {
@@ -158,7 +161,7 @@ export async function linkProvenIdentity(
   link: { connectionId: string; subject: string; userId: string; email: string },
 ): Promise<boolean> {
   return ctx.db.transaction(async (trx) => {
-    if (!(await insertIdentity(trx, link))) return false;
+    if (!(await insertIdentity(trx, { ...link, proven: true }))) return false;
     await recordChange(trx, ctx, {
       type: 'user.identity_linked',
       subject: link.userId,

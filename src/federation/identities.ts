@@ -10,6 +10,8 @@ export interface FederatedIdentity {
   subject: string;
   user_id: string;
   email: string | null;
+  /** Linked by the account's owner, or on an email its provider verified (see passwordReset.ts). */
+  proven: boolean;
   created_at: Date;
   last_used_at: Date | null;
 }
@@ -30,7 +32,7 @@ export async function listIdentities(db: Db, userId: string): Promise<(Federated
 /** Links in the caller's transaction; false when the identity is already someone's (a parallel sign-in won). */
 export async function insertIdentity(
   trx: Db,
-  identity: { connectionId: string; subject: string; userId: string; email?: string },
+  identity: { connectionId: string; subject: string; userId: string; email?: string; proven: boolean },
 ): Promise<boolean> {
   const inserted = await trx('federated_identities')
     .insert({
@@ -38,6 +40,7 @@ export async function insertIdentity(
       subject: identity.subject,
       user_id: identity.userId,
       email: identity.email ?? null,
+      proven: identity.proven,
       last_used_at: trx.fn.now(),
     })
     .onConflict(['connection_id', 'subject'])

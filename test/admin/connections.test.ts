@@ -296,7 +296,7 @@ describe('admin API: connections and linked identities', () => {
       // Invited users have no password: their upstream identities are their only ways in.
       const user = await call(admin, 'POST', '/users', { body: { email: 'nia@example.com' } });
       assert.equal(user.status, 201);
-      await insertIdentity(database.db, { connectionId: 'zeta', subject: 'nia|42', userId: user.body.id, email: 'nia@zeta.example' });
+      await insertIdentity(database.db, { connectionId: 'zeta', subject: 'nia|42', userId: user.body.id, email: 'nia@zeta.example', proven: true });
 
       const listed = await call(support, 'GET', `/users/${user.body.id}/identities`);
       assert.equal(listed.status, 200);
@@ -310,7 +310,7 @@ describe('admin API: connections and linked identities', () => {
       isProblem(last, 409, 'conflict');
       assert.equal(last.body.detail, 'This is your only way to sign in. Set a password or add a passkey before you remove it.');
 
-      await insertIdentity(database.db, { connectionId: 'eta', subject: 'nia-eta', userId: user.body.id });
+      await insertIdentity(database.db, { connectionId: 'eta', subject: 'nia-eta', userId: user.body.id, proven: true });
       assert.equal((await call(support, 'DELETE', path)).status, 204);
       assert.deepEqual(
         (await call(support, 'GET', `/users/${user.body.id}/identities`)).body.data.map((i: { connection_id: string }) => i.connection_id),
