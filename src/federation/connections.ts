@@ -165,7 +165,27 @@ const oauth2Settings = z
 export type OAuth2Settings = z.output<typeof oauth2Settings>;
 
 const PEM_CERTIFICATE = /^-----BEGIN CERTIFICATE-----\r?\n[A-Za-z0-9+/=\r\n]+-----END CERTIFICATE-----\s*$/;
-const certificate = z.string().trim().regex(PEM_CERTIFICATE, 'must be a PEM certificate (-----BEGIN CERTIFICATE----- …)');
+const certificate = z
+  .string()
+  .trim()
+  .regex(PEM_CERTIFICATE, 'must be a PEM certificate (-----BEGIN CERTIFICATE----- …)')
+  .refine(isCertificate, 'must be a PEM certificate that can be read (its base64 is damaged)');
+
+function isCertificate(pem: string): boolean {
+  try {
+    new X509Certificate(pem);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What an IdP is: given one by one, or read from its metadata, they pass the same checks. */
+const idpFields = z.object({
+  idp_entity_id: z.string().min(1).max(1000),
+  sso_url: httpUrl('sso_url'),
+  idp_certificates: z.array(certificate).min(1, 'idp_certificates needs at least one certificate').max(10),
+});
 
 export const NAME_ID_FORMATS = [
   'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent',
@@ -179,9 +199,9 @@ export const NAME_ID_FORMATS = [
  */
 const samlSettings = z
   .object({
-    idp_entity_id: z.string().min(1).max(1000).optional(),
-    sso_url: httpUrl('sso_url').optional(),
-    idp_certificates: z.array(certificate).min(1, 'idp_certificates needs at least one certificate').max(10).optional(),
+    idp_entity_id: idpFields.shape.idp_entity_id.optional(),
+    sso_url: idpFields.shape.sso_url.optional(),
+    idp_certificates: idpFields.shape.idp_certificates.optional(),
     /** The IdP's metadata XML: fills (and replaces) idp_entity_id, sso_url and idp_certificates; not kept. */
     idp_metadata_xml: z.string().max(1_048_576, 'idp_metadata_xml is larger than 1 MB').optional(),
     name_id_format: z.enum(NAME_ID_FORMATS).default('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'),
@@ -193,8 +213,6 @@ const samlSettings = z
     /** Our certificate (for the IdP: encrypting assertions, checking signed requests); its key is the sealed secret. */
     sp_certificate: certificate.optional(),
     clock_skew_seconds: z.number().int().min(0).max(300).default(60),
-    /** Responses the IdP sends unasked (no AuthnRequest of ours): refused unless this is on. */
-    allow_idp_initiated: z.boolean().default(false),
   })
   .strict()
   .transform((input, ctx) => {
@@ -206,7 +224,18 @@ const samlSettings = z
         ctx.addIssue({ code: 'custom', path: ['idp_metadata_xml'], message: `idp_metadata_xml ${read.problem}` });
         return z.NEVER;
       }
-      settings = { ...given, ...read.metadata };
+      // What the metadata says is checked as if it had been given by hand (below).
+      const checked = idpFields.safeParse(read.metadata);
+      if (!checked.success) {
+        for (const issue of checked.error.issues)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['idp_metadata_xml'],
+            message: `idp_metadata_xml: ${issue.path.join('.')}: ${issue.message}`,
+          });
+        return z.NEVER;
+      }
+      settings = { ...given, ...checked.data };
     }
     const { idp_entity_id, sso_url, idp_certificates } = settings;
     for (const [field, value] of Object.entries({ idp_entity_id, sso_url, idp_certificates }))

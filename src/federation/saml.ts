@@ -23,6 +23,8 @@ export const samlAcsUrl = (issuer: string, connectionId: string) => `${issuer}/f
 
 interface SamlDeps {
   issuer: string;
+  /** Plain-http IdPs outside production only. */
+  allowHttp?: boolean;
 }
 
 /**
@@ -73,11 +75,15 @@ function samlOf(deps: SamlDeps, connection: SealedSamlConnection, cache: CachePr
     // Most IdPs sign the assertion; the envelope may be signed too, which node-saml then checks.
     wantAuthnResponseSigned: false,
     acceptedClockSkewMs: settings.clock_skew_seconds * 1000,
-    validateInResponseTo: settings.allow_idp_initiated ? ValidateInResponseTo.ifPresent : ValidateInResponseTo.always,
+    // Every answer is to a request of ours: IdP-initiated (unsolicited) responses are refused.
+    validateInResponseTo: ValidateInResponseTo.always,
     requestIdExpirationPeriodMs: REQUEST_LIFETIME_MS,
     cacheProvider: cache,
     identifierFormat: settings.name_id_format,
     disableRequestedAuthnContext: true,
+    // Our signed AuthnRequests: node-saml's default is still SHA-1.
+    signatureAlgorithm: 'sha256',
+    digestAlgorithm: 'sha256',
     ...spKeys(connection),
   });
 }
@@ -88,6 +94,8 @@ export async function startSamlSignIn(
   connection: SealedSamlConnection,
   relayState: string,
 ): Promise<{ url: URL; checks: UpstreamChecks }> {
+  if (connection.settings.sso_url.startsWith('http:') && !deps.allowHttp)
+    throw new UpstreamError('invalid', 'The identity provider must be reached over https');
   const cache = tripCache();
   const url = await samlOf(deps, connection, cache).getAuthorizeUrlAsync(relayState, undefined, {});
   if (!cache.saved) throw new UpstreamError('invalid', 'No SAML request was made');
@@ -110,27 +118,34 @@ export function samlMetadata(deps: SamlDeps, connection: SealedSamlConnection): 
 // A DOCTYPE is where entity expansion and external entities live; a SAML message never needs one.
 const DOCTYPE = /<!DOCTYPE|<!ENTITY/i;
 
-/** The little of the DOM the assertion check reads (the project's TypeScript has no DOM library). */
-interface XmlNode {
+/** The little of the DOM the checks below read (the project's TypeScript has no DOM library). */
+interface XmlElement {
   nodeType: number;
   localName: string | null;
-  childNodes: ArrayLike<XmlNode>;
+  namespaceURI: string | null;
+  textContent: string | null;
+  childNodes: ArrayLike<XmlElement>;
+  getAttribute(name: string): string | null;
+  hasAttribute(name: string): boolean;
+  getElementsByTagNameNS(namespace: string, localName: string): ArrayLike<XmlElement>;
 }
 const ELEMENT_NODE = 1;
+const ASSERTION_NS = 'urn:oasis:names:tc:SAML:2.0:assertion';
+const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 
-/** The local names of the elements right under the Response: where node-saml takes its assertion from. */
-function responseChildren(xml: string): string[] {
+/** The document element of well-formed XML (xmldom: no entity expansion, and a DOCTYPE was refused before). */
+function rootOf(xml: string, what: string): XmlElement {
   let wellFormed = true;
   const spoilt = () => {
     wellFormed = false;
   };
   const document = new DOMParser({ errorHandler: { error: spoilt, fatalError: spoilt } }).parseFromString(xml, 'text/xml');
-  const root = document?.documentElement as unknown as XmlNode | null;
-  if (!wellFormed || !root) throw new UpstreamError('invalid', 'The SAML response is not well-formed XML');
-  return Array.from(root.childNodes)
-    .filter((node) => node.nodeType === ELEMENT_NODE)
-    .map((node) => node.localName ?? '');
+  const root = document?.documentElement as unknown as XmlElement | null;
+  if (!wellFormed || !root) throw new UpstreamError('invalid', `The SAML ${what} is not well-formed XML`);
+  return root;
 }
+
+const childElements = (element: XmlElement) => Array.from(element.childNodes).filter((node) => node.nodeType === ELEMENT_NODE);
 
 /**
  * A connection that wants encrypted assertions takes no plain one: node-saml, given our key,
@@ -138,12 +153,52 @@ function responseChildren(xml: string): string[] {
  * would be the sender's. Looked for where node-saml looks (right under the Response, by local
  * name), so an EncryptedAssertion elsewhere in the XML cannot vouch for a plain one.
  */
-function refusePlainAssertion(connection: SealedSamlConnection, xml: string): void {
+function refusePlainAssertion(connection: SealedSamlConnection, response: XmlElement): void {
   if (!connection.settings.want_encrypted_assertions) return;
   if (!spKeys(connection).decryptionPvk)
     throw new UpstreamError('invalid', 'The connection wants encrypted assertions but has no service provider key to decrypt them');
-  if (responseChildren(xml).includes('Assertion'))
+  if (childElements(response).some((child) => child.localName === 'Assertion'))
     throw new UpstreamError('invalid', 'The SAML assertion is not encrypted, and this connection accepts only encrypted assertions');
+}
+
+/**
+ * What node-saml leaves unchecked in the Response around the assertion: when it names an issuer,
+ * it is the connection's IdP; when it names a destination, it is this connection's ACS. (The
+ * envelope is usually unsigned: what binds the answer is checked in the assertion, below.)
+ */
+function checkEnvelope(response: XmlElement, expected: { issuer: string; acs: string }): void {
+  const issuer = childElements(response).find((child) => child.localName === 'Issuer' && child.namespaceURI === ASSERTION_NS);
+  if (issuer && issuer.textContent?.trim() !== expected.issuer)
+    throw new UpstreamError('invalid', `The SAML response is from ${issuer.textContent?.trim()}, not this connection's IdP`);
+  if (response.hasAttribute('Destination') && response.getAttribute('Destination') !== expected.acs)
+    throw new UpstreamError('invalid', `The SAML response is for ${response.getAttribute('Destination')}, not this connection's ACS`);
+}
+
+/**
+ * What the (signed, and decrypted) assertion must say beyond node-saml's checks (signature,
+ * audience, time): its issuer is the connection's IdP, not another entity sharing the IdP's
+ * signing key (tenants of one IdP service); and a bearer confirmation is for this connection's ACS
+ * (Recipient) in answer to this trip's request (InResponseTo, as the Web Browser SSO profile
+ * requires), so a signed assertion cannot be replayed into another sign-in or another SP.
+ */
+function checkAssertion(profile: Profile, expected: { issuer: string; acs: string; requestId?: string }): void {
+  if (profile.issuer !== expected.issuer)
+    throw new UpstreamError('invalid', `The SAML assertion is from ${profile.issuer}, not this connection's IdP`);
+  const assertion = rootOf(profile.getAssertionXml?.() ?? '', 'assertion');
+  const confirmations = Array.from(assertion.getElementsByTagNameNS(ASSERTION_NS, 'SubjectConfirmation')).filter(
+    (confirmation) => confirmation.getAttribute('Method') === BEARER,
+  );
+  const answersThisTrip = confirmations.some((confirmation) =>
+    childElements(confirmation).some(
+      (data) =>
+        data.localName === 'SubjectConfirmationData' &&
+        data.getAttribute('Recipient') === expected.acs &&
+        Boolean(expected.requestId) &&
+        data.getAttribute('InResponseTo') === expected.requestId,
+    ),
+  );
+  if (!answersThisTrip)
+    throw new UpstreamError('invalid', "The SAML assertion is not confirmed for this connection's ACS in answer to this sign-in's request");
 }
 
 const profileValue = (profile: Profile, name: string): unknown => {
@@ -161,7 +216,10 @@ export async function finishSamlSignIn(
   if (typeof posted.SAMLResponse !== 'string' || !posted.SAMLResponse) throw new UpstreamError('invalid', 'No SAML response was posted');
   const xml = Buffer.from(posted.SAMLResponse, 'base64').toString('utf8');
   if (DOCTYPE.test(xml)) throw new UpstreamError('invalid', 'The SAML response contains a DOCTYPE, which is never accepted');
-  refusePlainAssertion(connection, xml);
+  const response = rootOf(xml, 'response');
+  const expected = { issuer: connection.settings.idp_entity_id, acs: samlAcsUrl(deps.issuer, connection.id), requestId: checks.requestId };
+  refusePlainAssertion(connection, response);
+  checkEnvelope(response, expected);
   let profile: Profile | null;
   try {
     ({ profile } = await samlOf(deps, connection, tripCache(checks.requestId)).validatePostResponseAsync({
@@ -172,6 +230,7 @@ export async function finishSamlSignIn(
     throw new UpstreamError('invalid', `The SAML response was refused: ${(error as Error).message}`);
   }
   if (!profile?.nameID) throw new UpstreamError('invalid', 'The SAML response names nobody');
+  checkAssertion(profile, expected);
   const { settings } = connection;
   const attributeEmail = profileValue(profile, settings.email_attribute);
   const email =

@@ -284,14 +284,14 @@ describe('gatehouse connections', () => {
         { email: 'ann@example.com', password: 'a long passphrase', email_verified: true },
         4,
       );
-      await insertIdentity(database.db, { connectionId: 'acme', subject: 'ann-1', userId: ann.id, email: 'ann@acme.example' });
-      await insertIdentity(database.db, { connectionId: 'acme', subject: 'ann-2', userId: ann.id });
+      await insertIdentity(database.db, { connectionId: 'acme', subject: 'ann-1', userId: ann.id, email: 'ann@acme.example', proven: true });
+      await insertIdentity(database.db, { connectionId: 'acme', subject: 'ann-2', userId: ann.id, proven: true });
       const bob = await createUser(
         operator(database),
         { email: 'bob@example.com', password: 'a long passphrase', email_verified: true },
         4,
       );
-      await insertIdentity(database.db, { connectionId: 'acme', subject: 'bob', userId: bob.id });
+      await insertIdentity(database.db, { connectionId: 'acme', subject: 'bob', userId: bob.id, proven: true });
       assert.equal((await json(['connections', 'show', 'acme'])).linked_users, 2);
 
       const user = await json<{ identities: Record<string, unknown>[] }>(['users', 'show', 'bob@example.com']);
@@ -674,7 +674,6 @@ describe('gatehouse connections', () => {
         writeFile('sp.key', sp.key),
         '--clock-skew',
         '120',
-        '--allow-idp-initiated',
         '--domain',
         'acme.example',
       ]);
@@ -690,7 +689,6 @@ describe('gatehouse connections', () => {
         want_encrypted_assertions: true,
         sp_certificate: sp.cert.trim(),
         clock_skew_seconds: 120,
-        allow_idp_initiated: true,
       });
       assert.deepEqual([shown.type, shown.domains, shown.has_client_secret], ['saml', ['acme.example'], true]);
       const row = await database.db('connections').where('id', 'acme-saml').first();
@@ -725,7 +723,6 @@ describe('gatehouse connections', () => {
         emails_verified: false,
         want_encrypted_assertions: false,
         clock_skew_seconds: 60,
-        allow_idp_initiated: false,
       });
       assert.equal(byHand.has_client_secret, false);
     });

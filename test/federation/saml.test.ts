@@ -5,6 +5,7 @@
 // says so, and creates no user. A second connection wants its assertions encrypted to its own
 // certificate: samlify encrypts them, node-saml decrypts them with the connection's sealed key.
 import { after, before, describe, it } from 'node:test';
+import { inflateRawSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import samlify from 'samlify';
@@ -108,7 +109,10 @@ describe('federation: upstream SAML 2.0', () => {
 
   async function toRelyingParty(browser: Browser, page: Page, request: AuthorizationRequest) {
     const landed = page.html.includes('/consent"') ? await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : page;
-    assert.ok(landed.url.startsWith(RP_REDIRECT), `ended at ${landed.url}: ${landed.html.slice(0, 600)}`);
+    if (!landed.url.startsWith(RP_REDIRECT)) {
+      const refusal = await database.db('audit_events').where('type', 'login.federated_refused').orderBy('id', 'desc').first();
+      assert.fail(`ended at ${landed.url} (${refusal?.details.reason}): ${landed.html.slice(0, 600)}`);
+    }
     return exchangeCode(rp, landed.url, request);
   }
 
@@ -190,6 +194,60 @@ describe('federation: upstream SAML 2.0', () => {
     );
   });
 
+  it('refuses an assertion from another issuer signed with the IdP’s key, and a Response whose envelope names another issuer', async () => {
+    // Tenants of one IdP service may share its signing key: another tenant's assertion is not this IdP's.
+    await refused(
+      { nameId: 'emp-tenant-b', email: 'b@acme.test' },
+      { issuer: 'https://tenant-b.idp.example.test/metadata' },
+      /The SAML (response|assertion) is from https:\/\/tenant-b.idp.example.test\/metadata, not this connection's IdP/,
+    );
+    await refused(
+      { nameId: 'emp-envelope', email: 'v@acme.test' },
+      (xml) =>
+        xml.replace(/(<samlp:Response[^>]*>)<saml:Issuer>[^<]*<\/saml:Issuer>/, '$1<saml:Issuer>https://evil.example/idp</saml:Issuer>'),
+      /The SAML response is from https:\/\/evil.example\/idp, not this connection's IdP/,
+    );
+  });
+
+  it('refuses a response for another destination, an assertion confirmed for another recipient, and one that answers no request of ours', async () => {
+    await refused(
+      { nameId: 'emp-destination', email: 'dst@acme.test' },
+      { destination: 'https://elsewhere.example.test/acs' },
+      /The SAML response is for https:\/\/elsewhere.example.test\/acs, not this connection's ACS/,
+    );
+    await refused(
+      { nameId: 'emp-recipient', email: 'rcp@acme.test' },
+      { recipient: 'https://elsewhere.example.test/acs' },
+      /not confirmed for this connection's ACS in answer to this sign-in's request/,
+    );
+    await refused(
+      { nameId: 'emp-no-request', email: 'nr@acme.test' },
+      { subjectInResponseTo: null },
+      /not confirmed for this connection's ACS in answer to this sign-in's request/,
+    );
+  });
+
+  it('refuses a signed assertion replayed into another sign-in with its envelope rewritten to answer that one', async () => {
+    const first = await startTrip();
+    // Some IdPs name no request in the assertion's bearer confirmation: only the envelope does.
+    const captured = decodeResponse(
+      await idp.respond(spMetadata, first.requestUrl, { nameId: 'emp-replay', email: 'rp@acme.test' }, { subjectInResponseTo: null }),
+    );
+    const second = await startTrip();
+    const secondRequestId = /ID="([^"]+)"/.exec(
+      inflateRawSync(Buffer.from(new URL(second.requestUrl).searchParams.get('SAMLRequest') as string, 'base64')).toString('utf8'),
+    )?.[1] as string;
+    // The envelope is not signed: its InResponseTo can be made to answer the second request.
+    const rewritten = captured.replace(/(<samlp:Response[^>]*InResponseTo=")[^"]+"/, `$1${secondRequestId}"`);
+    assert.notEqual(rewritten, captured);
+    const users = await userCount();
+    const page = await postResponse(second.browser, encodeResponse(rewritten), second.relayState);
+    assert.equal(page.status, 400);
+    assert.equal(await userCount(), users);
+    const audit = await database.db('audit_events').where('type', 'login.federated_refused').orderBy('id', 'desc').first();
+    assert.match(String(audit.details.reason), /not confirmed for this connection's ACS in answer to this sign-in's request/);
+  });
+
   it('refuses a tampered NameID, a second unsigned assertion beside the signed one (signature wrapping), and XML with a DOCTYPE', async () => {
     await refused({ nameId: 'emp-honest', email: 'h@acme.test' }, (xml) => xml.replace('>emp-honest<', '>emp-ceo<'), /Invalid signature/);
     await refused(
@@ -212,7 +270,7 @@ describe('federation: upstream SAML 2.0', () => {
     );
   });
 
-  it('refuses a response posted without our RelayState (IdP-initiated sign-in is off)', async () => {
+  it('refuses a response posted without our RelayState (IdP-initiated sign-in is not offered)', async () => {
     const trip = await startTrip();
     const samlResponse = await idp.respond(spMetadata, trip.requestUrl, { nameId: 'emp-unasked', email: 'x@acme.test' });
     const response = await fetch(acs(), {

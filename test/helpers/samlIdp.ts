@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import samlify from 'samlify';
 import * as validator from '@authenio/samlify-xmllint-wasm';
 
@@ -47,7 +48,7 @@ export function keyPair(): { key: string; cert: string } {
 
 // The default login response of samlify, with an attribute statement for the person's details.
 const TEMPLATE =
-  '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0" IssueInstant="{IssueInstant}" Destination="{Destination}" InResponseTo="{InResponseTo}"><saml:Issuer>{Issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{StatusCode}"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{AssertionID}" Version="2.0" IssueInstant="{IssueInstant}"><saml:Issuer>{Issuer}</saml:Issuer><saml:Subject><saml:NameID Format="{NameIDFormat}">{NameID}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{SubjectConfirmationDataNotOnOrAfter}" Recipient="{SubjectRecipient}" InResponseTo="{InResponseTo}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{ConditionsNotBefore}" NotOnOrAfter="{ConditionsNotOnOrAfter}"><saml:AudienceRestriction><saml:Audience>{Audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{IssueInstant}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue xsi:type="xs:string">{Email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="given_name"><saml:AttributeValue xsi:type="xs:string">{GivenName}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>';
+  '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0" IssueInstant="{IssueInstant}" Destination="{Destination}" InResponseTo="{InResponseTo}"><saml:Issuer>{Issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{StatusCode}"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{AssertionID}" Version="2.0" IssueInstant="{IssueInstant}"><saml:Issuer>{Issuer}</saml:Issuer><saml:Subject><saml:NameID Format="{NameIDFormat}">{NameID}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{SubjectConfirmationDataNotOnOrAfter}" Recipient="{SubjectRecipient}" InResponseTo="{SubjectInResponseTo}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{ConditionsNotBefore}" NotOnOrAfter="{ConditionsNotOnOrAfter}"><saml:AudienceRestriction><saml:Audience>{Audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{IssueInstant}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue xsi:type="xs:string">{Email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="given_name"><saml:AttributeValue xsi:type="xs:string">{GivenName}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>';
 
 export interface SamlPerson {
   nameId: string;
@@ -58,7 +59,15 @@ export interface SamlPerson {
 /** What a test may change before the response is signed. */
 export interface ResponseBend {
   audience?: string;
+  /** The request the Response and its bearer confirmation answer. */
   inResponseTo?: string;
+  /** The request the bearer confirmation alone answers (null: it names none). */
+  subjectInResponseTo?: string | null;
+  /** Who the Response and assertion say issued them (another entity sharing the IdP's key). */
+  issuer?: string;
+  /** The Response's Destination, and the bearer confirmation's Recipient. */
+  destination?: string;
+  recipient?: string;
   /** Seconds from now when the assertion stops being valid (negative: already expired). */
   validForSeconds?: number;
   /** Sign with a key Gatehouse does not know, or not at all. */
@@ -121,18 +130,19 @@ export function createSamlIdp(): SamlIdp {
           : now.toISOString();
       const response = await idp.createLoginResponse(sp, { extract }, 'post', { email: person.nameId }, (template: string) => {
         const id = `_${crypto.randomUUID()}`;
-        const acs = (sp.entityMeta as { getAssertionConsumerService(binding: string): string }).getAssertionConsumerService(
-          'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST',
-        );
+        // samlify names bindings by their short names ('post'), not their URNs.
+        const acs = (sp.entityMeta as { getAssertionConsumerService(binding: string): string }).getAssertionConsumerService('post');
+        assert.ok(acs, 'the SP metadata names an ACS for HTTP-POST');
+        const shaped = bend.subjectInResponseTo === null ? template.replace(' InResponseTo="{SubjectInResponseTo}"', '') : template;
         return {
           id,
-          context: samlify.SamlLib.replaceTagsByValue(template, {
+          context: samlify.SamlLib.replaceTagsByValue(shaped, {
             ID: id,
             AssertionID: `_${crypto.randomUUID()}`,
-            Destination: acs,
+            Destination: bend.destination ?? acs,
             Audience: bend.audience ?? sp.entityMeta.getEntityID(),
-            SubjectRecipient: acs,
-            Issuer: entityId,
+            SubjectRecipient: bend.recipient ?? acs,
+            Issuer: bend.issuer ?? entityId,
             IssueInstant: notBefore,
             StatusCode: 'urn:oasis:names:tc:SAML:2.0:status:Success',
             ConditionsNotBefore: notBefore,
@@ -141,6 +151,7 @@ export function createSamlIdp(): SamlIdp {
             NameIDFormat: PERSISTENT,
             NameID: person.nameId,
             InResponseTo: bend.inResponseTo ?? String(extract.request?.id),
+            SubjectInResponseTo: bend.subjectInResponseTo ?? bend.inResponseTo ?? String(extract.request?.id),
             Email: person.email ?? '',
             GivenName: person.givenName ?? '',
           }),

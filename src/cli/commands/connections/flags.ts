@@ -78,8 +78,6 @@ export const TYPED_FLAGS: Record<string, TypedFlag> = {
   'sp-key-file': { types: SAML, kind: 'file' },
   'no-sp-key': { types: SAML, kind: 'on', updateOnly: true },
   'clock-skew': { types: SAML, kind: 'seconds', setting: 'clock_skew_seconds' },
-  'allow-idp-initiated': { types: SAML, kind: 'on', setting: 'allow_idp_initiated' },
-  'no-allow-idp-initiated': { types: SAML, kind: 'off', setting: 'allow_idp_initiated', updateOnly: true },
 };
 
 /** The kinds whose value names something read where gatehouse runs (a file, or a URL). */
@@ -135,7 +133,7 @@ const typeUsage = (create: boolean) => {
   return [
     `  oidc:   [--preset generic|google|microsoft|apple] [--issuer URL] ${need('--client-id ID')} ${SECRET_USAGE} ${OAUTH_USAGE} [--response-mode query|form_post] [--tenant common|organizations|consumers|TENANT] [--allowed-tenant TENANT_ID ...] [--team-id ID --key-id ID]`,
     `  oauth2: [--preset generic|github] ${need('--client-id ID')} ${SECRET_USAGE} ${OAUTH_USAGE} [--authorization-endpoint URL] [--token-endpoint URL] [--profile-url URL] [--emails-url URL] [--subject-claim C] [--email-claim C] [--email-verified-claim C]`,
-    `  saml:   ${create ? '(--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...)' : '[--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...]'} [--name-id-format persistent|emailAddress|unspecified] [--email-attribute A] [--emails-verified] [--want-encrypted-assertions] [--sp-certificate-file FILE] [--sp-key-file FILE] [--clock-skew SECONDS] [--allow-idp-initiated]`,
+    `  saml:   ${create ? '(--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...)' : '[--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...]'} [--name-id-format persistent|emailAddress|unspecified] [--email-attribute A] [--emails-verified] [--want-encrypted-assertions] [--sp-certificate-file FILE] [--sp-key-file FILE] [--clock-skew SECONDS]`,
   ];
 };
 
@@ -147,7 +145,7 @@ export const CREATE_USAGE = [
 export const UPDATE_USAGE = [
   'connections update ID [--name NAME] [options of its type] [--client CLIENT_ID ... | --all-clients] [--domain example.com ... | --no-domains] [--jit | --no-jit] [--linking verified_email_with_proof|never] [--claims-update on_sign_in|never] [--map attribute=claim ... | --no-map] [--enable | --disable]',
   ...typeUsage(false),
-  '  and to undo: oidc, oauth2 [--no-client-secret]; saml [--no-sp-key] [--no-emails-verified] [--no-want-encrypted-assertions] [--no-allow-idp-initiated]',
+  '  and to undo: oidc, oauth2 [--no-client-secret]; saml [--no-sp-key] [--no-emails-verified] [--no-want-encrypted-assertions]',
 ].join('\n');
 
 export function refuseTogether(values: Values, ...flags: string[]): void {
