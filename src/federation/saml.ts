@@ -1,12 +1,13 @@
 // SAML 2.0 with Gatehouse as the service provider, on @node-saml/node-saml: an AuthnRequest out
-// by the HTTP-Redirect binding, the Response back by HTTP-POST to the connection's assertion
-// consumer service. What node-saml checks, we ask of it: a signed assertion (by one of the IdP's
-// certificates), the IdP as issuer, our entity id as audience, our ACS as recipient and
-// destination, the time conditions within a small clock skew, and InResponseTo our own request —
-// the one this trip made, and only once (the trip is a verification record taken once). XML with
-// a DOCTYPE (entity expansion) is refused before any parsing. A connection that wants encrypted
-// assertions gets them encrypted to its sp_certificate (advertised in our metadata) and decrypted
-// with its sealed key; a plain one is then refused, and the decrypted assertion must be signed.
+// by the HTTP-Redirect binding (signed with SHA-256 when the connection has a key), the Response
+// back by HTTP-POST to the connection's assertion consumer service. node-saml checks the
+// assertion's signature (by one of the IdP's certificates), our entity id as audience and the time
+// conditions within a small clock skew; we check what it does not (checkEnvelope, checkAssertion):
+// the IdP as issuer, our ACS as destination and as the bearer confirmation's recipient, and that
+// confirmation's InResponseTo as the request this trip made — only once, as the trip is a
+// verification record taken once. XML with a DOCTYPE (entity expansion) is refused before any
+// parsing. A connection that wants encrypted assertions gets them encrypted to its sp_certificate
+// (advertised in our metadata) and decrypted with its sealed key; a plain one is then refused.
 //
 //   GET  /federation/saml/<connection>/metadata   our SP metadata (entity id = this URL)
 //   POST /federation/saml/<connection>/acs        the IdP posts the Response here
