@@ -39,6 +39,9 @@ async function assertionConsumer(ctx: Context, deps: FeatureDeps) {
   const uid = interactionOfState(relayState);
   // Without our RelayState the response answers nothing we asked: IdP-initiated sign-in is off.
   if (!uid) throw new UserFacingError(400, 'This sign-in is not valid', 'Start signing in from the application.');
+  // An ACS of no SAML connection answers nothing, and takes no trip.
+  const connection = await connectionForSignIn(deps.database.db, deps.box, ctx.params.connection);
+  if (connection?.type !== 'saml') throw NOT_SAML;
   const taken = await takeTrip(flowDeps(deps), { flow: interactionFlow(uid), method: 'upstream' }, relayState);
   let arrival: Arrival;
   if (!taken.ok) arrival = taken;
@@ -55,12 +58,17 @@ async function assertionConsumer(ctx: Context, deps: FeatureDeps) {
   await onToSignIn(ctx, deps, uid, arrival);
 }
 
-/** Keeps what was found for the sign-in and sends the browser on to it, by GET. */
+/**
+ * Keeps what was found for the sign-in and sends the browser on to it, by GET. A post that found
+ * no trip waiting keeps nothing (anyone can post): the sign-in, given no token, says the sign-in
+ * was already used or has expired.
+ */
 async function onToSignIn(ctx: Context, deps: FeatureDeps, uid: string, arrival: Arrival) {
-  const token = await keepArrival(flowDeps(deps), interactionFlow(uid), arrival);
+  const stale = !arrival.ok && arrival.problem === 'stale';
+  const token = stale ? '' : await keepArrival(flowDeps(deps), interactionFlow(uid), arrival);
   ctx.set('Cache-Control', 'no-store');
   ctx.status = 303;
-  ctx.redirect(`/interaction/${uid}/upstream/arrived?t=${token}`);
+  ctx.redirect(`/interaction/${uid}/upstream/arrived${token ? `?t=${token}` : ''}`);
 }
 
 /** An OpenID provider posted the code back (response_mode=form_post). */

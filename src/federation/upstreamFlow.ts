@@ -121,7 +121,7 @@ export async function takeTrip(
 ): Promise<
   { ok: true; connection: Connection & { clientSecret?: string }; checks: UpstreamChecks } | { ok: false; problem: 'stale' | 'gone' }
 > {
-  const started = await takeChallenge(deps.db, trip.flow, trip.method);
+  const started = await takeChallenge(deps.db, trip.flow, trip.method, state);
   if (!started?.challenge || !sameState(state, started.challenge)) return { ok: false, problem: 'stale' };
   const connection = await connectionForSignIn(deps.db, deps.box, String(started.state.connection));
   if (!connection) return { ok: false, problem: 'gone' };
@@ -184,7 +184,7 @@ export async function keepArrival(deps: UpstreamFlowDeps, flow: string, arrival:
 }
 
 export async function takeArrival(deps: UpstreamFlowDeps, flow: string, token: string): Promise<Arrival> {
-  const record = await takeChallenge(deps.db, flow, ARRIVAL);
+  const record = await takeChallenge(deps.db, flow, ARRIVAL, token);
   if (!record?.challenge || !sameState(token, record.challenge)) return { ok: false, problem: 'stale' };
   const kept = JSON.parse(deps.box.open(String(record.state.sealed), arrivalContext(flow))) as {
     ok: boolean;

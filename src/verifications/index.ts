@@ -112,12 +112,17 @@ export async function startVerification(db: Db, input: StartVerification): Promi
 /**
  * The flow's open challenge for this method, used up: one conditional update, so whatever the
  * outcome of the ceremony that follows, the challenge never serves twice. Undefined when there
- * is none (never started, expired, or taken by another request).
+ * is none (never started, expired, or taken by another request). With `presented` (a value the
+ * browser brings back, such as an upstream state), only the challenge equal to it is taken: a
+ * wrong or forged value uses up nothing, so nobody can spoil someone else's ceremony by guessing.
  */
-export async function takeChallenge(db: Db, flow: string, method: string): Promise<VerificationRecord | undefined> {
+export async function takeChallenge(db: Db, flow: string, method: string, presented?: string): Promise<VerificationRecord | undefined> {
   const open = db('verification_records')
     .select('id')
     .where({ flow, method })
+    .modify((query) => {
+      if (presented !== undefined) query.where('challenge', presented);
+    })
     .whereNull('verified_at')
     .whereNull('consumed_at')
     .whereNotNull('challenge')

@@ -281,6 +281,21 @@ describe('federation: upstream SAML 2.0', () => {
     });
     assert.equal(response.status, 400);
     assert.match(await response.text(), /Start signing in from the application/);
+
+    // To the ACS of no SAML connection, with the trip's RelayState: not found, and the trip is
+    // neither used up nor anything kept.
+    const records = async () => Number((await database.db('verification_records').count({ n: '*' }).first())?.n);
+    const before = await records();
+    const nowhere = await fetch(`${server.issuer}/federation/saml/no-such-connection/acs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' },
+      body: new URLSearchParams({ SAMLResponse: samlResponse, RelayState: trip.relayState }),
+      redirect: 'manual',
+    });
+    assert.equal(nowhere.status, 404);
+    assert.equal(await records(), before);
+    const page = await postResponse(trip.browser, samlResponse, trip.relayState);
+    await toRelyingParty(trip.browser, page, trip.request);
   });
 
   it('reads the IdP’s metadata XML into a connection, and says what is missing from a bad one', async () => {
