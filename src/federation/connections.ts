@@ -207,7 +207,7 @@ const samlSettings = z
     name_id_format: z.enum(NAME_ID_FORMATS).default('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'),
     /** The attribute with the person's email (or the NameID itself, with the emailAddress format). */
     email_attribute: claimPath.default('email'),
-    /** Whether this IdP's emails count as verified (an enterprise directory usually vouches for them). */
+    /** Whether this IdP's emails of the connection's `domains` count as verified (a directory vouches for its own). */
     emails_verified: z.boolean().default(false),
     want_encrypted_assertions: z.boolean().default(false),
     /** Our certificate (for the IdP: encrypting assertions, checking signed requests); its key is the sealed secret. */

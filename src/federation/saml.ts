@@ -202,6 +202,17 @@ function checkAssertion(profile: Profile, expected: { issuer: string; acs: strin
     throw new UpstreamError('invalid', "The SAML assertion is not confirmed for this connection's ACS in answer to this sign-in's request");
 }
 
+/**
+ * Whether the IdP's word makes this email verified: it vouches (emails_verified) only for the
+ * addresses of the domains the connection names. A directory is authoritative for its own
+ * domains; one that vouched for any address could create (or claim) accounts for other people's.
+ */
+function vouchedFor(connection: SealedSamlConnection, email: string | undefined): boolean {
+  if (!connection.settings.emails_verified || typeof email !== 'string') return false;
+  const domain = email.slice(email.lastIndexOf('@') + 1).toLowerCase();
+  return connection.domains.includes(domain);
+}
+
 const profileValue = (profile: Profile, name: string): unknown => {
   const value = (profile as Record<string, unknown>)[name] ?? (profile.attributes as Record<string, unknown> | undefined)?.[name];
   return Array.isArray(value) ? value[0] : value;
@@ -241,7 +252,7 @@ export async function finishSamlSignIn(
   );
   return {
     subject: profile.nameID,
-    claims: { ...attributes, email, email_verified: settings.emails_verified && typeof email === 'string' },
+    claims: { ...attributes, email, email_verified: vouchedFor(connection, email) },
     amr: [],
   };
 }

@@ -54,6 +54,8 @@ describe('federation: upstream SAML 2.0', () => {
       id: 'acme-saml',
       type: 'saml',
       display_name: 'Acme (SAML)',
+      // The directory vouches for the addresses of its own domain.
+      domains: ['acme.test'],
       settings: { idp_entity_id: idp.entityId, sso_url: idp.ssoUrl, idp_certificates: [idp.cert], emails_verified: true },
     });
     const registered = await createClient(database, server.config, { name: 'SAML App' });
@@ -63,6 +65,7 @@ describe('federation: upstream SAML 2.0', () => {
       id: ENCRYPTED.id,
       type: 'saml',
       display_name: ENCRYPTED.displayName,
+      domains: ['acme.test'],
       settings: {
         idp_entity_id: idp.entityId,
         sso_url: idp.ssoUrl,
@@ -170,6 +173,15 @@ describe('federation: upstream SAML 2.0', () => {
         .then((r) => Number(r?.n)),
       1,
     );
+  });
+
+  it('vouches for the addresses of the connection’s domains only: another address comes unverified', async () => {
+    const trip = await startTrip();
+    const samlResponse = await idp.respond(spMetadata, trip.requestUrl, { nameId: 'emp-outsider', email: 'someone@mail.example' });
+    await postResponse(trip.browser, samlResponse, trip.relayState);
+    const user = await database.db('users').where({ email: 'someone@mail.example' }).first();
+    assert.equal(user.email_verified, false, 'the directory is not the authority for mail.example');
+    assert.equal((await database.db('federated_identities').where({ subject: 'emp-outsider' }).first()).proven, false);
   });
 
   it('refuses an unsigned assertion', async () => {
