@@ -16,14 +16,15 @@ import type { ProfileSchema } from '../profile/schema.ts';
 import { checkValue, type ProfileValue } from '../profile/values.ts';
 import { markConfirmed, mergeProfile } from '../profile/service.ts';
 import type { Connection } from './connections.ts';
-import { findIdentity, insertIdentity, touchIdentity } from './identities.ts';
+import { findIdentity, insertIdentity, isConnectionGone, touchIdentity } from './identities.ts';
 import type { UpstreamIdentity } from './oidcUpstream.ts';
 
 export type FederatedOutcome =
   | { kind: 'signed_in'; user: User; created: boolean }
   /** The verified email has an account here: its owner must prove it is theirs before the link is made. */
   | { kind: 'link_needed'; user: User; email: string }
-  | { kind: 'refused'; reason: 'email_taken' | 'no_account' | 'no_email' };
+  /** gone: the connection was deleted while the person was at the provider. */
+  | { kind: 'refused'; reason: 'email_taken' | 'no_account' | 'no_email' | 'gone' };
 
 /** A claim by name (SAML names such as urn:oid:2.5.4.42 hold dots), or by dotted path into an object claim. */
 function claimAt(claims: Record<string, unknown>, path: string): unknown {
@@ -149,25 +150,34 @@ export async function resolveFederatedUser(
     if (!created) return resolveFederatedUser(ctx, schema, connection, identity);
     return { kind: 'signed_in', user: created, created: true };
   } catch (error) {
+    if (isConnectionGone(error)) return { kind: 'refused', reason: 'gone' };
     // A parallel first sign-in of the same identity linked it first: that one's user is this one.
     if (await findIdentity(ctx.db, connection.id, identity.subject)) return resolveFederatedUser(ctx, schema, connection, identity);
     throw error;
   }
 }
 
-/** Links an identity to the user who just proved they own the account its verified email names. */
+/**
+ * Links an identity to the user who proved the account is theirs: linked; taken (the identity is
+ * already someone's); or gone (its connection was deleted meanwhile, links and all).
+ */
 export async function linkProvenIdentity(
   ctx: ServiceContext,
   link: { connectionId: string; subject: string; userId: string; email: string },
-): Promise<boolean> {
-  return ctx.db.transaction(async (trx) => {
-    if (!(await insertIdentity(trx, { ...link, proven: true }))) return false;
-    await recordChange(trx, ctx, {
-      type: 'user.identity_linked',
-      subject: link.userId,
-      userId: link.userId,
-      data: { connection: link.connectionId, email: link.email },
+): Promise<'linked' | 'taken' | 'gone'> {
+  try {
+    return await ctx.db.transaction(async (trx) => {
+      if (!(await insertIdentity(trx, { ...link, proven: true }))) return 'taken';
+      await recordChange(trx, ctx, {
+        type: 'user.identity_linked',
+        subject: link.userId,
+        userId: link.userId,
+        data: { connection: link.connectionId, email: link.email },
+      });
+      return 'linked';
     });
-    return true;
-  });
+  } catch (error) {
+    if (isConnectionGone(error)) return 'gone';
+    throw error;
+  }
 }

@@ -2,6 +2,7 @@
 // made at a JIT creation, or after the owner of an existing account proved it is theirs
 // (linking.ts); it is removed by its user, never when it is their last way to sign in.
 import type { Db } from '../db/index.ts';
+import { isForeignKeyViolation } from '../db/constraints.ts';
 import { commitChange, type ServiceContext } from '../changes/index.ts';
 import { ConflictError, NotFoundError } from '../errors/index.ts';
 
@@ -15,6 +16,12 @@ export interface FederatedIdentity {
   created_at: Date;
   last_used_at: Date | null;
 }
+
+/** The foreign key from a link to its connection (migrations/20261206000800_federation.ts). */
+const CONNECTION_OF_LINK = 'federated_identities_connection_id_foreign';
+
+/** Whether a link failed because its connection was deleted meanwhile (its links all went with it). */
+export const isConnectionGone = (error: unknown) => isForeignKeyViolation(error, CONNECTION_OF_LINK);
 
 export function findIdentity(db: Db, connectionId: string, subject: string): Promise<FederatedIdentity | undefined> {
   return db<FederatedIdentity>('federated_identities').where({ connection_id: connectionId, subject }).first();

@@ -296,7 +296,13 @@ describe('admin API: connections and linked identities', () => {
       // Invited users have no password: their upstream identities are their only ways in.
       const user = await call(admin, 'POST', '/users', { body: { email: 'nia@example.com' } });
       assert.equal(user.status, 201);
-      await insertIdentity(database.db, { connectionId: 'zeta', subject: 'nia|42', userId: user.body.id, email: 'nia@zeta.example', proven: true });
+      await insertIdentity(database.db, {
+        connectionId: 'zeta',
+        subject: 'nia|42',
+        userId: user.body.id,
+        email: 'nia@zeta.example',
+        proven: true,
+      });
 
       const listed = await call(support, 'GET', `/users/${user.body.id}/identities`);
       assert.equal(listed.status, 200);

@@ -284,7 +284,13 @@ describe('gatehouse connections', () => {
         { email: 'ann@example.com', password: 'a long passphrase', email_verified: true },
         4,
       );
-      await insertIdentity(database.db, { connectionId: 'acme', subject: 'ann-1', userId: ann.id, email: 'ann@acme.example', proven: true });
+      await insertIdentity(database.db, {
+        connectionId: 'acme',
+        subject: 'ann-1',
+        userId: ann.id,
+        email: 'ann@acme.example',
+        proven: true,
+      });
       await insertIdentity(database.db, { connectionId: 'acme', subject: 'ann-2', userId: ann.id, proven: true });
       const bob = await createUser(
         operator(database),

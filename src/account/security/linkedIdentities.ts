@@ -36,8 +36,10 @@ async function startLink(ctx: Context, deps: AccountAreaDeps) {
   verifyAccountCsrf(ctx, field(ctx, '_csrf'));
   requireRecentSignIn(ctx, undefined, SECURITY_PATH);
   const connection = await connectionForSignIn(deps.db, deps.box, ctx.params.connection);
+  // The page offers only these; a hand-made post for another would leave for a provider whose
+  // answer could never be taken here.
   const offered =
-    connection && connection.type !== 'saml' && (connection.clients === null || connection.clients.includes(ACCOUNT_CLIENT.clientId));
+    connection && linkableHere(connection) && (connection.clients === null || connection.clients.includes(ACCOUNT_CLIENT.clientId));
   if (!connection || !offered) return backToSecurity(ctx, { problem: 'identity-unavailable' });
   try {
     // prompt=login: the provider asks who to link now, rather than handing over whoever is
@@ -70,7 +72,13 @@ async function finishLink(ctx: Context, deps: AccountAreaDeps) {
     userId: user.id,
     email,
   });
-  backToSecurity(ctx, linked ? { done: 'identity-linked' } : { problem: 'identity-taken' });
+  // gone: the connection was deleted while the provider answered.
+  const outcomes = {
+    linked: { done: 'identity-linked' },
+    taken: { problem: 'identity-taken' },
+    gone: { problem: 'identity-unavailable' },
+  } as const;
+  backToSecurity(ctx, outcomes[linked]);
 }
 
 async function unlink(ctx: Context, deps: AccountAreaDeps) {

@@ -2,7 +2,8 @@
 // waits, after its owner signed in (methods/upstream.ts), until the whole sign-in is done —
 // second factor included — and is linked only when the person says so. Asking is not a
 // formality: the person sees which provider and which of its accounts will sign in here from now
-// on. "Not now" links nothing and goes on.
+// on. "Not now" links nothing and goes on. One whose connection the operator deleted or disabled
+// meanwhile is dropped unasked: the sign-in goes on as if nothing waited.
 //
 //   POST /interaction/:uid/identity_link     decision=link | skip
 import type { Context } from 'koa';
@@ -15,8 +16,9 @@ import { formBody, signedInPromptForm } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
 import type { Db } from '../../db/index.ts';
 import { closeFlow, identityLinkFlow, verifiedRecords, type VerificationRecord } from '../../verifications/index.ts';
-import { anyConnections, getConnection } from '../../federation/connections.ts';
+import { anyConnections, getConnection, type Connection } from '../../federation/connections.ts';
 import { linkProvenIdentity } from '../../federation/accounts.ts';
+import { NotFoundError } from '../../errors/index.ts';
 import { PENDING_LINK } from '../methods/upstream.ts';
 
 const NAME = 'identity_link';
@@ -27,16 +29,51 @@ interface PendingLink {
   email: string;
 }
 
-async function pendingLink(
-  db: Db,
-  cid: string | undefined,
-  accountId: string | undefined,
-): Promise<(VerificationRecord & { state: PendingLink }) | undefined> {
+/** An identity waiting to be linked, with the connection it would be linked through. */
+interface LinkToAsk {
+  link: PendingLink;
+  connection: Connection;
+}
+
+/** The connection a link would be made through, while it exists and is enabled. */
+async function linkableConnection(db: Db, id: string): Promise<Connection | undefined> {
+  try {
+    const connection = await getConnection(db, id);
+    return connection.enabled ? connection : undefined;
+  } catch (error) {
+    if (error instanceof NotFoundError) return undefined;
+    throw error;
+  }
+}
+
+/** The identity waiting for this account in this authorization request, while it may still be linked. */
+async function pendingLink(db: Db, cid: string | undefined, accountId: string | undefined): Promise<LinkToAsk | undefined> {
   if (!cid || !accountId) return undefined;
   const records = await verifiedRecords(db, identityLinkFlow(cid));
-  return records.find((r) => r.method === PENDING_LINK && r.userId === accountId) as
+  const pending = records.find((r) => r.method === PENDING_LINK && r.userId === accountId) as
     | (VerificationRecord & { state: PendingLink })
     | undefined;
+  if (!pending) return undefined;
+  const connection = await linkableConnection(db, pending.state.connection);
+  if (connection) return { link: pending.state, connection };
+  // Deleted or disabled since the identity came back: nothing may be linked through it, and
+  // asking would hold the sign-in on a screen that cannot be answered. Dropped, so that every
+  // later check, screen and answer of this authorization request agrees there is none.
+  await closeFlow(db, identityLinkFlow(cid));
+  return undefined;
+}
+
+/**
+ * Links the identity the person agreed to link. A connection deleted between the look and the
+ * insert links nothing (linkProvenIdentity says gone), as a deleted connection's links all went.
+ */
+async function linkAgreed(ctx: Context, deps: InteractionDeps, accountId: string, { link, connection }: LinkToAsk) {
+  await linkProvenIdentity(interactionContext(ctx, deps), {
+    connectionId: connection.id,
+    subject: link.subject,
+    userId: accountId,
+    email: link.email,
+  });
 }
 
 function linkPrompt({ db }: PromptDeps): interactionPolicy.Prompt {
@@ -53,15 +90,15 @@ function linkPrompt({ db }: PromptDeps): interactionPolicy.Prompt {
 
 async function renderLink(ctx: Context, interaction: InteractionDetails, deps: InteractionDeps) {
   const pending = await pendingLink(deps.db, interaction.cid, interaction.session?.accountId);
-  // Gone meanwhile (another tab answered, or it expired): nothing to ask.
+  // Gone meanwhile (another tab answered, it expired, its connection went): nothing to ask.
   if (!pending) return finishInteraction(ctx, deps, {});
-  const connection = await getConnection(deps.db, pending.state.connection);
+  const { connection, link } = pending;
   ctx.type = 'html';
   ctx.body = await renderPage('identity-link', {
     title: `Link ${connection.display_name}`,
     uid: interaction.uid,
     provider: connection.display_name,
-    email: pending.state.email,
+    email: link.email,
     csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
   });
 }
@@ -75,10 +112,7 @@ export const identityLinkStep: InteractionStep = {
       const { interaction, form, accountId } = await signedInPromptForm(ctx, deps, NAME);
       const pending = await pendingLink(deps.db, interaction.cid, accountId);
       await closeFlow(deps.db, identityLinkFlow(interaction.cid));
-      if (pending && form.decision === 'link') {
-        const { connection, subject, email } = pending.state;
-        await linkProvenIdentity(interactionContext(ctx, deps), { connectionId: connection, subject, userId: accountId, email });
-      }
+      if (pending && form.decision === 'link') await linkAgreed(ctx, deps, accountId, pending);
       await finishInteraction(ctx, deps, {});
     });
   },

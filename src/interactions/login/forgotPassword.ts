@@ -7,6 +7,7 @@ import { csrfToken, verifyCsrf } from '../../http/csrf.ts';
 import { renderPage } from '../../http/views.ts';
 import { loadInteraction, requirePrompt, formBody } from '../interactionRequest.ts';
 import { askForPasswordReset } from '../../accountLinks/forgotPassword.ts';
+import { anotherWayPath } from './anotherWay.ts';
 
 async function renderForgot(ctx: Context, uid: string, screen: { email?: string; error?: string; sent?: boolean; status?: number }) {
   ctx.status = screen.status ?? 200;
@@ -14,7 +15,8 @@ async function renderForgot(ctx: Context, uid: string, screen: { email?: string;
   ctx.body = await renderPage('forgot-password', {
     title: 'Reset your password',
     action: `/interaction/${uid}/forgot-password`,
-    back: `/interaction/${uid}`,
+    // Back to the screen this came from, which a relying party's connection= would skip.
+    back: anotherWayPath(uid),
     email: screen.email ?? '',
     error: screen.error,
     sent: screen.sent ?? false,

@@ -17,6 +17,7 @@ import { signupAllowed, signupRoutes } from './signup.ts';
 import { forgotPasswordRoutes } from './forgotPassword.ts';
 import { interactionContext } from './serviceContext.ts';
 import { takeSignInTicket } from './signInTicket.ts';
+import { asksForAnotherWay } from './anotherWay.ts';
 import { mayFinishSignIn } from './signInRules.ts';
 import { SIGN_IN_METHODS, methodFragments } from '../methods/index.ts';
 import { ACCOUNT_SUSPENDED, refusalMessage } from '../methods/password.ts';
@@ -129,8 +130,10 @@ export const loginStep: InteractionStep = {
       await countSignIn(deps.db, ticketHolder.id);
       return finishInteraction(ctx, deps, { login: { accountId: ticketHolder.id, amr: ['pwd'], acr: acrOfAmr(['pwd']), remember: true } });
     }
-    // The relying party picked a way to sign in (connection=): it answers instead of the screen.
-    if (!screen) for (const method of SIGN_IN_METHODS) if (await method.preempt?.(ctx, interaction, deps)) return;
+    // The relying party picked a way to sign in (connection=): it answers instead of the screen,
+    // unless the person came back from it asking for another way (anotherWay.ts).
+    if (!screen && !asksForAnotherWay(ctx))
+      for (const method of SIGN_IN_METHODS) if (await method.preempt?.(ctx, interaction, deps)) return;
     return renderLogin(ctx, interaction, deps, screen);
   },
   proceed,

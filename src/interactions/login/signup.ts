@@ -31,6 +31,7 @@ import { preferredLanguages } from '../../http/language.ts';
 import { signupAttributes } from '../../profile/rules.ts';
 import { attributeField, postedValues, readProfileForm } from '../../profile/form.ts';
 import { interactionContext } from './serviceContext.ts';
+import { anotherWayPath } from './anotherWay.ts';
 
 /** The sign-up form's own fields: what every account has. The profile schema adds its sign-up attributes after them. */
 function accountFields(deps: InteractionDeps): FormField[] {
@@ -82,6 +83,8 @@ async function renderSignup(ctx: Context, interaction: InteractionDetails, deps:
   ctx.body = await renderPage('signup', {
     title: 'Create account',
     uid: interaction.uid,
+    // Back to the screen this came from, which a relying party's connection= would skip.
+    signIn: anotherWayPath(interaction.uid),
     clientName: client?.clientName ?? client?.clientId,
     fields: signupFields(ctx, deps, interaction),
     values: screen.values ?? {},

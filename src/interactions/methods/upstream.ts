@@ -23,6 +23,7 @@ import { renderPage } from '../../http/views.ts';
 import { UserFacingError } from '../../http/errors.ts';
 import { formBody, loadInteraction, requirePrompt } from '../interactionRequest.ts';
 import { interactionContext } from '../login/serviceContext.ts';
+import { anotherWayPath } from '../login/anotherWay.ts';
 import { finishInteraction } from '../finish.ts';
 import { proved, showScreen, signInAudit } from '../progress.ts';
 import { identityLinkFlow, interactionFlow, recordVerified, startVerification, takeChallenge } from '../../verifications/index.ts';
@@ -64,6 +65,7 @@ const REFUSALS = {
     `An account with this email already exists here, and ${name} has not verified the address. Sign in with that account instead; you can link ${name} from its Security page.`,
   no_account: (name: string) => `There is no account here for your ${name} identity, and this application does not create one.`,
   no_email: (name: string) => `${name} did not tell us your email address, which an account here needs.`,
+  gone: (name: string) => `${name} is no longer offered here. Sign in another way.`,
 } as const;
 
 async function showUpstreamProblem(
@@ -80,6 +82,8 @@ async function showUpstreamProblem(
     uid: interaction.uid,
     message,
     kind,
+    // The sign-in screen, not the address that would preempt it again for the same provider.
+    anotherWay: anotherWayPath(interaction.uid),
     csrf: csrfToken(ctx, `interaction:${interaction.uid}`),
   });
 }
