@@ -14,11 +14,12 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import type * as client from 'openid-client';
+import { leaveFor as leaveForConnection, toRelyingParty as reachRelyingParty } from '../helpers/federatedSignIn.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
-import { Browser, type Page } from '../helpers/browserForm.ts';
+import type { Browser, Page } from '../helpers/browserForm.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
-import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
+import { RP_REDIRECT, discover, type AuthorizationRequest } from '../helpers/relyingParty.ts';
 import { routeProviderHost, signInUpstream, startUpstreamProvider, type UpstreamProvider } from '../helpers/upstreamProvider.ts';
 import { createUser } from '../../src/accounts/index.ts';
 import { createConnection } from '../../src/federation/index.ts';
@@ -100,20 +101,10 @@ describe('federation: the Microsoft Entra ID and Apple presets', () => {
     await database?.dispose();
   });
 
-  /** Opens the sign-in screen and leaves for the connection's provider; the provider's sign-in page. */
-  async function leaveFor(connection: string) {
-    const browser = new Browser();
-    const request = await authorizationRequest(rp);
-    const login = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
-    const page = await browser.submit(login, new RegExp(`/upstream/${connection}/start$`), {}, RP_REDIRECT);
-    return { browser, request, page };
-  }
+  const leaveFor = (connection: string) => leaveForConnection(rp, connection);
 
-  async function toRelyingParty(browser: Browser, page: Page, request: AuthorizationRequest) {
-    const landed = page.html.includes('/consent"') ? await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : page;
-    assert.ok(landed.url.startsWith(RP_REDIRECT), `ended at ${landed.url}: ${landed.html.slice(0, 800)} ${await failureReasons()}`);
-    return exchangeCode(rp, landed.url, request);
-  }
+  const toRelyingParty = (browser: Browser, page: Page, request: AuthorizationRequest) =>
+    reachRelyingParty(rp, browser, page, request, failureReasons);
 
   const userByEmail = (email: string) => database.db('users').where({ email }).first();
   const failureReasons = async () =>

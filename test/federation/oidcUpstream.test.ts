@@ -10,11 +10,12 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import * as client from 'openid-client';
+import { leaveFor as leaveForConnection, toRelyingParty as reachRelyingParty } from '../helpers/federatedSignIn.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, type TestServer } from '../helpers/server.ts';
 import { Browser, type Page } from '../helpers/browserForm.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
-import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
+import { RP_REDIRECT, authorizationRequest, discover, type AuthorizationRequest } from '../helpers/relyingParty.ts';
 import { signInUpstream, startUpstreamProvider, type UpstreamProvider } from '../helpers/upstreamProvider.ts';
 import { createUser } from '../../src/accounts/index.ts';
 import { createConnection, unlinkIdentity } from '../../src/federation/index.ts';
@@ -79,21 +80,9 @@ describe('federation: upstream OpenID Connect', () => {
     await database?.dispose();
   });
 
-  /** Opens the sign-in screen and leaves for the connection's provider; the provider's sign-in page. */
-  async function leaveFor(connection: string, params: Record<string, string> = {}) {
-    const browser = new Browser();
-    const request = await authorizationRequest(rp, params);
-    const login = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
-    assert.match(login.html, new RegExp(`/upstream/${connection}/start"`));
-    const page = await browser.submit(login, new RegExp(`/upstream/${connection}/start$`), {}, RP_REDIRECT);
-    return { browser, request, page };
-  }
+  const leaveFor = (connection: string, params: Record<string, string> = {}) => leaveForConnection(rp, connection, params);
 
-  async function toRelyingParty(browser: Browser, page: Page, request: AuthorizationRequest) {
-    const landed = page.html.includes('/consent"') ? await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : page;
-    assert.ok(landed.url.startsWith(RP_REDIRECT), `ended at ${landed.url}: ${landed.html.slice(0, 800)}`);
-    return exchangeCode(rp, landed.url, request);
-  }
+  const toRelyingParty = (browser: Browser, page: Page, request: AuthorizationRequest) => reachRelyingParty(rp, browser, page, request);
 
   const userCount = async () => Number((await database.db('users').count({ n: '*' }).first())?.n);
 

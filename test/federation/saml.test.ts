@@ -9,11 +9,12 @@ import { inflateRawSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import * as client from 'openid-client';
 import samlify from 'samlify';
+import { toRelyingParty as reachRelyingParty } from '../helpers/federatedSignIn.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { Browser, type Page } from '../helpers/browserForm.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
-import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
+import { RP_REDIRECT, authorizationRequest, discover, type AuthorizationRequest } from '../helpers/relyingParty.ts';
 import {
   createSamlIdp,
   decodeResponse,
@@ -110,14 +111,11 @@ describe('federation: upstream SAML 2.0', () => {
     return browser.navigate(new URL(response.headers.get('location') as string, server.issuer).href, {}, RP_REDIRECT);
   }
 
-  async function toRelyingParty(browser: Browser, page: Page, request: AuthorizationRequest) {
-    const landed = page.html.includes('/consent"') ? await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : page;
-    if (!landed.url.startsWith(RP_REDIRECT)) {
-      const refusal = await database.db('audit_events').where('type', 'login.federated_refused').orderBy('id', 'desc').first();
-      assert.fail(`ended at ${landed.url} (${refusal?.details.reason}): ${landed.html.slice(0, 600)}`);
-    }
-    return exchangeCode(rp, landed.url, request);
-  }
+  /** The latest refusal's reason, as the audit has it. */
+  const lastRefusal = async () =>
+    (await database.db('audit_events').where('type', 'login.federated_refused').orderBy('id', 'desc').first())?.details.reason;
+  const toRelyingParty = (browser: Browser, page: Page, request: AuthorizationRequest) =>
+    reachRelyingParty(rp, browser, page, request, lastRefusal);
 
   const userCount = async () => Number((await database.db('users').count({ n: '*' }).first())?.n);
 
@@ -136,8 +134,7 @@ describe('federation: upstream SAML 2.0', () => {
     assert.match(page.html, expected);
     assert.equal(await userCount(), users, 'no user created');
     assert.equal(await database.db('federated_identities').where({ subject: person.nameId }).first(), undefined);
-    const audit = await database.db('audit_events').where('type', 'login.federated_refused').orderBy('id', 'desc').first();
-    assert.match(String(audit.details.reason), why);
+    assert.match(String(await lastRefusal()), why);
     return page;
   }
 
@@ -256,8 +253,7 @@ describe('federation: upstream SAML 2.0', () => {
     const page = await postResponse(second.browser, encodeResponse(rewritten), second.relayState);
     assert.equal(page.status, 400);
     assert.equal(await userCount(), users);
-    const audit = await database.db('audit_events').where('type', 'login.federated_refused').orderBy('id', 'desc').first();
-    assert.match(String(audit.details.reason), /not confirmed for this connection's ACS in answer to this sign-in's request/);
+    assert.match(String(await lastRefusal()), /not confirmed for this connection's ACS in answer to this sign-in's request/);
   });
 
   it('refuses a tampered NameID, a second unsigned assertion beside the signed one (signature wrapping), and XML with a DOCTYPE', async () => {

@@ -6,11 +6,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as client from 'openid-client';
+import { leaveFor as leaveForConnection, pastConsent } from '../helpers/federatedSignIn.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { Browser } from '../helpers/browserForm.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
-import { RP_REDIRECT, authorizationRequest, discover, exchangeCode } from '../helpers/relyingParty.ts';
+import { RP_REDIRECT, discover, exchangeCode } from '../helpers/relyingParty.ts';
 import { signInUpstream, startUpstreamProvider, type UpstreamProvider } from '../helpers/upstreamProvider.ts';
 import { createSmtpSink, linkIn, mailTo, type SmtpSink } from '../helpers/smtpSink.ts';
 import { heading } from '../helpers/accountScreens.ts';
@@ -53,12 +54,8 @@ describe('federation: identities linked on an address nobody proved', () => {
 
   /** Signs in through the upstream as `login`; the page back at Gatehouse. */
   async function throughUpstream(login: string) {
-    const browser = new Browser();
-    const request = await authorizationRequest(rp);
-    const screen = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
-    const atProvider = await browser.submit(screen, /\/upstream\/up\/start$/, {}, RP_REDIRECT);
-    const back = await signInUpstream(browser, atProvider, login);
-    const landed = back.html.includes('/consent"') ? await browser.submit(back, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : back;
+    const { browser, request, page } = await leaveForConnection(rp, 'up');
+    const landed = await pastConsent(browser, await signInUpstream(browser, page, login));
     return {
       landed,
       subject: landed.url.startsWith(RP_REDIRECT) ? (await exchangeCode(rp, landed.url, request)).claims()?.sub : undefined,

@@ -12,11 +12,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type * as client from 'openid-client';
+import { leaveFor as leaveForConnection, toRelyingParty as reachRelyingParty } from '../helpers/federatedSignIn.ts';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.ts';
 import { Browser, decode, findForm, type Page } from '../helpers/browserForm.ts';
 import { createClient, operator } from '../helpers/fixtures.ts';
-import { RP_REDIRECT, authorizationRequest, discover, exchangeCode, type AuthorizationRequest } from '../helpers/relyingParty.ts';
+import { RP_REDIRECT, authorizationRequest, discover, type AuthorizationRequest } from '../helpers/relyingParty.ts';
 import { signInUpstream, startUpstreamProvider, type UpstreamProvider } from '../helpers/upstreamProvider.ts';
 import { createUser, type User } from '../../src/accounts/index.ts';
 import { createConnection, deleteConnection, updateConnection } from '../../src/federation/index.ts';
@@ -57,21 +58,14 @@ describe('federation: recovering from a federated sign-in that went wrong', () =
     await database?.dispose();
   });
 
-  /** Opens the sign-in screen and leaves for the connection's provider; the provider's sign-in page. */
+  /** Leaves for the connection's provider: its sign-in page. */
   async function leaveFor(connection: string) {
-    const browser = new Browser();
-    const request = await authorizationRequest(rp);
-    const login = await browser.navigate(request.url.toString(), {}, RP_REDIRECT);
-    const page = await browser.submit(login, new RegExp(`/upstream/${connection}/start$`), {}, RP_REDIRECT);
-    assert.ok(page.url.startsWith(upstream.issuer), `at the provider: ${page.url}`);
-    return { browser, request, page };
+    const left = await leaveForConnection(rp, connection);
+    assert.ok(left.page.url.startsWith(upstream.issuer), `at the provider: ${left.page.url}`);
+    return left;
   }
 
-  async function toRelyingParty(browser: Browser, page: Page, request: AuthorizationRequest) {
-    const landed = page.html.includes('/consent"') ? await browser.submit(page, /\/consent$/, { decision: 'allow' }, RP_REDIRECT) : page;
-    assert.ok(landed.url.startsWith(RP_REDIRECT), `ended at ${landed.status} ${landed.url}: ${landed.html.slice(0, 800)}`);
-    return exchangeCode(rp, landed.url, request);
-  }
+  const toRelyingParty = (browser: Browser, page: Page, request: AuthorizationRequest) => reachRelyingParty(rp, browser, page, request);
 
   /**
    * The owner of an account signs in upstream through a new connection `id` with an identity whose
