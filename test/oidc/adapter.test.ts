@@ -808,9 +808,10 @@ describe('KnexAdapter: single use under concurrency', () => {
     const codes = Array.from({ length: PARALLEL }, () => adapter('AuthorizationCode'));
     const results = await Promise.allSettled(codes.map((a) => a.consume('code-1')));
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-    // The first loser revokes the grant, code included; a loser after it finds nothing left.
+    // The first loser to finish revokes the grant, code included; a loser after it finds nothing
+    // left. Which of them finishes first is the database's choice, not the array's order.
     const losers = results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason);
-    assert.ok(losers[0] instanceof ConcurrentReplayError);
+    assert.ok(losers.some((error) => error instanceof ConcurrentReplayError));
     for (const error of losers) {
       assert.equal(error.error, 'invalid_grant');
       assert.equal(
