@@ -157,10 +157,11 @@ export async function finishUpstreamSignIn(
     });
     const idToken = tokens.claims();
     if (!idToken) throw new UpstreamError('invalid', 'The identity provider sent no ID token');
+    // Before anything else is asked of the provider: a directory the connection does not allow stops here.
+    presetChecks(connection.settings, idToken);
     const userinfo = configuration.serverMetadata().userinfo_endpoint
       ? await client.fetchUserInfo(configuration, tokens.access_token, idToken.sub)
       : {};
-    presetChecks(connection.settings, idToken);
     const amr = Array.isArray(idToken.amr) ? idToken.amr.filter((v): v is string => typeof v === 'string') : [];
     return {
       subject: idToken.sub,
