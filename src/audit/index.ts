@@ -35,6 +35,8 @@ export type AuditType =
   | 'user.identity_unlinked'
   | 'login.federated_refused'
   | 'login.federated'
+  | 'logout.saml'
+  | 'logout.saml_refused'
   | 'client.deleted'
   | 'client.updated'
   | 'client.secret_rotated'

@@ -185,6 +185,8 @@ const idpFields = z.object({
   idp_entity_id: z.string().min(1).max(1000),
   sso_url: httpUrl('sso_url'),
   idp_certificates: z.array(certificate).min(1, 'idp_certificates needs at least one certificate').max(10),
+  /** The IdP's single logout service (HTTP-Redirect binding): with it, sign-outs go both ways. */
+  slo_url: httpUrl('slo_url').optional(),
 });
 
 export const NAME_ID_FORMATS = [
@@ -195,13 +197,16 @@ export const NAME_ID_FORMATS = [
 
 /**
  * SAML 2.0, Gatehouse as the service provider: the IdP's entity id, its single sign-on URL
- * (HTTP-Redirect binding) and its signing certificates (several while it rotates them).
+ * (HTTP-Redirect binding) and its signing certificates (several while it rotates them); and,
+ * for single logout, its SingleLogoutService (HTTP-Redirect), which needs our signing key.
  */
 const samlSettings = z
   .object({
     idp_entity_id: idpFields.shape.idp_entity_id.optional(),
     sso_url: idpFields.shape.sso_url.optional(),
     idp_certificates: idpFields.shape.idp_certificates.optional(),
+    /** null: no single logout (an update that turns it off). */
+    slo_url: idpFields.shape.slo_url.nullable(),
     /** The IdP's metadata XML: fills (and replaces) idp_entity_id, sso_url and idp_certificates; not kept. */
     idp_metadata_xml: z.string().max(1_048_576, 'idp_metadata_xml is larger than 1 MB').optional(),
     name_id_format: z.enum(NAME_ID_FORMATS).default('urn:oasis:names:tc:SAML:2.0:nameid-format:persistent'),
@@ -216,8 +221,9 @@ const samlSettings = z
   })
   .strict()
   .transform((input, ctx) => {
-    const { idp_metadata_xml: xml, ...given } = input;
-    let settings = given;
+    const { idp_metadata_xml: xml, slo_url: givenSlo, ...rest } = input;
+    let settings: typeof rest & { slo_url?: string } = { ...rest, ...(givenSlo && { slo_url: givenSlo }) };
+    const given = settings;
     if (xml !== undefined) {
       const read = parseIdpMetadata(xml);
       if ('problem' in read) {
@@ -235,13 +241,22 @@ const samlSettings = z
           });
         return z.NEVER;
       }
-      settings = { ...given, ...checked.data };
+      // The IdP's single logout service is taken only for a connection that can sign its
+      // messages (sp_certificate): most IdPs list one, and SLO without our signature is refused.
+      const { slo_url: listedSlo, ...idp } = checked.data;
+      settings = { ...given, ...idp, ...(listedSlo && given.sp_certificate && { slo_url: listedSlo }) };
     }
     const { idp_entity_id, sso_url, idp_certificates } = settings;
     for (const [field, value] of Object.entries({ idp_entity_id, sso_url, idp_certificates }))
       if (!value) ctx.addIssue({ code: 'custom', path: [field], message: `${field} is required (or give idp_metadata_xml)` });
     if (settings.want_encrypted_assertions && !settings.sp_certificate)
       ctx.addIssue({ code: 'custom', path: ['sp_certificate'], message: 'sp_certificate is required for encrypted assertions' });
+    if (settings.slo_url && !settings.sp_certificate)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['slo_url'],
+        message: 'slo_url needs sp_certificate and sp_private_key: single logout messages are signed',
+      });
     if (!idp_entity_id || !sso_url || !idp_certificates) return z.NEVER;
     return { ...settings, idp_entity_id, sso_url, idp_certificates };
   });
@@ -424,10 +439,11 @@ function checkSecretFits(type: ConnectionRow['type'], settings: ConnectionRow['s
     throw problem('client_secret is not used with token_endpoint_auth_method none');
 }
 
-/** A SAML connection's key: needed to decrypt assertions, and the key of our certificate. */
+/** A SAML connection's key: needed to decrypt assertions and to sign logout messages, and the key of our certificate. */
 function checkSpKeyFits(settings: SamlSettings, key: string | null | undefined): void {
   const problem = (message: string) => new InvalidInputError('Invalid input', [{ path: 'sp_private_key', message }]);
   if (settings.want_encrypted_assertions && !key) throw problem('sp_private_key is required for encrypted assertions');
+  if (settings.slo_url && !key) throw problem('sp_private_key is required for single logout (slo_url): its messages are signed');
   if (!key) return;
   let publicOfKey: string;
   try {

@@ -1,13 +1,15 @@
 // Federation: connections to upstream identity providers (connections.ts), the identities they
 // vouch for (identities.ts, accounts.ts), and the protocols (oidcUpstream.ts). The sign-in itself
 // is a method of the login prompt (src/interactions/methods/upstream.ts); this feature serves the
-// one redirect URI every provider is given, and sends the browser on to its sign-in.
+// one redirect URI every provider is given, and sends the browser on to its sign-in; and SAML
+// single logout (samlLogout.ts).
 import Router from '@koa/router';
 import type Koa from 'koa';
 import type { Feature } from '../feature.ts';
 import { UserFacingError } from '../http/errors.ts';
 import { FEDERATION_CALLBACK_PATH, returnPathOf } from './paths.ts';
 import { postedBackRoutes } from './postedBack.ts';
+import { endSessionWithIdp, samlLogoutRoutes } from './samlLogout.ts';
 import compose from 'koa-compose';
 
 export * from './connections.ts';
@@ -31,6 +33,13 @@ function callbackRoutes(): Router {
 
 export const federationFeature: Feature = {
   name: 'federation',
-  paths: ['/federation/*'],
-  routes: (deps) => compose([callbackRoutes().routes(), postedBackRoutes(deps).routes()]) as Koa.Middleware,
+  // The logout confirmation is oidc-provider's: SAML single logout wraps its answer (samlLogout.ts).
+  paths: ['/federation/*', '/session/end/confirm'],
+  routes: (deps) =>
+    compose([
+      endSessionWithIdp(deps),
+      callbackRoutes().routes(),
+      postedBackRoutes(deps).routes(),
+      samlLogoutRoutes(deps).routes(),
+    ]) as Koa.Middleware,
 };

@@ -8,9 +8,16 @@
 // verification record taken once. XML with a DOCTYPE (entity expansion) is refused before any
 // parsing. A connection that wants encrypted assertions gets them encrypted to its sp_certificate
 // (advertised in our metadata) and decrypted with its sealed key; a plain one is then refused.
+// Single logout (a connection with slo_url and our signing key) goes by the HTTP-Redirect binding
+// both ways: our signed LogoutRequest out and the IdP's LogoutResponse back, or the IdP's
+// LogoutRequest in and our signed LogoutResponse out (samlLogout.ts has the routes). Every
+// message from the IdP must carry a query signature by one of its certificates.
 //
 //   GET  /federation/saml/<connection>/metadata   our SP metadata (entity id = this URL)
 //   POST /federation/saml/<connection>/acs        the IdP posts the Response here
+//   GET  /federation/saml/<connection>/slo        single logout, both directions
+import { createVerify } from 'node:crypto';
+import { inflateRawSync } from 'node:zlib';
 import { DOMParser } from '@xmldom/xmldom';
 import { SAML, ValidateInResponseTo, type CacheProvider, type Profile, type SamlConfig } from '@node-saml/node-saml';
 import type { SamlConnection } from './connections.ts';
@@ -21,6 +28,7 @@ const REQUEST_LIFETIME_MS = 10 * 60 * 1000;
 
 export const samlEntityId = (issuer: string, connectionId: string) => `${issuer}/federation/saml/${connectionId}/metadata`;
 export const samlAcsUrl = (issuer: string, connectionId: string) => `${issuer}/federation/saml/${connectionId}/acs`;
+export const samlSloUrl = (issuer: string, connectionId: string) => `${issuer}/federation/saml/${connectionId}/slo`;
 
 interface SamlDeps {
   issuer: string;
@@ -62,11 +70,21 @@ function spKeys(connection: SealedSamlConnection): Pick<SamlConfig, 'privateKey'
   };
 }
 
+/**
+ * Whether single logout is on for this connection: the IdP's SLO URL, and our key and certificate
+ * to sign what we send there (connections.ts refuses slo_url without them; a key removed since
+ * only turns it off).
+ */
+export function sloEnabled(connection: SealedSamlConnection): boolean {
+  return Boolean(connection.settings.slo_url && spKeys(connection).privateKey);
+}
+
 function samlOf(deps: SamlDeps, connection: SealedSamlConnection, cache: CacheProvider): SAML {
   const { settings } = connection;
   const spEntityId = samlEntityId(deps.issuer, connection.id);
   return new SAML({
     entryPoint: settings.sso_url,
+    ...(sloEnabled(connection) && { logoutUrl: settings.slo_url, logoutCallbackUrl: samlSloUrl(deps.issuer, connection.id) }),
     issuer: spEntityId,
     callbackUrl: samlAcsUrl(deps.issuer, connection.id),
     idpCert: settings.idp_certificates,
@@ -105,16 +123,23 @@ export async function startSamlSignIn(
 
 /**
  * The service provider metadata an IdP is given: entity id, ACS, and our certificate for each use
- * its key has (signing requests; encryption, which tells the IdP to encrypt assertions to it).
+ * its key has (signing requests; encryption, which tells the IdP to encrypt assertions to it);
+ * with single logout, our SingleLogoutService. node-saml lists that one for HTTP-POST; ours is
+ * the HTTP-Redirect binding, so the binding it names is put right.
  */
 export function samlMetadata(deps: SamlDeps, connection: SealedSamlConnection): string {
   const certificate = connection.settings.sp_certificate ?? null;
   const keys = spKeys(connection);
-  return samlOf(deps, connection, tripCache()).generateServiceProviderMetadata(
+  const xml = samlOf(deps, connection, tripCache()).generateServiceProviderMetadata(
     keys.decryptionPvk ? certificate : null,
     keys.privateKey ? certificate : null,
   );
+  return sloEnabled(connection)
+    ? xml.replace(/(<SingleLogoutService\b[^>]*\bBinding=")urn:oasis:names:tc:SAML:2\.0:bindings:HTTP-POST"/, `$1${REDIRECT_BINDING}"`)
+    : xml;
 }
+
+const REDIRECT_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect';
 
 // A DOCTYPE is where entity expansion and external entities live; a SAML message never needs one.
 const DOCTYPE = /<!DOCTYPE|<!ENTITY/i;
@@ -218,13 +243,31 @@ const profileValue = (profile: Profile, name: string): unknown => {
   return Array.isArray(value) ? value[0] : value;
 };
 
+/**
+ * What a SAML sign-in leaves for single logout to name: the NameID as the IdP issued it (with its
+ * format and qualifiers, which a LogoutRequest must repeat) and the IdP's session.
+ */
+export interface SamlSessionRef {
+  nameID: string;
+  nameIDFormat?: string;
+  nameQualifier?: string;
+  spNameQualifier?: string;
+  sessionIndex?: string;
+}
+
+/** Who signed in through SAML, and the IdP session they signed in with. */
+export type SamlIdentity = UpstreamIdentity & { saml: SamlSessionRef };
+
+export const isSamlIdentity = (identity: UpstreamIdentity): identity is SamlIdentity =>
+  typeof (identity as Partial<SamlIdentity>).saml?.nameID === 'string';
+
 /** Checks the posted Response against the trip's request; who the IdP says it is. */
 export async function finishSamlSignIn(
   deps: SamlDeps,
   connection: SealedSamlConnection,
   checks: UpstreamChecks,
   posted: { SAMLResponse?: unknown; RelayState?: unknown },
-): Promise<UpstreamIdentity> {
+): Promise<SamlIdentity> {
   if (typeof posted.SAMLResponse !== 'string' || !posted.SAMLResponse) throw new UpstreamError('invalid', 'No SAML response was posted');
   const xml = Buffer.from(posted.SAMLResponse, 'base64').toString('utf8');
   if (DOCTYPE.test(xml)) throw new UpstreamError('invalid', 'The SAML response contains a DOCTYPE, which is never accepted');
@@ -254,5 +297,183 @@ export async function finishSamlSignIn(
     subject: profile.nameID,
     claims: { ...attributes, email, email_verified: vouchedFor(connection, email) },
     amr: [],
+    saml: {
+      nameID: profile.nameID,
+      ...(profile.nameIDFormat && { nameIDFormat: profile.nameIDFormat }),
+      ...(profile.nameQualifier && { nameQualifier: profile.nameQualifier }),
+      ...(profile.spNameQualifier && { spNameQualifier: profile.spNameQualifier }),
+      ...(profile.sessionIndex && { sessionIndex: profile.sessionIndex }),
+    },
   };
+}
+
+// ---- Single logout (HTTP-Redirect binding) ----
+
+const PROTOCOL_NS = 'urn:oasis:names:tc:SAML:2.0:protocol';
+/** The query signatures accepted on what the IdP sends (SHA-1 is not). */
+const QUERY_SIGNATURE_ALGORITHMS: Record<string, string> = {
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha256': 'RSA-SHA256',
+  'http://www.w3.org/2001/04/xmldsig-more#rsa-sha512': 'RSA-SHA512',
+};
+/** A logout message is a few kilobytes; inflating stops well before a compression bomb hurts. */
+const MAX_LOGOUT_MESSAGE_BYTES = 256 * 1024;
+const REDIRECT_PARAMETERS = new Set(['SAMLRequest', 'SAMLResponse', 'RelayState', 'SigAlg', 'Signature']);
+
+type MessageKind = 'SAMLRequest' | 'SAMLResponse';
+interface RedirectMessage {
+  /** The parameters, decoded, for node-saml. */
+  container: Record<string, string>;
+  /** The parameters exactly as sent, in the order the signature covers them. */
+  originalQuery: string;
+  root: XmlElement;
+}
+
+const logoutInvalid = (message: string) => new UpstreamError('invalid', message);
+
+/**
+ * Reads a logout message sent by the redirect binding, from the query exactly as it came: each
+ * parameter once, and a query signature (SAMLRequest|SAMLResponse, RelayState, SigAlg, as
+ * URL-encoded by the sender) by one of the IdP's certificates. node-saml accepts a message without
+ * a signature, and finds the signed parameters by pattern in the raw query, so the query it is
+ * given is this one, rebuilt from the parameters checked here.
+ */
+function readRedirectMessage(deps: SamlDeps, connection: SealedSamlConnection, rawQuery: string, kind: MessageKind): RedirectMessage {
+  const what = kind === 'SAMLRequest' ? 'logout request' : 'logout response';
+  const raw = new Map<string, string>();
+  for (const token of rawQuery.split('&')) {
+    const at = token.indexOf('=');
+    const name = at < 0 ? token : token.slice(0, at);
+    if (!REDIRECT_PARAMETERS.has(name)) continue;
+    if (raw.has(name)) throw logoutInvalid(`The SAML ${what} carries ${name} twice`);
+    raw.set(name, at < 0 ? '' : token.slice(at + 1));
+  }
+  if (!raw.get(kind) || raw.has(kind === 'SAMLRequest' ? 'SAMLResponse' : 'SAMLRequest')) throw logoutInvalid(`No SAML ${what} was sent`);
+  const decode = (value: string) => new URLSearchParams(`v=${value}`).get('v') ?? '';
+  const container = Object.fromEntries([...raw].map(([name, value]) => [name, decode(value)]));
+  if (!container.Signature || !container.SigAlg) throw logoutInvalid(`The SAML ${what} is not signed`);
+  const algorithm = QUERY_SIGNATURE_ALGORITHMS[container.SigAlg];
+  if (!algorithm) throw logoutInvalid(`The SAML ${what} is signed with ${container.SigAlg}, which is not accepted`);
+  const signed = [kind, 'RelayState', 'SigAlg'].filter((name) => raw.has(name)).map((name) => `${name}=${raw.get(name)}`);
+  const signature = Buffer.from(container.Signature, 'base64');
+  const verified = connection.settings.idp_certificates.some((certificate) => {
+    try {
+      return createVerify(algorithm).update(signed.join('&')).verify(certificate, signature);
+    } catch {
+      return false;
+    }
+  });
+  if (!verified) throw logoutInvalid(`The SAML ${what} is not signed by the IdP (invalid query signature)`);
+  let xml: string;
+  try {
+    xml = inflateRawSync(Buffer.from(container[kind], 'base64'), { maxOutputLength: MAX_LOGOUT_MESSAGE_BYTES }).toString('utf8');
+  } catch {
+    throw logoutInvalid(`The SAML ${what} cannot be read (not deflated, or too large)`);
+  }
+  if (DOCTYPE.test(xml)) throw logoutInvalid(`The SAML ${what} contains a DOCTYPE, which is never accepted`);
+  const root = rootOf(xml, what);
+  const element = kind === 'SAMLRequest' ? 'LogoutRequest' : 'LogoutResponse';
+  if (root.localName !== element || root.namespaceURI !== PROTOCOL_NS) throw logoutInvalid(`The SAML ${what} is not a ${element}`);
+  const destination = root.getAttribute('Destination');
+  if (root.hasAttribute('Destination') && destination !== samlSloUrl(deps.issuer, connection.id))
+    throw logoutInvalid(`The SAML ${what} is for ${destination}, not this connection's single logout service`);
+  return { container, originalQuery: [...signed, `Signature=${raw.get('Signature')}`].join('&'), root };
+}
+
+async function validateLogoutMessage(
+  deps: SamlDeps,
+  connection: SealedSamlConnection,
+  message: RedirectMessage,
+  requestId?: string,
+): Promise<Profile | null> {
+  try {
+    const { profile } = await samlOf(deps, connection, tripCache(requestId)).validateRedirectAsync(
+      message.container,
+      message.originalQuery,
+    );
+    return profile;
+  } catch (error) {
+    throw logoutInvalid(`The SAML logout message was refused: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Where to send the browser to sign out of the IdP too: its SLO URL with our signed LogoutRequest
+ * naming the person and the IdP session as it signed them in. The request's ID is kept by the
+ * caller, to check the IdP's answer against.
+ */
+export async function startSamlLogout(
+  deps: SamlDeps,
+  connection: SealedSamlConnection,
+  session: SamlSessionRef,
+  relayState: string,
+): Promise<{ url: URL; requestId: string }> {
+  if (!sloEnabled(connection)) throw logoutInvalid('Single logout is not set up for this connection');
+  if (connection.settings.slo_url?.startsWith('http:') && !deps.allowHttp)
+    throw logoutInvalid('The identity provider must be reached over https');
+  const cache = tripCache();
+  const url = await samlOf(deps, connection, cache).getLogoutUrlAsync(
+    {
+      issuer: connection.settings.idp_entity_id,
+      nameID: session.nameID,
+      nameIDFormat: session.nameIDFormat ?? connection.settings.name_id_format,
+      ...(session.nameQualifier && { nameQualifier: session.nameQualifier }),
+      ...(session.spNameQualifier && { spNameQualifier: session.spNameQualifier }),
+      ...(session.sessionIndex && { sessionIndex: session.sessionIndex }),
+    },
+    relayState,
+    {},
+  );
+  if (!cache.saved) throw logoutInvalid('No SAML logout request was made');
+  return { url: new URL(url), requestId: cache.saved };
+}
+
+/** Checks the IdP's LogoutResponse (the query it came back with): signed, from the IdP, a success, in answer to `requestId`. */
+export async function finishSamlLogout(
+  deps: SamlDeps,
+  connection: SealedSamlConnection,
+  rawQuery: string,
+  requestId: string,
+): Promise<void> {
+  const message = readRedirectMessage(deps, connection, rawQuery, 'SAMLResponse');
+  // node-saml checks InResponseTo only when there is one; ours must answer our request.
+  if (message.root.getAttribute('InResponseTo') !== requestId)
+    throw logoutInvalid('The SAML logout response does not answer our logout request');
+  await validateLogoutMessage(deps, connection, message, requestId);
+}
+
+/** A LogoutRequest from the IdP, checked: who and which IdP sessions it signs out. */
+export interface IdpLogoutRequest {
+  /** node-saml's reading of it (ID, issuer, NameID), for our answer. */
+  profile: Profile;
+  sessionIndexes: string[];
+  relayState?: string;
+}
+
+/** Checks a LogoutRequest the IdP sent (the query it came with): signed, from the IdP, recent, for us. */
+export async function readSamlLogoutRequest(deps: SamlDeps, connection: SealedSamlConnection, rawQuery: string): Promise<IdpLogoutRequest> {
+  const message = readRedirectMessage(deps, connection, rawQuery, 'SAMLRequest');
+  const issued = Date.parse(message.root.getAttribute('IssueInstant') ?? '');
+  const skew = connection.settings.clock_skew_seconds * 1000;
+  const now = Date.now();
+  if (!Number.isFinite(issued) || issued > now + skew || issued < now - REQUEST_LIFETIME_MS - skew)
+    throw logoutInvalid('The SAML logout request is not recent (its IssueInstant)');
+  const profile = await validateLogoutMessage(deps, connection, message);
+  if (!profile?.nameID || !profile.ID) throw logoutInvalid('The SAML logout request names nobody');
+  const sessionIndexes = childElements(message.root)
+    .filter((child) => child.localName === 'SessionIndex' && child.namespaceURI === PROTOCOL_NS)
+    .map((child) => child.textContent?.trim() ?? '');
+  return { profile, sessionIndexes, ...(message.container.RelayState && { relayState: message.container.RelayState }) };
+}
+
+/** Our signed LogoutResponse to the IdP's request: where to send the browser. */
+export async function samlLogoutResponseUrl(
+  deps: SamlDeps,
+  connection: SealedSamlConnection,
+  request: IdpLogoutRequest,
+  success: boolean,
+): Promise<URL> {
+  if (connection.settings.slo_url?.startsWith('http:') && !deps.allowHttp)
+    throw logoutInvalid('The identity provider must be reached over https');
+  const url = await samlOf(deps, connection, tripCache()).getLogoutResponseUrlAsync(request.profile, request.relayState ?? '', {}, success);
+  return new URL(url);
 }

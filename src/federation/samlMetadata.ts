@@ -1,6 +1,6 @@
 // Reading an IdP's SAML metadata (the XML an IdP publishes at a URL, or an operator exports):
-// its entity id, its single sign-on URL for the HTTP-Redirect binding, and its signing
-// certificates — every one listed, so a rotation the IdP announces in advance keeps working.
+// its entity id, its single sign-on URL for the HTTP-Redirect binding, its single logout URL for
+// that binding when it has one, and its signing certificates — every one listed, so a rotation the IdP announces in advance keeps working.
 // A DOCTYPE (entity expansion) is refused before parsing, as everywhere SAML XML is read.
 import { DOMParser } from '@xmldom/xmldom';
 
@@ -20,6 +20,7 @@ export interface IdpMetadata {
   idp_entity_id: string;
   sso_url: string;
   idp_certificates: string[];
+  slo_url?: string;
 }
 
 const pem = (base64: string) => {
@@ -27,7 +28,7 @@ const pem = (base64: string) => {
   return `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,64}/g)?.join('\n')}\n-----END CERTIFICATE-----`;
 };
 
-/** The IdP's entity id, SSO URL and signing certificates, or what is missing from the XML. */
+/** The IdP's entity id, SSO URL, signing certificates and SLO URL (optional), or what is missing from the XML. */
 export function parseIdpMetadata(xml: string): { metadata: IdpMetadata } | { problem: string } {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return { problem: 'contains a DOCTYPE, which is never accepted' };
   const problems: string[] = [];
@@ -51,5 +52,8 @@ export function parseIdpMetadata(xml: string): { metadata: IdpMetadata } | { pro
     .map((certificate) => pem(certificate.textContent ?? ''))
     .filter((certificate, index, all) => all.indexOf(certificate) === index);
   if (!certificates.length) return { problem: 'has no signing certificate (KeyDescriptor use="signing")' };
-  return { metadata: { idp_entity_id: entityId, sso_url: location, idp_certificates: certificates } };
+  const slo = Array.from(idp.getElementsByTagNameNS(MD, 'SingleLogoutService'))
+    .find((e) => e.getAttribute('Binding') === REDIRECT)
+    ?.getAttribute('Location');
+  return { metadata: { idp_entity_id: entityId, sso_url: location, idp_certificates: certificates, ...(slo && { slo_url: slo }) } };
 }

@@ -694,6 +694,8 @@ describe('gatehouse connections', () => {
         emails_verified: true,
         want_encrypted_assertions: true,
         sp_certificate: sp.cert.trim(),
+        // The IdP's single logout service, from its metadata: the connection has our key to sign for it.
+        slo_url: idp.sloUrl,
         clock_skew_seconds: 120,
       });
       assert.deepEqual([shown.type, shown.domains, shown.has_client_secret], ['saml', ['acme.example'], true]);

@@ -4,7 +4,10 @@
 // bend what goes into the response before it is signed (audience, times, InResponseTo), sign it
 // with a key Gatehouse does not know, or not sign it at all, to see each refused. Asked to, it
 // encrypts the assertion as samlify does for an SP that wants it: after signing, to the encryption
-// certificate in the SP's metadata (or to a key that is not the SP's).
+// certificate in the SP's metadata (or to a key that is not the SP's). For single logout it has a
+// SingleLogoutService (HTTP-Redirect): it reads and checks our signed LogoutRequest and answers
+// it, sends its own LogoutRequest, and reads and checks our LogoutResponse, all signed with its
+// key (or a stranger's, or not at all, when a test asks).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,12 +51,34 @@ export function keyPair(): { key: string; cert: string } {
 
 // The default login response of samlify, with an attribute statement for the person's details.
 const TEMPLATE =
-  '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0" IssueInstant="{IssueInstant}" Destination="{Destination}" InResponseTo="{InResponseTo}"><saml:Issuer>{Issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{StatusCode}"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{AssertionID}" Version="2.0" IssueInstant="{IssueInstant}"><saml:Issuer>{Issuer}</saml:Issuer><saml:Subject><saml:NameID Format="{NameIDFormat}">{NameID}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{SubjectConfirmationDataNotOnOrAfter}" Recipient="{SubjectRecipient}" InResponseTo="{SubjectInResponseTo}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{ConditionsNotBefore}" NotOnOrAfter="{ConditionsNotOnOrAfter}"><saml:AudienceRestriction><saml:Audience>{Audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{IssueInstant}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue xsi:type="xs:string">{Email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="given_name"><saml:AttributeValue xsi:type="xs:string">{GivenName}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>';
+  '<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{ID}" Version="2.0" IssueInstant="{IssueInstant}" Destination="{Destination}" InResponseTo="{InResponseTo}"><saml:Issuer>{Issuer}</saml:Issuer><samlp:Status><samlp:StatusCode Value="{StatusCode}"/></samlp:Status><saml:Assertion xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xs="http://www.w3.org/2001/XMLSchema" ID="{AssertionID}" Version="2.0" IssueInstant="{IssueInstant}"><saml:Issuer>{Issuer}</saml:Issuer><saml:Subject><saml:NameID Format="{NameIDFormat}">{NameID}</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="{SubjectConfirmationDataNotOnOrAfter}" Recipient="{SubjectRecipient}" InResponseTo="{SubjectInResponseTo}"/></saml:SubjectConfirmation></saml:Subject><saml:Conditions NotBefore="{ConditionsNotBefore}" NotOnOrAfter="{ConditionsNotOnOrAfter}"><saml:AudienceRestriction><saml:Audience>{Audience}</saml:Audience></saml:AudienceRestriction></saml:Conditions><saml:AuthnStatement AuthnInstant="{IssueInstant}" SessionIndex="{SessionIndex}"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement><saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue xsi:type="xs:string">{Email}</saml:AttributeValue></saml:Attribute><saml:Attribute Name="given_name"><saml:AttributeValue xsi:type="xs:string">{GivenName}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion></samlp:Response>';
 
 export interface SamlPerson {
   nameId: string;
   email?: string;
   givenName?: string;
+  /** The IdP's session the assertion names (AuthnStatement SessionIndex); a fresh one by default. */
+  sessionIndex?: string;
+}
+
+/** What a test may change in a logout message the IdP sends. */
+export interface LogoutBend {
+  /** Sign with a key Gatehouse does not know, or not at all. */
+  signer?: 'idp' | 'stranger' | 'nobody';
+  /** The request a LogoutResponse answers (default: the one it was given). */
+  inResponseTo?: string;
+  /** A LogoutResponse's status (default: Success). */
+  status?: string;
+}
+
+/** Our LogoutRequest as the IdP read it (its signature checked against our metadata). */
+export interface ReadLogoutRequest {
+  id: string;
+  issuer: string;
+  nameId: string;
+  sessionIndex: string | undefined;
+  destination: string;
+  relayState: string | null;
 }
 
 /** What a test may change before the response is signed. */
@@ -86,11 +111,26 @@ export interface SamlIdp {
   metadata: string;
   /** Answers the AuthnRequest in `requestUrl` (our redirect to ssoUrl): the base64 SAMLResponse. */
   respond(spMetadata: string, requestUrl: string, person: SamlPerson, bend?: ResponseBend): Promise<string>;
+  /** Where the IdP takes logout messages (HTTP-Redirect). */
+  sloUrl: string;
+  /** Reads our LogoutRequest from `requestUrl` (our redirect to sloUrl); refuses it unless signed by our metadata's key. */
+  readLogoutRequest(spMetadata: string, requestUrl: string): Promise<ReadLogoutRequest>;
+  /** Answers our LogoutRequest in `requestUrl`: the URL of our SLO service with the LogoutResponse. */
+  answerLogout(spMetadata: string, requestUrl: string, bend?: LogoutBend): Promise<string>;
+  /** Signs a person out of the IdP: the URL of our SLO service with its LogoutRequest. */
+  logoutRequest(
+    spMetadata: string,
+    person: { nameId: string; sessionIndex?: string },
+    bend?: LogoutBend & { relayState?: string },
+  ): Promise<{ id: string; url: string }>;
+  /** Reads our LogoutResponse from `responseUrl` (our redirect to sloUrl): refused unless signed by our key and a success. */
+  readLogoutResponse(spMetadata: string, responseUrl: string): Promise<{ inResponseTo: string; relayState: string | null }>;
 }
 
 export function createSamlIdp(): SamlIdp {
   const entityId = 'https://idp.example.test/metadata';
   const ssoUrl = 'https://idp.example.test/sso';
+  const sloUrl = 'https://idp.example.test/slo';
   const own = keyPair();
   const stranger = keyPair();
   const identityProvider = (pair: { key: string; cert: string }, isAssertionEncrypted = false) =>
@@ -99,6 +139,10 @@ export function createSamlIdp(): SamlIdp {
       signingCert: pair.cert,
       privateKey: pair.key,
       singleSignOnService: [{ Binding: REDIRECT, Location: ssoUrl }],
+      singleLogoutService: [{ Binding: REDIRECT, Location: sloUrl }],
+      // What we send for single logout must be signed (by the key in our metadata).
+      wantLogoutRequestSigned: true,
+      wantLogoutResponseSigned: true,
       nameIDFormat: [PERSISTENT],
       loginResponseTemplate: { context: TEMPLATE, attributes: [] },
       isAssertionEncrypted,
@@ -154,6 +198,7 @@ export function createSamlIdp(): SamlIdp {
             SubjectInResponseTo: bend.subjectInResponseTo ?? bend.inResponseTo ?? String(extract.request?.id),
             Email: person.email ?? '',
             GivenName: person.givenName ?? '',
+            SessionIndex: person.sessionIndex ?? `_session-${crypto.randomUUID()}`,
           }),
         };
       });
@@ -163,7 +208,118 @@ export function createSamlIdp(): SamlIdp {
       if (!bend.encryptTo) return encodeResponse(xml);
       return samlify.SamlLib.encryptAssertion(encrypter, bend.encryptTo === 'sp' ? sp : elsewhere, xml);
     },
+    sloUrl,
+    async readLogoutRequest(spMetadata, requestUrl) {
+      const url = new URL(requestUrl);
+      assert.equal(`${url.origin}${url.pathname}`, sloUrl, 'sent to the IdP’s single logout service');
+      const { extract } = await idps.idp.parseLogoutRequest(logoutPeer(spMetadata), 'redirect', redirectRequest(url, 'SAMLRequest'));
+      return {
+        id: String(extract.request?.id),
+        issuer: String(extract.issuer),
+        nameId: String(extract.nameID),
+        sessionIndex: extract.sessionIndex ? String(extract.sessionIndex) : undefined,
+        destination: String(extract.request?.destination),
+        relayState: url.searchParams.get('RelayState'),
+      };
+    },
+    async answerLogout(spMetadata, requestUrl, bend = {}) {
+      const url = new URL(requestUrl);
+      const request = await this.readLogoutRequest(spMetadata, requestUrl);
+      const signer = bend.signer ?? 'idp';
+      const sp = logoutPeer(spMetadata, signer !== 'nobody');
+      const destination = sloServiceOf(sp);
+      const { context } = idps[signer === 'stranger' ? 'stranger' : 'idp'].createLogoutResponse(
+        sp,
+        { extract: { request: { id: request.id } } },
+        'redirect',
+        {
+          relayState: url.searchParams.get('RelayState') ?? '',
+          customTagReplacement: (template: string) => {
+            const id = `_${crypto.randomUUID()}`;
+            return {
+              id,
+              context: samlify.SamlLib.replaceTagsByValue(template, {
+                ID: id,
+                Destination: destination,
+                Issuer: entityId,
+                IssueInstant: new Date().toISOString(),
+                StatusCode: bend.status ?? 'urn:oasis:names:tc:SAML:2.0:status:Success',
+                InResponseTo: bend.inResponseTo ?? request.id,
+              }),
+            };
+          },
+        },
+      );
+      return context;
+    },
+    async logoutRequest(spMetadata, person, bend = {}) {
+      const signer = bend.signer ?? 'idp';
+      const sp = logoutPeer(spMetadata, signer !== 'nobody');
+      const { id, context } = idps[signer === 'stranger' ? 'stranger' : 'idp'].createLogoutRequest(
+        sp,
+        'redirect',
+        { logoutNameID: person.nameId, sessionIndex: person.sessionIndex },
+        {
+          relayState: bend.relayState ?? '',
+          customTagReplacement: (template: string) => {
+            // Without a SessionIndex the request signs out every session of the NameID.
+            const shaped = person.sessionIndex
+              ? template
+              : template.replace(/<samlp:SessionIndex>\{SessionIndex\}<\/samlp:SessionIndex>/, '');
+            const id = `_${crypto.randomUUID()}`;
+            return {
+              id,
+              context: samlify.SamlLib.replaceTagsByValue(shaped, {
+                ID: id,
+                Destination: sloServiceOf(sp),
+                Issuer: entityId,
+                IssueInstant: new Date().toISOString(),
+                NameIDFormat: PERSISTENT,
+                NameID: person.nameId,
+                SessionIndex: person.sessionIndex ?? '',
+              }),
+            };
+          },
+        },
+      );
+      return { id, url: context };
+    },
+    async readLogoutResponse(spMetadata, responseUrl) {
+      const url = new URL(responseUrl);
+      assert.equal(`${url.origin}${url.pathname}`, sloUrl, 'sent to the IdP’s single logout service');
+      const { extract } = await idps.idp.parseLogoutResponse(logoutPeer(spMetadata), 'redirect', redirectRequest(url, 'SAMLResponse'));
+      return { inResponseTo: String(extract.response?.inResponseTo), relayState: url.searchParams.get('RelayState') };
+    },
   };
+}
+
+/** Our service provider as the IdP's single logout sees it: from our metadata; what the IdP sends it is signed unless `signed` is false. */
+function logoutPeer(spMetadata: string, signed = true) {
+  return samlify.ServiceProvider({ metadata: spMetadata, wantLogoutRequestSigned: signed, wantLogoutResponseSigned: signed });
+}
+
+function sloServiceOf(sp: ReturnType<typeof samlify.ServiceProvider>): string {
+  const location = (sp.entityMeta as { getSingleLogoutService(binding: string): unknown }).getSingleLogoutService('redirect');
+  assert.equal(typeof location, 'string', 'the SP metadata names a single logout service for HTTP-Redirect');
+  return location as string;
+}
+
+/**
+ * What samlify reads a redirect-binding message from: the parameters (decoded), and the octet
+ * string the signature covers, exactly as the URL carries it.
+ */
+function redirectRequest(url: URL, kind: 'SAMLRequest' | 'SAMLResponse') {
+  const raw = new Map(
+    url.search
+      .slice(1)
+      .split('&')
+      .map((token) => [token.slice(0, token.indexOf('=')), token] as const),
+  );
+  const octetString = [kind, 'RelayState', 'SigAlg']
+    .map((name) => raw.get(name))
+    .filter(Boolean)
+    .join('&');
+  return { query: Object.fromEntries(url.searchParams), octetString };
 }
 
 /** The XML of a base64 SAMLResponse, and back: for tests that tamper with a signed response. */

@@ -31,6 +31,8 @@ import { connectionForDomain, connectionForSignIn, connectionsOffered, type Conn
 import { UpstreamError } from '../../federation/oidcUpstream.ts';
 import { resolveFederatedUser } from '../../federation/accounts.ts';
 import { interactionReturnKey } from '../../federation/paths.ts';
+import { isSamlIdentity } from '../../federation/saml.ts';
+import { rememberSamlSession } from '../../federation/samlLogout.ts';
 import {
   arriveFrom,
   departFor,
@@ -223,6 +225,9 @@ async function settle(ctx: Context, deps: InteractionDeps, interaction: Interact
   // What the provider says it used; a provider that says nothing signed the person in somehow ("fed").
   const amr = identity.amr.length ? identity.amr : ['fed'];
   await proved(ctx, deps, interaction, { method: `${METHOD}:${connection.id}`, userId: outcome.user.id, amr, user: outcome.user });
+  // Single logout names the IdP session this browser signed in with (src/federation/samlLogout.ts).
+  if (connection.type === 'saml' && isSamlIdentity(identity))
+    rememberSamlSession(ctx, deps.accounts.box, { connection: connection.id, userId: outcome.user.id, ...identity.saml });
 }
 
 /**

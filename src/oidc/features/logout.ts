@@ -1,4 +1,6 @@
-// RP-initiated logout: our confirmation page and signed-out page instead of the library's.
+// RP-initiated logout: our confirmation page and signed-out page instead of the library's. The
+// signed-out page says so when SAML single logout could not confirm the IdP signed the person out
+// too (src/federation/samlLogout.ts).
 import type { Configuration } from 'oidc-provider';
 import { renderPage } from '../../http/views.ts';
 
@@ -22,6 +24,7 @@ export function logout(): Configuration {
           ctx.body = await renderPage('logout-success', {
             title: 'Signed out',
             clientName: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+            idpUnconfirmed: ctx.query.saml_logout === 'unconfirmed',
           });
         },
       },

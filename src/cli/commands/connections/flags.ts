@@ -67,6 +67,7 @@ export const TYPED_FLAGS: Record<string, TypedFlag> = {
   'idp-metadata': { types: SAML, kind: 'document', setting: 'idp_metadata_xml' },
   'idp-entity-id': { types: SAML, kind: 'text', setting: 'idp_entity_id' },
   'sso-url': { types: SAML, kind: 'text', setting: 'sso_url' },
+  'slo-url': { types: SAML, kind: 'text', setting: 'slo_url' },
   'idp-certificate-file': { types: SAML, kind: 'files', setting: 'idp_certificates' },
   'name-id-format': { types: SAML, kind: 'name-id-format', setting: 'name_id_format' },
   'email-attribute': { types: SAML, kind: 'text', setting: 'email_attribute' },
@@ -133,7 +134,7 @@ const typeUsage = (create: boolean) => {
   return [
     `  oidc:   [--preset generic|google|microsoft|apple] [--issuer URL] ${need('--client-id ID')} ${SECRET_USAGE} ${OAUTH_USAGE} [--response-mode query|form_post] [--tenant common|organizations|consumers|TENANT] [--allowed-tenant TENANT_ID ...] [--team-id ID --key-id ID]`,
     `  oauth2: [--preset generic|github] ${need('--client-id ID')} ${SECRET_USAGE} ${OAUTH_USAGE} [--authorization-endpoint URL] [--token-endpoint URL] [--profile-url URL] [--emails-url URL] [--subject-claim C] [--email-claim C] [--email-verified-claim C]`,
-    `  saml:   ${create ? '(--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...)' : '[--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...]'} [--name-id-format persistent|emailAddress|unspecified] [--email-attribute A] [--emails-verified] [--want-encrypted-assertions] [--sp-certificate-file FILE] [--sp-key-file FILE] [--clock-skew SECONDS]`,
+    `  saml:   ${create ? '(--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...)' : '[--idp-metadata FILE|URL | --idp-entity-id ID --sso-url URL --idp-certificate-file FILE ...]'} [--name-id-format persistent|emailAddress|unspecified] [--email-attribute A] [--emails-verified] [--want-encrypted-assertions] [--sp-certificate-file FILE] [--sp-key-file FILE] [--slo-url URL] [--clock-skew SECONDS]`,
   ];
 };
 
