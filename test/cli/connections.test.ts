@@ -45,6 +45,8 @@ const EXAMPLE_IDS = ['acme-idp', 'google', 'microsoft', 'apple', 'github', 'part
 const SECRET = 'upstream-client-s3cret';
 /** A connection as `show --json` prints it. */
 type Shown = Record<string, unknown> & { settings: Record<string, unknown> };
+/** The start of `connections create` for a SAML connection named acme-saml. */
+const CREATE_ACME_SAML = ['connections', 'create', '--id', 'acme-saml', '--type', 'saml', '--name', 'Acme'];
 const ACME = ['--id', 'acme', '--type', 'oidc', '--name', 'Acme ID', '--issuer', 'https://id.acme.example', '--client-id', 'gatehouse'];
 const SEALED = (id: string) => ({ table: 'connections', rowId: id, purpose: 'secret' });
 
@@ -904,14 +906,7 @@ describe('gatehouse connections', () => {
       assert.equal(sso.exitCode, 1);
       assert.equal(sso.stderr, '--sso-url is for --type saml\n');
       const several = await run([
-        'connections',
-        'create',
-        '--id',
-        'acme-saml',
-        '--type',
-        'saml',
-        '--name',
-        'Acme',
+        ...CREATE_ACME_SAML,
         '--idp-metadata',
         writeFile('idp.xml', createSamlIdp().metadata),
         '--client-id',
@@ -955,42 +950,17 @@ describe('gatehouse connections', () => {
       ]);
       assert.equal(tenant.stderr, 'Invalid input\n  - settings.tenant: tenant is a setting of preset: microsoft\n');
       const together = await run([
-        'connections',
-        'create',
-        '--id',
-        'acme-saml',
-        '--type',
-        'saml',
-        '--name',
-        'Acme',
+        ...CREATE_ACME_SAML,
         '--idp-metadata',
         writeFile('idp2.xml', createSamlIdp().metadata),
         '--sso-url',
         IDP_SSO_URL,
       ]);
       assert.equal(together.stderr, '--idp-metadata and --sso-url cannot be combined\n');
-      const skew = await run([
-        'connections',
-        'create',
-        '--id',
-        'acme-saml',
-        '--type',
-        'saml',
-        '--name',
-        'Acme',
-        '--clock-skew',
-        'a minute',
-      ]);
+      const skew = await run([...CREATE_ACME_SAML, '--clock-skew', 'a minute']);
       assert.equal(skew.stderr, '--clock-skew must be a whole number of seconds, such as 60\n');
       const unreadable = await run([
-        'connections',
-        'create',
-        '--id',
-        'acme-saml',
-        '--type',
-        'saml',
-        '--name',
-        'Acme',
+        ...CREATE_ACME_SAML,
         '--idp-entity-id',
         IDP_ENTITY_ID,
         '--sso-url',
@@ -1013,18 +983,7 @@ describe('gatehouse connections', () => {
       await json(['connections', 'create', ...ACME]);
       const metadata = await run(['connections', 'update', 'acme', '--idp-metadata', writeFile('idp3.xml', createSamlIdp().metadata)]);
       assert.equal(metadata.stderr, '--idp-metadata is for --type saml; acme is an oidc connection\n');
-      await json([
-        'connections',
-        'create',
-        '--id',
-        'acme-saml',
-        '--type',
-        'saml',
-        '--name',
-        'Acme',
-        '--idp-metadata',
-        writeFile('idp4.xml', createSamlIdp().metadata),
-      ]);
+      await json([...CREATE_ACME_SAML, '--idp-metadata', writeFile('idp4.xml', createSamlIdp().metadata)]);
       const secrets = await run(['connections', 'update', 'acme-saml', '--client-secret', SECRET, '--no-client-secret', '--json']);
       assert.deepEqual(JSON.parse(secrets.stdout), {
         error: 'Options for another type: acme-saml is a saml connection',
