@@ -333,7 +333,7 @@ export type NewConnection = z.input<typeof newConnectionSchema>;
 export const connectionUpdateSchema = z
   .object({
     ...connectionFields,
-    /** Settings to change; merged with the current ones and checked as a whole for the connection's type. */
+    /** Settings to change; merged with the current ones (null removes one) and checked as a whole for the connection's type. */
     settings: z.record(z.string(), z.unknown()),
     /** A new upstream client secret; null removes it. */
     client_secret: z.string().min(1).max(2000).nullable(),
@@ -506,6 +506,13 @@ function secretChange(type: ConnectionRow['type'], data: z.output<typeof connect
   return data[given];
 }
 
+/** An update's settings over the current ones; a null removes a setting (it takes its default again, if it has one). */
+function mergedSettings(current: ConnectionRow['settings'], changes: Record<string, unknown>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...current, ...changes };
+  for (const [name, value] of Object.entries(merged)) if (value === null) delete merged[name];
+  return merged;
+}
+
 /**
  * Changes what `input` names. Its settings are merged into the stored ones (an operator changes
  * one), or with `replaceSettings` take their place (an import, whose entry is the whole connection).
@@ -522,7 +529,7 @@ export async function updateConnection(
     const current = await trx<ConnectionRow>('connections').where('id', id).forUpdate().first();
     if (!current) throw new NotFoundError(`No connection ${id}`);
     const settings = data.settings
-      ? checkedSettings(current.type, replaceSettings ? data.settings : { ...current.settings, ...data.settings })
+      ? checkedSettings(current.type, replaceSettings ? data.settings : mergedSettings(current.settings, data.settings))
       : undefined;
     const newSecret = secretChange(current.type, data);
     if (settings || newSecret !== undefined) {

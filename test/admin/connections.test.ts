@@ -249,6 +249,27 @@ describe('admin API: connections and linked identities', () => {
       assert.ok(!JSON.stringify(encrypted.body).includes('PRIVATE KEY'), 'the key is never shown');
     });
 
+    it('removes a setting given as null in a change, and keeps the others', async () => {
+      const tenant = 'aaaaaaaa-1111-4111-8111-111111111111';
+      const created = await call(admin, 'POST', '/connections', {
+        body: {
+          id: 'iota-entra',
+          type: 'oidc',
+          display_name: 'Iota',
+          settings: { preset: 'microsoft', client_id: 'app', tenant: 'organizations', allowed_tenants: [tenant] },
+          client_secret: SECRET,
+        },
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const opened = await call(admin, 'PATCH', '/connections/iota-entra', { body: { settings: { allowed_tenants: null } } });
+      assert.equal(opened.status, 200, JSON.stringify(opened.body));
+      assert.equal(opened.body.settings.allowed_tenants, undefined, 'every directory may sign in again');
+      assert.equal(opened.body.settings.tenant, 'organizations');
+      const required = await call(admin, 'PATCH', '/connections/iota-entra', { body: { settings: { client_id: null } } });
+      isProblem(required, 400, 'invalid-input');
+      assert.equal(required.body.errors[0].path, 'settings.client_id');
+    });
+
     it('takes IdP metadata far larger than the usual 64 KB body, and refuses a body over its limit with 413', async () => {
       const { metadata } = createSamlIdp();
       // Large metadata (an AD FS federation document runs to hundreds of KB) padded the way
