@@ -508,6 +508,12 @@ function secretChange(type: ConnectionRow['type'], data: z.output<typeof connect
 
 /** An update's settings over the current ones; a null removes a setting (it takes its default again, if it has one). */
 function mergedSettings(current: ConnectionRow['settings'], changes: Record<string, unknown>): Record<string, unknown> {
+  const notSet = Object.keys(changes).filter((name) => changes[name] === null && !(name in current));
+  if (notSet.length)
+    throw new InvalidInputError(
+      'Invalid input',
+      notSet.map((name) => ({ path: `settings.${name}`, message: `${name} is not set on this connection` })),
+    );
   const merged: Record<string, unknown> = { ...current, ...changes };
   for (const [name, value] of Object.entries(merged)) if (value === null) delete merged[name];
   return merged;

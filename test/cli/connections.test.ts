@@ -604,6 +604,14 @@ describe('gatehouse connections', () => {
       const moved = await json<Shown>(['connections', 'update', 'microsoft', '--tenant', 'contoso.example']);
       assert.equal(moved.settings.issuer, 'https://login.microsoftonline.com/contoso.example/v2.0');
       assert.deepEqual(moved.settings.allowed_tenants, shown.settings.allowed_tenants);
+      // --unset takes a setting away: every directory may sign in again.
+      const opened = await json<Shown>(['connections', 'update', 'microsoft', '--unset', 'allowed_tenants']);
+      assert.equal(opened.settings.allowed_tenants, undefined);
+      assert.equal(opened.settings.tenant, 'contoso.example');
+      const again = await run(['connections', 'update', 'microsoft', '--unset', 'allowed_tenants']);
+      assert.equal(again.stderr, 'Invalid input\n  - settings.allowed_tenants: allowed_tenants is not set on this connection\n');
+      const both = await run(['connections', 'update', 'microsoft', '--tenant', 'common', '--unset', 'tenant']);
+      assert.equal(both.stderr, '--tenant and --unset tenant cannot be combined\n');
       await assertNothingSecretIn(created.stdout);
     });
 

@@ -119,6 +119,8 @@ export const UPDATE_OPTIONS: Options = {
   'all-clients': { type: 'boolean' },
   'no-domains': { type: 'boolean' },
   'no-map': { type: 'boolean' },
+  /** Removes an optional setting by its name (allowed_tenants, emails_url, slo_url, …): it takes its default again. */
+  unset: { type: 'string', multiple: true },
   jit: { type: 'boolean' },
   enable: { type: 'boolean' },
   disable: { type: 'boolean' },
@@ -146,7 +148,7 @@ export const CREATE_USAGE = [
 export const UPDATE_USAGE = [
   'connections update ID [--name NAME] [options of its type] [--client CLIENT_ID ... | --all-clients] [--domain example.com ... | --no-domains] [--jit | --no-jit] [--linking verified_email_with_proof|never] [--claims-update on_sign_in|never] [--map attribute=claim ... | --no-map] [--enable | --disable]',
   ...typeUsage(false),
-  '  and to undo: oidc, oauth2 [--no-client-secret]; saml [--no-sp-key] [--no-emails-verified] [--no-want-encrypted-assertions]',
+  '  and to undo: [--unset SETTING ...] (such as allowed_tenants); oidc, oauth2 [--no-client-secret]; saml [--no-sp-key] [--no-emails-verified] [--no-want-encrypted-assertions]',
 ].join('\n');
 
 export function refuseTogether(values: Values, ...flags: string[]): void {

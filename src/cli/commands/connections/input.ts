@@ -27,7 +27,7 @@ export function changesOf(values: Values, type: string, gathered: Gathered): Rec
   refuseTogether(values, 'client', 'all-clients');
   refuseTogether(values, 'domain', 'no-domains');
   refuseTogether(values, 'map', 'no-map');
-  const settings = settingsOf(values, gathered);
+  const settings = { ...settingsOf(values, gathered), ...unsetSettings(values) };
   const enabled = toggle(values, 'enable', 'disable');
   const jit = toggle(values, 'jit', 'no-jit');
   return {
@@ -57,6 +57,18 @@ function fieldsOf(values: Values): Record<string, unknown> {
     ...(values['claims-update'] !== undefined && { claims_update: str(values['claims-update']) }),
     ...(mapping && { mapping }),
   };
+}
+
+/** --unset NAME: the settings to remove (null, which the service reads as "remove"). */
+function unsetSettings(values: Values): Record<string, null> {
+  const names = list(values.unset);
+  for (const name of names)
+    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new CommandError(`--unset ${name}: give a setting's name, such as allowed_tenants`);
+  const alsoSet = Object.entries(TYPED_FLAGS).find(
+    ([flag, { setting }]) => setting && names.includes(setting) && values[flag] !== undefined,
+  );
+  if (alsoSet) throw new CommandError(`--${alsoSet[0]} and --unset ${alsoSet[1].setting} cannot be combined`);
+  return Object.fromEntries(names.map((name) => [name, null]));
 }
 
 /** The settings the type's flags name (only those given). */
