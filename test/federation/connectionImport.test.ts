@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../helpers/database.ts';
 import { operator } from '../helpers/fixtures.ts';
-import { keyPair } from '../helpers/samlIdp.ts';
+import { encryptedSamlSettings, keyPair } from '../helpers/samlIdp.ts';
 import { TEST_SECRET_KEY } from '../helpers/server.ts';
 import { getConnection, importConnections } from '../../src/federation/index.ts';
 import type { OidcSettings } from '../../src/federation/connections.ts';
@@ -66,13 +66,7 @@ describe('connections import', () => {
           id: 'acme-saml',
           type: 'saml',
           display_name: 'Acme',
-          settings: {
-            idp_entity_id: 'https://idp.acme.example',
-            sso_url: 'https://idp.acme.example/sso',
-            idp_certificates: [keyPair().cert],
-            want_encrypted_assertions: true,
-            sp_certificate: ours.cert,
-          },
+          settings: encryptedSamlSettings(ours.cert),
           client_secret_env: variable,
         },
       ],

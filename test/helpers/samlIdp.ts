@@ -322,6 +322,18 @@ function redirectRequest(url: URL, kind: 'SAMLRequest' | 'SAMLResponse') {
   return { query: Object.fromEntries(url.searchParams), octetString };
 }
 
+/**
+ * The settings of a SAML connection (to an IdP that need not exist) that wants its assertions
+ * encrypted to `spCertificate`: for tests of what such a connection requires of its key.
+ */
+export const encryptedSamlSettings = (spCertificate: string) => ({
+  idp_entity_id: 'https://idp.acme.example',
+  sso_url: 'https://idp.acme.example/sso',
+  idp_certificates: [keyPair().cert],
+  want_encrypted_assertions: true,
+  sp_certificate: spCertificate,
+});
+
 /** The XML of a base64 SAMLResponse, and back: for tests that tamper with a signed response. */
 export const decodeResponse = (base64: string) => Buffer.from(base64, 'base64').toString('utf8');
 export const encodeResponse = (xml: string) => Buffer.from(xml, 'utf8').toString('base64');

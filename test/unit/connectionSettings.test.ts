@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createConnection, newConnectionSchema, oidcIssuer, type OidcSettings } from '../../src/federation/connections.ts';
 import { presetChecks, presetClaims } from '../../src/federation/oidcPresets.ts';
 import type { UpstreamError } from '../../src/federation/oidcUpstream.ts';
-import { keyPair } from '../helpers/samlIdp.ts';
+import { encryptedSamlSettings, keyPair } from '../helpers/samlIdp.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 import type { ServiceContext } from '../../src/changes/index.ts';
 
@@ -123,13 +123,7 @@ describe('connection settings', () => {
         id: 'acme-saml',
         type: 'saml',
         display_name: 'Acme',
-        settings: {
-          idp_entity_id: 'https://idp.acme.example',
-          sso_url: 'https://idp.acme.example/sso',
-          idp_certificates: [keyPair().cert],
-          want_encrypted_assertions: true,
-          sp_certificate: ours.cert,
-        },
+        settings: encryptedSamlSettings(ours.cert),
         ...(sp_private_key && { sp_private_key }),
       });
     const refusedWith = (message: string) => (error: { fields?: { path: string; message: string }[] }) =>
