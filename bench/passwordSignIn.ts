@@ -22,7 +22,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { hashPassword, verifyPasswordHash } from '../src/accounts/passwords/index.ts';
-import { BENCH_BCRYPT_COST, BENCH_PASSWORD, CLIENT_ID, REDIRECT_URI } from './fixtures.ts';
+import { BENCH_PASSWORD, CLIENT_ID, REDIRECT_URI } from './fixtures.ts';
 import { type Answer, FormBrowser } from './formBrowser.ts';
 import { percentile } from './load.ts';
 import type { ServerUnderTest } from './scenarios.ts';
@@ -35,6 +35,8 @@ export interface PasswordSignInOptions {
   warmup: number;
   /** Virtual users signing in at once (and bcrypt compares at once). */
   users: number;
+  /** The server's BCRYPT_COST, and the cost of the compares beside it. */
+  bcryptCost: number;
   /** Failed attempts timed per kind (known, unknown email) and per comparison. */
   samples: number;
 }
@@ -83,7 +85,7 @@ export interface PasswordSignInFigures {
 }
 
 export const NO_BASELINE = 'none: a bare oidc-provider has no password sign-in';
-/** The cost the timing accounts are hashed at before the server (at BENCH_BCRYPT_COST) renews them. */
+/** The cost the timing accounts are hashed at before the server (at its BCRYPT_COST) renews them. */
 export const SEEDED_COST = 4;
 const MATCH_TOLERANCE = 0.1;
 const WRONG_PASSWORD = 'not-the-bench-password';
@@ -259,10 +261,10 @@ async function measureThroughput(target: TargetProcess, options: PasswordSignInO
   const emails = Array.from({ length: options.users }, (_, i) => `signin-${i}@bench.example`);
   await target.seedUsers(
     emails.map((email) => ({ email, password: BENCH_PASSWORD })),
-    BENCH_BCRYPT_COST,
+    options.bcryptCost,
   );
   const users = emails.map((email, i) => new VirtualUser(server, email, address(0, i + 1)));
-  const storedHash = await hashPassword(BENCH_PASSWORD, BENCH_BCRYPT_COST);
+  const storedHash = await hashPassword(BENCH_PASSWORD, options.bcryptCost);
   const compare = async () => {
     expect(await verifyPasswordHash(BENCH_PASSWORD, storedHash), 'bcrypt said the password is wrong');
   };
@@ -385,32 +387,32 @@ async function expectCosts(target: TargetProcess, emails: string[], cost: number
   if (others.length) problems.push(`${when}: ${others.length} of ${emails.length} hashes are not at cost ${cost} (${others.join(', ')})`);
 }
 
-async function measureTiming(target: TargetProcess, samples: number, users: number, problems: string[]) {
+async function measureTiming(target: TargetProcess, { samples, users, bcryptCost }: PasswordSignInOptions, problems: string[]) {
   const server = target.ready;
   const count = samples + TIMING_WARMUP;
   const known = accounts('known', count);
   const reseeded = accounts('rehashed', count);
-  await target.seedUsers(known, BENCH_BCRYPT_COST);
+  await target.seedUsers(known, bcryptCost);
   await target.seedUsers(reseeded, SEEDED_COST);
   const reseededEmails = reseeded.map((u) => u.email);
   await expectCosts(target, reseededEmails, SEEDED_COST, 'seeded', problems);
 
-  log(`password_signin: timing failed sign-ins at cost ${BENCH_BCRYPT_COST}…`);
+  log(`password_signin: timing failed sign-ins at cost ${bcryptCost}…`);
   const atCost = await compareFailedAttempts(
     server,
     1,
     known.map((u) => u.email),
     samples,
     problems,
-    `cost ${BENCH_BCRYPT_COST}`,
+    `cost ${bcryptCost}`,
   );
   log(`password_signin: timing failed sign-ins for hashes made at cost ${SEEDED_COST}, then renewed…`);
   const before = await compareFailedAttempts(server, 2, reseededEmails, samples, problems, 'before rehash');
   await signInOnce(server, reseededEmails, 3, users);
-  await expectCosts(target, reseededEmails, BENCH_BCRYPT_COST, 'after one sign-in', problems);
+  await expectCosts(target, reseededEmails, bcryptCost, 'after one sign-in', problems);
   const after = await compareFailedAttempts(server, 4, reseededEmails, samples, problems, 'after rehash');
   for (const [label, comparison] of [
-    [`cost ${BENCH_BCRYPT_COST}`, atCost],
+    [`cost ${bcryptCost}`, atCost],
     ['after rehash', after],
   ] as const) {
     if (!comparison.match)
@@ -426,10 +428,10 @@ async function measureTiming(target: TargetProcess, samples: number, users: numb
 export async function measurePasswordSignIn(target: TargetProcess, options: PasswordSignInOptions): Promise<PasswordSignInFigures> {
   const problems: string[] = [];
   const { signIns, compares } = await measureThroughput(target, options, problems);
-  const { atCost, before, after } = await measureTiming(target, options.samples, options.users, problems);
+  const { atCost, before, after } = await measureTiming(target, options, problems);
   const latencies = signIns.latencies.sort((a, b) => a - b);
   return {
-    bcrypt_cost: BENCH_BCRYPT_COST,
+    bcrypt_cost: options.bcryptCost,
     users: options.users,
     signins_per_s: round(signIns.rate),
     p50_ms: round(percentile(latencies, 50), 2),

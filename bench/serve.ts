@@ -2,8 +2,9 @@
 // database named by BENCH_DATABASE_URL, or on an in-memory PGlite when it is empty, and seeds
 // what the scenarios need through our own code, not over HTTP.
 //
-// BCRYPT_COST is 10, the cost the password sign-in figures are quoted at; no other scenario
-// hashes a password (client secrets are stored as SHA-256 digests), so it changes nothing else.
+// BCRYPT_COST is 10, the cost the password sign-in figures are quoted at, unless bench/run.ts was
+// given --bcrypt-cost; no other scenario hashes a password (client secrets are stored as SHA-256
+// digests), so it changes nothing else.
 // TRUST_PROXY is on so that the password sign-in measurement can say, in X-Forwarded-For, which
 // address each of its browsers comes from: the per-address sign-in limits then count each one
 // on its own, as they would count real users, instead of all of them against 127.0.0.1.
@@ -17,7 +18,7 @@ import { createApi, grantApiAccess } from '../src/apis/index.ts';
 import { createUser, findUserByEmail } from '../src/accounts/index.ts';
 import {
   ACCOUNT_EMAIL,
-  BENCH_BCRYPT_COST,
+  benchBcryptCost,
   BENCH_PASSWORD,
   API_TOKEN_TTL,
   APIS,
@@ -51,7 +52,7 @@ await serveTarget(async () => {
     HOST: '127.0.0.1',
     ISSUER: `http://localhost:${port}`,
     SECRET_KEY: BENCH_SECRET_KEY,
-    BCRYPT_COST: String(BENCH_BCRYPT_COST),
+    BCRYPT_COST: String(benchBcryptCost()),
     TRUST_PROXY: 'true',
     LOG_LEVEL: 'error',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
