@@ -41,6 +41,15 @@ const READ_AHEAD_SQL = `select t.id, t.payload, t.consumed_at,
   left join users u on u.id = t.payload->>'accountId' and u.suspended_at is null
   where t.model = $1 and t.id = $2 and (t.expires_at is null or t.expires_at > now())`;
 
+// The lookups every interaction and session makes (several per sign-in), prepared like the
+// read-ahead: knex's query building and PostgreSQL's planning cost more than the lookup itself.
+const LIVE_ROW = `select id, payload, consumed_at from oidc_payloads
+  where model = $1 and (expires_at is null or expires_at > now())`;
+const FIND_BY_ID = { name: 'gatehouse_find_by_id', text: `${LIVE_ROW} and id = $2` };
+const FIND_BY_UID = { name: 'gatehouse_find_by_uid', text: `${LIVE_ROW} and uid = $2` };
+const FIND_BY_USER_CODE = { name: 'gatehouse_find_by_user_code', text: `${LIVE_ROW} and user_code = $2` };
+const DESTROY = { name: 'gatehouse_destroy', text: 'delete from oidc_payloads where model = $1 and id = $2' };
+
 interface ReadAheadRow extends PayloadRow {
   grant_payload: Record<string, unknown> | null;
   grant_consumed_at: Date | null;
@@ -58,11 +67,10 @@ export class KnexAdapter implements Adapter {
     this.protection = protection;
   }
 
-  private live() {
-    const { db } = this;
-    return db<PayloadRow>('oidc_payloads')
-      .where('model', this.model)
-      .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()));
+  /** The live row of this model whose `column` (the statement's $2) is `value`. */
+  private async liveRow(statement: { name: string; text: string }, value: string): Promise<PayloadRow | undefined> {
+    const result = await preparedStatementsFor(this.db).query(statement.name, statement.text, [this.model, value]);
+    return result.rows[0] as unknown as PayloadRow | undefined;
   }
 
   private toPayload(row: PayloadRow | undefined, value?: string): AdapterPayload | undefined {
@@ -106,7 +114,7 @@ export class KnexAdapter implements Adapter {
       const setAsideRow = takeSetAside<PayloadRow>(grantKey(storedId));
       if (setAsideRow !== undefined) return this.toPayload(setAsideRow ?? undefined, id);
     }
-    return this.toPayload(await this.live().andWhere('id', storedId).first('id', 'payload', 'consumed_at'), id);
+    return this.toPayload(await this.liveRow(FIND_BY_ID, storedId), id);
   }
 
   /** The token's row; its grant's and account's rows are set aside for this request. */
@@ -125,14 +133,14 @@ export class KnexAdapter implements Adapter {
 
   async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
     if (containsNul(userCode)) return undefined;
-    const payload = this.toPayload(await this.live().andWhere('user_code', artefactDigest(userCode)).first('id', 'payload', 'consumed_at'));
+    const payload = this.toPayload(await this.liveRow(FIND_BY_USER_CODE, artefactDigest(userCode)));
     // The row was found by this very code; oidc-provider compares it with the payload's.
     return payload && { ...payload, userCode };
   }
 
   async findByUid(uid: string): Promise<AdapterPayload | undefined> {
     if (containsNul(uid)) return undefined;
-    return this.toPayload(await this.live().andWhere('uid', uid).first('id', 'payload', 'consumed_at'));
+    return this.toPayload(await this.liveRow(FIND_BY_UID, uid));
   }
 
   /** Only one caller can consume a row; the others are answered as replays (see singleUse.ts). */
@@ -141,9 +149,7 @@ export class KnexAdapter implements Adapter {
   }
 
   async destroy(id: string): Promise<void> {
-    await this.db('oidc_payloads')
-      .where({ model: this.model, id: artefactDigest(id) })
-      .delete();
+    await preparedStatementsFor(this.db).query(DESTROY.name, DESTROY.text, [this.model, artefactDigest(id)]);
   }
 
   async revokeByGrantId(grantId: string): Promise<void> {
