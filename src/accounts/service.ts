@@ -179,7 +179,7 @@ export async function setPassword(
 
 /** Deletes every session, grant, token and code of the user; returns how many. */
 export function revokeEverything(trx: Db, userId: string): Promise<number> {
-  return trx('oidc_payloads').whereRaw("payload->>'accountId' = ?", [userId]).delete();
+  return trx('oidc_payloads').where('account_id', userId).delete();
 }
 
 /**
@@ -250,8 +250,8 @@ const epochIso = (seconds: unknown) => (typeof seconds === 'number' ? new Date(s
 
 function liveArtefacts(db: Db, model: string, userId: string) {
   return db<ArtefactRow>('oidc_payloads')
-    .where('model', model)
-    .whereRaw("payload->>'accountId' = ?", [userId])
+    .where('account_id', userId)
+    .andWhere('model', model)
     .andWhere((q) => q.whereNull('expires_at').orWhere('expires_at', '>', db.fn.now()));
 }
 
@@ -293,10 +293,7 @@ export async function listUserGrants(db: Db, userId: string): Promise<UserGrant[
 /** Signs the user out of one session (the browser's next visit asks them to sign in again). */
 export async function revokeUserSession(ctx: ServiceContext, userId: string, sessionId: string): Promise<void> {
   await commitChange(ctx, async (trx) => {
-    const deleted = await trx('oidc_payloads')
-      .where({ model: 'Session', uid: sessionId })
-      .whereRaw("payload->>'accountId' = ?", [userId])
-      .delete();
+    const deleted = await trx('oidc_payloads').where({ model: 'Session', uid: sessionId, account_id: userId }).delete();
     if (!deleted) throw new NotFoundError(`User ${userId} has no session ${sessionId}`);
     return { value: undefined, record: { type: 'user.session_revoked', subject: userId, userId, data: { session: sessionId } } };
   });
@@ -306,8 +303,7 @@ export async function revokeUserSession(ctx: ServiceContext, userId: string, ses
 export async function revokeUserGrant(ctx: ServiceContext, userId: string, grantId: string): Promise<void> {
   await commitChange(ctx, async (trx) => {
     const grant = await trx('oidc_payloads')
-      .where({ model: 'Grant', id: grantId })
-      .whereRaw("payload->>'accountId' = ?", [userId])
+      .where({ model: 'Grant', id: grantId, account_id: userId })
       .first('id', trx.raw("payload->>'clientId' as client_id"));
     if (!grant) throw new NotFoundError(`User ${userId} has no grant ${grantId}`);
     await trx('oidc_payloads').where('grant_id', grantId).delete();
