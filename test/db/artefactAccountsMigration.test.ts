@@ -3,7 +3,7 @@
 // reaches those rows; new rows get it as they are written; and it is indexed.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, insertEarlierArtefacts, truncateAll, type TestDatabase } from '../helpers/database.ts';
 import { down, up } from '../../migrations/20261206001100_artefact_accounts.ts';
 import { revokeEverything } from '../../src/accounts/service.ts';
 import { KnexAdapter } from '../../src/oidc/adapter.ts';
@@ -36,11 +36,7 @@ describe('migration 20261206001100: artefacts name their account', () => {
     database = await createTestDatabase();
     await truncateAll(database);
     await down(database.db);
-    for (const row of EARLIER_ROWS) {
-      await database
-        .db('oidc_payloads')
-        .insert({ ...row, payload: JSON.stringify(row.payload), expires_at: database.db.raw("now() + interval '1 hour'") });
-    }
+    await insertEarlierArtefacts(database, EARLIER_ROWS);
     await up(database.db);
   });
 

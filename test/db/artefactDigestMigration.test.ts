@@ -2,7 +2,7 @@
 // works after it (nobody is signed out), and no stored row holds the issued values any more.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestDatabase, truncateAll, type TestDatabase } from '../helpers/database.ts';
+import { createTestDatabase, insertEarlierArtefacts, truncateAll, type TestDatabase } from '../helpers/database.ts';
 import { KnexAdapter } from '../../src/oidc/adapter.ts';
 import { ArtefactProtection } from '../../src/oidc/storedArtefacts.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
@@ -69,11 +69,7 @@ describe('migration 20261202000100: artefacts keyed by digest', () => {
   before(async () => {
     database = await createTestDatabase();
     await truncateAll(database);
-    for (const row of LEGACY_ROWS) {
-      await database
-        .db('oidc_payloads')
-        .insert({ ...row, payload: JSON.stringify(row.payload), expires_at: database.db.raw("now() + interval '1 hour'") });
-    }
+    await insertEarlierArtefacts(database, LEGACY_ROWS);
     await up(database.db);
   });
 

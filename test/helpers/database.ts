@@ -67,3 +67,22 @@ export async function truncateAll(database: Database): Promise<void> {
     'truncate oidc_payloads, client_api_access, clients, resource_servers, keys, users, one_time_tokens, mail_queue, verification_records, passkeys, totp_factors, recovery_codes, known_devices, audit_events, rate_limits, secret_key_handovers, domain_events, idempotency_keys, policy_acceptances, consent_records, profile_attribute_states, connections, federated_identities',
   );
 }
+
+/** An artefact row written straight into the table, as an earlier release of Gatehouse left it. */
+export interface EarlierArtefactRow {
+  model: string;
+  id: string;
+  payload: Record<string, unknown>;
+  grant_id?: string;
+  user_code?: string;
+  uid?: string;
+}
+
+/** Writes `rows` into oidc_payloads as they are (no adapter), live for an hour: what a migration finds. */
+export async function insertEarlierArtefacts(database: Database, rows: EarlierArtefactRow[]): Promise<void> {
+  for (const row of rows) {
+    await database
+      .db('oidc_payloads')
+      .insert({ ...row, payload: JSON.stringify(row.payload), expires_at: database.db.raw("now() + interval '1 hour'") });
+  }
+}
