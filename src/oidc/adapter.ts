@@ -12,7 +12,7 @@ import { SealedSecretError, type SecretBox } from '../secrets/secretBox.ts';
 import { logger } from '../http/logger.ts';
 import { preparedStatementsFor } from '../db/preparedStatements.ts';
 import { accountJsonSql } from '../accounts/index.ts';
-import { consumeOnce } from './singleUse.ts';
+import { consumeOnce, consumeWithReplacement, rotatedBy } from './singleUse.ts';
 import { accountKey, grantKey, inReadAheadScope, setAside, takeSetAside } from './readAhead.ts';
 
 interface PayloadRow {
@@ -26,6 +26,9 @@ const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
 // Replay detection (client-assertion and DPoP `jti`s) asks "is this id new?": its rows are
 // inserted, never overwritten, so of two requests carrying one id only one can get in.
 const INSERT_ONLY_MODELS = new Set(['ReplayDetection']);
+
+// Tokens that oidc-provider consumes only to save their replacement next (refresh token rotation).
+const ROTATED_MODELS = new Set(['RefreshToken']);
 
 // Tokens whose use goes on to look up their grant and account (see readAhead.ts).
 const READ_AHEAD_MODELS = new Set(['RefreshToken', 'AuthorizationCode', 'AccessToken', 'DeviceCode']);
@@ -91,9 +94,7 @@ export class KnexAdapter implements Adapter {
     // Request parameters end up in payloads (state, nonce, …); a NUL among them is bad input.
     if (containsNul(payload) || containsNul(id)) throw new errors.InvalidRequest('request contains a NUL character');
     const storedId = artefactDigest(id);
-    // Every artefact is written through the database's one writer, which commits rows that
-    // arrive together in one statement (see payloadWriter.ts).
-    await payloadWriterFor(this.db).write({
+    const row = {
       model: this.model,
       id: storedId,
       payload: JSON.stringify(this.protection.protect(this.model, storedId, payload)),
@@ -102,7 +103,13 @@ export class KnexAdapter implements Adapter {
       uid: payload.uid ?? null,
       expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
       insertOnly: INSERT_ONLY_MODELS.has(this.model),
-    });
+    };
+    // The replacement of a rotated refresh token: written with the old one's consume (singleUse.ts).
+    const rotated = ROTATED_MODELS.has(this.model) ? rotatedBy(this.model) : undefined;
+    if (rotated) return consumeOnce(this.db, this.model, rotated, row);
+    // Every artefact is written through the database's one writer, which commits rows that
+    // arrive together in one statement (see payloadWriter.ts).
+    await payloadWriterFor(this.db).write(row);
   }
 
   // Lookups by a value the client sent: one with a NUL cannot exist, so nothing is found.
@@ -145,7 +152,9 @@ export class KnexAdapter implements Adapter {
 
   /** Only one caller can consume a row; the others are answered as replays (see singleUse.ts). */
   async consume(id: string): Promise<void> {
-    await consumeOnce(this.db, this.model, artefactDigest(id));
+    const storedId = artefactDigest(id);
+    if (ROTATED_MODELS.has(this.model) && consumeWithReplacement(this.model, storedId)) return;
+    await consumeOnce(this.db, this.model, storedId);
   }
 
   async destroy(id: string): Promise<void> {

@@ -14,6 +14,10 @@
 // - Consuming a row (marking a code or refresh token used) goes through the writer too, joining
 //   the same statement as the rows around it: it is one conditional update per row that only one
 //   caller can win, and each caller learns whether it won.
+// - A consume may carry its successor (a rotated refresh token's replacement): the successor is
+//   written in the same statement, only if the consume wins, so a rotation costs the request one
+//   round trip to the writer instead of two, and the old token is never used up without its
+//   replacement being stored.
 // - An insert-only row (replay detection: "have I seen this id before?") is never overwritten:
 //   when its id is already there, or a row of the same id is ahead of it in the same burst, its
 //   caller is told with a DuplicateArtefactError and nothing changes.
@@ -52,6 +56,8 @@ interface PendingWrite {
 interface PendingConsume {
   model: string;
   id: string;
+  /** Written only if this consume wins, in the same statement. */
+  successor?: PayloadRow;
   /** true for the one caller that marked the row consumed, false for everyone else. */
   resolve: (won: boolean) => void;
   reject: (error: unknown) => void;
@@ -82,13 +88,22 @@ const CONSUME_SQL = `update oidc_payloads p set consumed_at = now()
 const CONSUME_STATEMENT_NAME = 'gatehouse_consume_payloads';
 
 // Both in one statement (a data-modifying WITH runs to completion whether or not it is read).
-// Only for rows other than the consumed ones: one statement must not change a row twice.
+// Only for rows other than the consumed ones: one statement must not change a row twice. A row
+// that names a consume ($10, $11: its model and id) is a successor, written only if that consume
+// is among those this statement made.
 const CONSUME_AND_UPSERT_SQL = `with consumed as (
     update oidc_payloads p set consumed_at = now()
     from unnest($8::text[], $9::text[]) as c(model, id)
     where p.model = c.model and p.id = c.id and p.consumed_at is null
     returning p.model, p.id),
-  written as (${UPSERT_ROWS_SQL})
+  written as (
+    insert into oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+    select r.model, r.id, r.payload, r.grant_id, r.user_code, r.uid, r.expires_at
+    from unnest($1::text[], $2::text[], $3::jsonb[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+      $10::text[], $11::text[]) as r(model, id, payload, grant_id, user_code, uid, expires_at, after_model, after_id)
+    where r.after_id is null or exists (select 1 from consumed c where c.model = r.after_model and c.id = r.after_id)
+    on conflict (model, id) do update set payload = excluded.payload, grant_id = excluded.grant_id,
+      user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at)
   select model, id from consumed`;
 
 const CONSUME_AND_UPSERT_STATEMENT_NAME = 'gatehouse_consume_and_upsert_payloads';
@@ -138,8 +153,16 @@ export class PayloadWriter {
 
   /** Marks the row consumed; resolves true for the one caller that did, false for all others. */
   consume(model: string, id: string): Promise<boolean> {
+    return this.consumeThenWrite(model, id);
+  }
+
+  /**
+   * Marks the row consumed and, only if this caller is the one that did, writes `successor` with
+   * it; resolves true once both are committed, false (nothing written) for every other caller.
+   */
+  consumeThenWrite(model: string, id: string, successor?: PayloadRow): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.consumes.push({ model, id, resolve, reject });
+      this.consumes.push({ model, id, successor, resolve, reject });
       void this.drain();
     });
   }
@@ -203,27 +226,37 @@ export class PayloadWriter {
       batch = batch.filter((pending) => !pending.row.insertOnly);
     }
     if (consumes.length === 0) return this.commitRows(connection, batch);
-    const written = new Set(batch.map((pending) => rowKey(pending.row)));
-    if (batch.length === 0 || consumes.some((c) => written.has(rowKey(c)))) {
-      await this.commitConsumes(connection, consumes);
-      return this.commitRows(connection, batch);
+    const successors = firstSuccessors(consumes);
+    const written = new Set([...batch.map((pending) => rowKey(pending.row)), ...successors.map(rowKey)]);
+    if (written.size > 0 && !consumes.some((c) => written.has(rowKey(c)))) {
+      try {
+        const plain = lastWriteWins(batch.map((pending) => pending.row));
+        const after = [...plain.map(() => null), ...successors.map((row) => row.after)];
+        const rows = toColumns([...plain, ...successors]);
+        const values = [...rows, ...consumeColumns(consumes), after.map((a) => a?.model ?? null), after.map((a) => a?.id ?? null)];
+        const result = (await this.run(connection, CONSUME_AND_UPSERT_STATEMENT_NAME, CONSUME_AND_UPSERT_SQL, values)) as RowKeys;
+        settleConsumes(consumes, result);
+        for (const pending of batch) pending.resolve();
+        return;
+      } catch (error) {
+        if (!blamesARow(error)) throw error;
+        // A row spoilt the statement, and with it the consumes: take them apart.
+      }
     }
-    try {
-      const values = [...toColumns(lastWriteWins(batch.map((pending) => pending.row))), ...consumeColumns(consumes)];
-      const result = (await this.run(connection, CONSUME_AND_UPSERT_STATEMENT_NAME, CONSUME_AND_UPSERT_SQL, values)) as RowKeys;
-      settleConsumes(consumes, result);
-      for (const pending of batch) pending.resolve();
-    } catch (error) {
-      if (!blamesARow(error)) throw error;
-      // A row spoilt the statement, and with it the consumes: take them apart.
-      await this.commitConsumes(connection, consumes);
-      await this.commitRows(connection, batch);
-    }
+    await this.commitConsumes(connection, consumes);
+    await this.commitRows(connection, batch);
   }
 
+  /** The consumes alone; a winner's successor follows in a statement of its own. */
   private async commitConsumes(connection: Queryable, consumes: PendingConsume[]): Promise<void> {
     const result = (await this.run(connection, CONSUME_STATEMENT_NAME, CONSUME_SQL, consumeColumns(consumes))) as RowKeys;
-    settleConsumes(consumes, result);
+    const consumed = new Set(result.rows.map(rowKey));
+    for (const pending of consumes) {
+      const won = consumed.delete(rowKey(pending));
+      const { successor } = pending;
+      if (!won || !successor) pending.resolve(won);
+      else await this.commitRows(connection, [{ row: successor, resolve: () => pending.resolve(true), reject: pending.reject }]);
+    }
   }
 
   private async commitRows(connection: Queryable, batch: PendingWrite[]): Promise<void> {
@@ -293,6 +326,22 @@ interface RowKeys {
 function settleConsumes(consumes: PendingConsume[], result: RowKeys): void {
   const consumed = new Set(result.rows.map(rowKey));
   for (const pending of consumes) pending.resolve(consumed.delete(rowKey(pending)));
+}
+
+/**
+ * The successors to write with their consumes: only the first caller of each consumed row can
+ * win (settleConsumes), so only its successor goes into the statement.
+ */
+function firstSuccessors(consumes: PendingConsume[]): (PayloadRow & { after: { model: string; id: string } })[] {
+  const seen = new Set<string>();
+  const successors: (PayloadRow & { after: { model: string; id: string } })[] = [];
+  for (const pending of consumes) {
+    const key = rowKey(pending);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (pending.successor) successors.push({ ...pending.successor, after: { model: pending.model, id: pending.id } });
+  }
+  return successors;
 }
 
 function consumeColumns(consumes: PendingConsume[]): unknown[][] {

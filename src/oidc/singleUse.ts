@@ -6,7 +6,8 @@
 import { errors } from 'oidc-provider';
 import type Provider from 'oidc-provider';
 import type { Db } from '../db/index.ts';
-import { DuplicateArtefactError, payloadWriterFor } from './payloadWriter.ts';
+import { DuplicateArtefactError, payloadWriterFor, type PayloadRow } from './payloadWriter.ts';
+import { inReadAheadScope, setAside, takeSetAside } from './readAhead.ts';
 
 /** A race loser: the artefact had just been consumed by a concurrent request. */
 export class ConcurrentReplayError extends errors.InvalidGrant {
@@ -38,16 +39,39 @@ const ISSUED_FROM_A_GRANT = [
   'PreAuthorizedCode',
 ];
 
-/** Marks the row consumed if nobody has; otherwise revokes its grant and throws the replay error. */
-export async function consumeOnce(db: Db, model: string, storedId: string): Promise<void> {
+/**
+ * Marks the row consumed if nobody has, and then (only then) writes `successor` in the same
+ * statement; otherwise revokes its grant and throws the replay error.
+ */
+export async function consumeOnce(db: Db, model: string, storedId: string, successor?: PayloadRow): Promise<void> {
   // Through the writer: under load the consume shares a statement with other requests' writes.
-  if (await payloadWriterFor(db).consume(model, storedId)) return;
+  if (await payloadWriterFor(db).consumeThenWrite(model, storedId, successor)) return;
   if (model === 'PushedAuthorizationRequest') throw new errors.InvalidRequestUri('request_uri is invalid, expired, or was already used');
   const words = WORDS[model] ?? { label: model, used: 'already consumed' };
   const outcome = await revokeGrantOf(db, model, storedId);
   // Gone between its read and now (revoked, or swept): no replay, just nothing to redeem.
   if (!outcome.found) throw new errors.InvalidGrant(`${words.label} not found`);
   throw new ConcurrentReplayError(`${words.label} ${words.used}`, outcome.grantId);
+}
+
+// A refresh token rotation: oidc-provider consumes the old token, then at once saves its
+// replacement, each awaited, so each would be a turn of the writer. Instead the consume waits in
+// the request for the replacement and both go in one statement: the replacement is written only
+// if this request is the one that consumed the old token, and the loser gets the replay error
+// from the save. Should the replacement never be saved (the request failed in between), the old
+// token is not consumed either, and nothing was issued in its place.
+const rotationKey = (model: string) => `rotation:${model}`;
+
+/** Holds the consume of a rotated token for its replacement, in a provider request; false outside one. */
+export function consumeWithReplacement(model: string, storedId: string): boolean {
+  if (!inReadAheadScope()) return false;
+  setAside(rotationKey(model), storedId);
+  return true;
+}
+
+/** The rotated token whose consume waits for this replacement, if any. */
+export function rotatedBy(model: string): string | undefined {
+  return takeSetAside<string>(rotationKey(model)) ?? undefined;
 }
 
 /**

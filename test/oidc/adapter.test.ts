@@ -11,6 +11,7 @@ import { KnexAdapter, knexAdapterFactory, sweepExpired } from '../../src/oidc/ad
 import { DuplicateArtefactError, payloadWriterFor } from '../../src/oidc/payloadWriter.ts';
 import { artefactDigest, ArtefactProtection } from '../../src/oidc/storedArtefacts.ts';
 import { ConcurrentReplayError } from '../../src/oidc/singleUse.ts';
+import { withReadAhead } from '../../src/oidc/readAhead.ts';
 import { createClientStore, matchesClientSecret, type ClientRow } from '../../src/oidc/clients.ts';
 import { createSecretBox } from '../../src/secrets/secretBox.ts';
 
@@ -371,6 +372,122 @@ describe('KnexAdapter: consume', () => {
     });
     assert.equal(await rowCount(), 0);
     assert.equal(await adapter('AuthorizationCode').find('no-such-code'), undefined);
+  });
+});
+
+describe('KnexAdapter: refresh token rotation', () => {
+  const refreshTokens = () => adapter('RefreshToken');
+  const replacement = (n: number): AdapterPayload => ({ ...SAMPLES.RefreshToken, jti: `rt-new-${n}`, rotations: 1 });
+  const replacementRow = (n: number) => ({
+    model: 'RefreshToken',
+    id: artefactDigest(`rt-new-${n}`),
+    payload: JSON.stringify(replacement(n)),
+    grantId: null,
+    userCode: null,
+    uid: null,
+    expiresAt: new Date(Date.now() + 600_000),
+  });
+
+  /** Runs `work` and counts the statements it sent to the database. */
+  async function countStatements(work: () => Promise<unknown>): Promise<number> {
+    await payloadWriterFor(db).whenIdle();
+    let statements = 0;
+    const listener = () => statements++;
+    db.on('query', listener);
+    try {
+      await work();
+    } finally {
+      db.off('query', listener);
+    }
+    return statements;
+  }
+
+  it('in a provider request, consumes the old token and saves its replacement in one statement', async () => {
+    await refreshTokens().upsert('rt-old', SAMPLES.RefreshToken, 600);
+    const statements = await countStatements(() =>
+      withReadAhead(async () => {
+        await refreshTokens().consume('rt-old');
+        await refreshTokens().upsert('rt-new-1', replacement(1), 600);
+      }),
+    );
+    assert.equal(statements, 1);
+    assert.equal(typeof (await refreshTokens().find('rt-old'))?.consumed, 'number');
+    assert.deepEqual(await refreshTokens().find('rt-new-1'), replacement(1));
+  });
+
+  it('of two requests rotating one token at once, saves one replacement; the other save is a replay', async () => {
+    await refreshTokens().upsert('rt-old', SAMPLES.RefreshToken, 600);
+    const rotate = (n: number) =>
+      withReadAhead(async () => {
+        await refreshTokens().consume('rt-old');
+        await refreshTokens().upsert(`rt-new-${n}`, replacement(n), 600);
+      });
+    const results = await Promise.allSettled([rotate(1), rotate(2)]);
+    const lost = results.filter((r) => r.status === 'rejected');
+    assert.equal(lost.length, 1);
+    assert.ok((lost[0] as PromiseRejectedResult).reason instanceof ConcurrentReplayError);
+    // The loser revoked the grant, as a replay does: nothing of it is left, not even the winner's token.
+    assert.deepEqual(await rowKeys(), []);
+  });
+
+  it('consumes nothing when the replacement is never saved (nothing was issued in its place)', async () => {
+    await refreshTokens().upsert('rt-old', SAMPLES.RefreshToken, 600);
+    await withReadAhead(async () => {
+      await refreshTokens().consume('rt-old');
+    });
+    assert.equal((await refreshTokens().find('rt-old'))?.consumed, undefined);
+  });
+
+  it('writes the replacement of only the first of several callers consuming one token in one statement', async () => {
+    await refreshTokens().upsert('rt-old', SAMPLES.RefreshToken, 600);
+    const writer = payloadWriterFor(db);
+    const oldId = artefactDigest('rt-old');
+    const [, ...won] = await Promise.all([
+      adapter('AccessToken').upsert('at-first', SAMPLES.AccessToken, 600), // goes alone; the rest wait together
+      ...[1, 2, 3].map((n) => writer.consumeThenWrite('RefreshToken', oldId, replacementRow(n))),
+    ]);
+    assert.deepEqual(won, [true, false, false]);
+    assert.deepEqual(await rowKeys(), stored('AccessToken:at-first', 'RefreshToken:rt-new-1', 'RefreshToken:rt-old'));
+  });
+
+  it('shares one statement with the writes around it, two writes of one row among them', async () => {
+    await refreshTokens().upsert('rt-old', SAMPLES.RefreshToken, 600);
+    const writer = payloadWriterFor(db);
+    const sessions = adapter('Session');
+    let won: boolean | undefined;
+    const statements = await countStatements(async () => {
+      await Promise.all([
+        adapter('AccessToken').upsert('at-first', SAMPLES.AccessToken, 600), // goes alone
+        sessions.upsert('sess-1', { ...SAMPLES.Session, accountId: 'first' }, 600),
+        sessions.upsert('sess-1', { ...SAMPLES.Session, accountId: 'second' }, 600),
+        writer.consumeThenWrite('RefreshToken', artefactDigest('rt-old'), replacementRow(1)).then((value) => {
+          won = value;
+        }),
+      ]);
+    });
+    assert.equal(statements, 2);
+    assert.equal(won, true);
+    assert.equal((await sessions.find('sess-1'))?.accountId, 'second');
+    assert.deepEqual(await refreshTokens().find('rt-new-1'), replacement(1));
+    assert.equal(typeof (await refreshTokens().find('rt-old'))?.consumed, 'number');
+  });
+
+  it("still writes only the winner's replacement when a refused row splits the statement", async () => {
+    await refreshTokens().upsert('rt-old', SAMPLES.RefreshToken, 600);
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    const writer = payloadWriterFor(db);
+    const oldId = artefactDigest('rt-old');
+    const results = await Promise.allSettled([
+      adapter('AccessToken').upsert('at-first', SAMPLES.AccessToken, 600), // goes alone
+      writer.consumeThenWrite('RefreshToken', oldId, replacementRow(1)),
+      adapter('DeviceCode').upsert('dc-2', { ...SAMPLES.DeviceCode, jti: 'dc-2' }, 600), // same user code as dc-1
+      writer.consumeThenWrite('RefreshToken', oldId, replacementRow(2)),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : 'refused')),
+      [undefined, true, 'refused', false],
+    );
+    assert.deepEqual(await rowKeys(), stored('AccessToken:at-first', 'DeviceCode:dc-1', 'RefreshToken:rt-new-1', 'RefreshToken:rt-old'));
   });
 });
 
