@@ -153,6 +153,9 @@ export class KnexAdapter implements Adapter {
   /** Only one caller can consume a row; the others are answered as replays (see singleUse.ts). */
   async consume(id: string): Promise<void> {
     const storedId = artefactDigest(id);
+    // In a provider request the consume of a refresh token waits for its replacement's save, which
+    // oidc-provider makes next (the only place it consumes one): until then nothing is consumed,
+    // so a caller that went on without saving a replacement would leave the token usable.
     if (ROTATED_MODELS.has(this.model) && consumeWithReplacement(this.model, storedId)) return;
     await consumeOnce(this.db, this.model, storedId);
   }

@@ -226,16 +226,11 @@ export class PayloadWriter {
       batch = batch.filter((pending) => !pending.row.insertOnly);
     }
     if (consumes.length === 0) return this.commitRows(connection, batch);
-    const successors = firstSuccessors(consumes);
-    const written = new Set([...batch.map((pending) => rowKey(pending.row)), ...successors.map(rowKey)]);
-    if (written.size > 0 && !consumes.some((c) => written.has(rowKey(c)))) {
+    const plain = lastWriteWins(batch.map((pending) => pending.row));
+    const written = new Set(plain.map(rowKey));
+    if (plain.length > 0 && !consumes.some((c) => written.has(rowKey(c)))) {
       try {
-        const plain = lastWriteWins(batch.map((pending) => pending.row));
-        const after = [...plain.map(() => null), ...successors.map((row) => row.after)];
-        const rows = toColumns([...plain, ...successors]);
-        const values = [...rows, ...consumeColumns(consumes), after.map((a) => a?.model ?? null), after.map((a) => a?.id ?? null)];
-        const result = (await this.run(connection, CONSUME_AND_UPSERT_STATEMENT_NAME, CONSUME_AND_UPSERT_SQL, values)) as RowKeys;
-        settleConsumes(consumes, result);
+        await this.consumeAndWrite(connection, consumes, plain);
         for (const pending of batch) pending.resolve();
         return;
       } catch (error) {
@@ -247,15 +242,37 @@ export class PayloadWriter {
     await this.commitRows(connection, batch);
   }
 
-  /** The consumes alone; a winner's successor follows in a statement of its own. */
+  /**
+   * One statement: the consumes, each first caller's successor if its consume wins, and `plain`
+   * rows unconditionally. Settles the consumes; the caller settles the plain rows.
+   */
+  private async consumeAndWrite(connection: Queryable, consumes: PendingConsume[], plain: PayloadRow[]): Promise<void> {
+    const successors = firstSuccessors(consumes);
+    if (plain.length === 0 && successors.length === 0) {
+      settleConsumes(consumes, (await this.run(connection, CONSUME_STATEMENT_NAME, CONSUME_SQL, consumeColumns(consumes))) as RowKeys);
+      return;
+    }
+    const after = [...plain.map(() => null), ...successors.map((row) => row.after)];
+    const values = [
+      ...toColumns([...plain, ...successors]),
+      ...consumeColumns(consumes),
+      after.map((a) => a?.model ?? null),
+      after.map((a) => a?.id ?? null),
+    ];
+    settleConsumes(consumes, (await this.run(connection, CONSUME_AND_UPSERT_STATEMENT_NAME, CONSUME_AND_UPSERT_SQL, values)) as RowKeys);
+  }
+
+  /**
+   * The consumes without other rows. A successor always goes in its consume's statement, never
+   * after it: a refused successor takes its consume back with it, and the rest are tried one by one.
+   */
   private async commitConsumes(connection: Queryable, consumes: PendingConsume[]): Promise<void> {
-    const result = (await this.run(connection, CONSUME_STATEMENT_NAME, CONSUME_SQL, consumeColumns(consumes))) as RowKeys;
-    const consumed = new Set(result.rows.map(rowKey));
-    for (const pending of consumes) {
-      const won = consumed.delete(rowKey(pending));
-      const { successor } = pending;
-      if (!won || !successor) pending.resolve(won);
-      else await this.commitRows(connection, [{ row: successor, resolve: () => pending.resolve(true), reject: pending.reject }]);
+    try {
+      await this.consumeAndWrite(connection, consumes, []);
+    } catch (error) {
+      if (!blamesARow(error)) throw error;
+      if (consumes.length === 1) return consumes[0].reject(error);
+      for (const pending of consumes) await this.commitConsumes(connection, [pending]);
     }
   }
 

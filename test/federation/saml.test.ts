@@ -425,7 +425,9 @@ describe('federation: upstream SAML 2.0', () => {
       await refused(
         { nameId: 'emp-misdirected', email: 'm@acme.test' },
         { encryptTo: 'stranger' },
-        /was refused: .*oaep decoding error/,
+        // OpenSSL says either, depending on whether the key wrapped for the stranger happens to be
+        // a number larger than our modulus (about one run in several).
+        /was refused: .*(oaep decoding error|data too large for modulus)/,
         ENCRYPTED,
       );
     });

@@ -489,6 +489,35 @@ describe('KnexAdapter: refresh token rotation', () => {
     );
     assert.deepEqual(await rowKeys(), stored('AccessToken:at-first', 'DeviceCode:dc-1', 'RefreshToken:rt-new-1', 'RefreshToken:rt-old'));
   });
+
+  it('takes a consume back with its refused successor, and still makes the others', async () => {
+    await refreshTokens().upsert('rt-a', { ...SAMPLES.RefreshToken, jti: 'rt-a' }, 600);
+    await refreshTokens().upsert('rt-b', { ...SAMPLES.RefreshToken, jti: 'rt-b' }, 600);
+    await adapter('DeviceCode').upsert('dc-1', SAMPLES.DeviceCode, 600);
+    const writer = payloadWriterFor(db);
+    // A successor the database refuses: it takes the user code dc-1 already holds.
+    const refused = {
+      model: 'DeviceCode',
+      id: artefactDigest('dc-2'),
+      payload: JSON.stringify({ ...SAMPLES.DeviceCode, jti: 'dc-2' }),
+      grantId: null,
+      userCode: artefactDigest(String(SAMPLES.DeviceCode.userCode)),
+      uid: null,
+      expiresAt: new Date(Date.now() + 600_000),
+    };
+    const results = await Promise.allSettled([
+      adapter('AccessToken').upsert('at-first', SAMPLES.AccessToken, 600), // goes alone
+      writer.consumeThenWrite('RefreshToken', artefactDigest('rt-a'), refused),
+      writer.consumeThenWrite('RefreshToken', artefactDigest('rt-b'), replacementRow(1)),
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as { code?: string }).code)),
+      [undefined, '23505', true],
+    );
+    assert.equal((await refreshTokens().find('rt-a'))?.consumed, undefined, 'rt-a is still usable: nothing replaced it');
+    assert.equal(typeof (await refreshTokens().find('rt-b'))?.consumed, 'number');
+    assert.deepEqual(await refreshTokens().find('rt-new-1'), replacement(1));
+  });
 });
 
 describe('KnexAdapter: destroy', () => {
