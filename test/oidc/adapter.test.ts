@@ -56,6 +56,24 @@ async function expire(model: string, id: string): Promise<void> {
   assert.equal(updated, 1, `expected one ${model} row ${id} to expire`);
 }
 
+/** Runs `work` and counts the statements matching `sql` it sent to the database. */
+async function countStatements(sql: RegExp, work: () => Promise<unknown>): Promise<number> {
+  // Start from an idle writer: one still finishing the last test's work would fold the first
+  // row into the next statement.
+  await payloadWriterFor(db).whenIdle();
+  let statements = 0;
+  const listener = (query: { sql: string }) => {
+    if (sql.test(query.sql)) statements++;
+  };
+  db.on('query', listener);
+  try {
+    await work();
+  } finally {
+    db.off('query', listener);
+  }
+  return statements;
+}
+
 /** Inserts a row directly, bypassing upsert, with an expiry already in the past. */
 async function insertExpired(model: string, id: string, payload: AdapterPayload = { jti: id }): Promise<void> {
   const storedId = artefactDigest(id);
@@ -388,23 +406,9 @@ describe('KnexAdapter: refresh token rotation', () => {
     expiresAt: new Date(Date.now() + 600_000),
   });
 
-  /** Runs `work` and counts the statements it sent to the database. */
-  async function countStatements(work: () => Promise<unknown>): Promise<number> {
-    await payloadWriterFor(db).whenIdle();
-    let statements = 0;
-    const listener = () => statements++;
-    db.on('query', listener);
-    try {
-      await work();
-    } finally {
-      db.off('query', listener);
-    }
-    return statements;
-  }
-
   it('in a provider request, consumes the old token and saves its replacement in one statement', async () => {
     await refreshTokens().upsert('rt-old', SAMPLES.RefreshToken, 600);
-    const statements = await countStatements(() =>
+    const statements = await countStatements(/./, () =>
       withReadAhead(async () => {
         await refreshTokens().consume('rt-old');
         await refreshTokens().upsert('rt-new-1', replacement(1), 600);
@@ -455,7 +459,7 @@ describe('KnexAdapter: refresh token rotation', () => {
     const writer = payloadWriterFor(db);
     const sessions = adapter('Session');
     let won: boolean | undefined;
-    const statements = await countStatements(async () => {
+    const statements = await countStatements(/./, async () => {
       await Promise.all([
         adapter('AccessToken').upsert('at-first', SAMPLES.AccessToken, 600), // goes alone
         sessions.upsert('sess-1', { ...SAMPLES.Session, accountId: 'first' }, 600),
@@ -608,31 +612,15 @@ describe('KnexAdapter: unique lookups', () => {
 });
 
 describe('KnexAdapter: group commit of concurrent writes', () => {
-  /** Runs `work` and counts the upsert statements it sent to the database. */
-  async function countUpsertStatements(work: () => Promise<unknown>): Promise<number> {
-    // Start from an idle writer: one still finishing the last test's work would fold the first
-    // row into the next statement.
-    await payloadWriterFor(db).whenIdle();
-    let statements = 0;
-    const listener = (query: { sql: string }) => {
-      if (/^insert into oidc_payloads/.test(query.sql)) statements++;
-    };
-    db.on('query', listener);
-    try {
-      await work();
-    } finally {
-      db.off('query', listener);
-    }
-    return statements;
-  }
-
   const token = (n: number): [string, AdapterPayload] => [`at-${n}`, { ...SAMPLES.AccessToken, jti: `at-${n}`, grantId: `grant-${n}` }];
 
   it('commits rows that arrive while a statement runs together, and every caller sees its row', async () => {
     const tokens = adapter('AccessToken');
     const rows = Array.from({ length: 50 }, (_, n) => token(n));
     // The first row goes at once; the 49 that arrive while it is in flight share the next statement.
-    const statements = await countUpsertStatements(() => Promise.all(rows.map(([id, payload]) => tokens.upsert(id, payload, 600))));
+    const statements = await countStatements(/^insert into oidc_payloads/, () =>
+      Promise.all(rows.map(([id, payload]) => tokens.upsert(id, payload, 600))),
+    );
     assert.equal(statements, 2);
     assert.equal(await rowCount(), 50);
     for (const [id, payload] of rows) assert.deepEqual(await tokens.find(id), payload);
@@ -643,7 +631,9 @@ describe('KnexAdapter: group commit of concurrent writes', () => {
   it('splits a burst larger than one statement takes (200 rows) into several', async () => {
     const tokens = adapter('AccessToken');
     const rows = Array.from({ length: 450 }, (_, n) => token(n));
-    const statements = await countUpsertStatements(() => Promise.all(rows.map(([id, payload]) => tokens.upsert(id, payload, 600))));
+    const statements = await countStatements(/^insert into oidc_payloads/, () =>
+      Promise.all(rows.map(([id, payload]) => tokens.upsert(id, payload, 600))),
+    );
     assert.equal(statements, 4); // 1, then 200, 200 and 49
     assert.equal(await rowCount(), 450);
   });
